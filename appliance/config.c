@@ -1,0 +1,420 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../protocol/alg.h"
+#include "../protocol/buf.h"
+#include "../protocol/strnum.h"
+
+#define CFG_MAX_FILE (1024 * 1024)
+#define CFG_MAX_WORDS 16
+
+const char *const config_directives[] = {
+    "listen", "workers", "user", "pid_file", "state_dir", "tls_cert", "tls_key", "client_ca", "crl",
+    "pkcs11_module", "pkcs11_token", "pin_file", "pkcs11_env", "keyholder_threads", "max_body",
+    "max_hashes", "max_streams", "max_connections", "idle_timeout", "handshake_timeout", "tenant",
+    "key", NULL};
+
+static void cfg_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->workers = 2;
+    cfg->keyholder_threads = 2;
+    cfg->max_body = 1024 * 1024;
+    cfg->max_hashes = 1000;
+    cfg->max_streams = 100;
+    cfg->max_connections = 4096;
+    cfg->idle_timeout = 120;
+    cfg->handshake_timeout = 10;
+}
+
+static int cfg_err(char *err, size_t errlen, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int cfg_err(char *err, size_t errlen, int line, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(err, errlen, "line %d: %s", line, msg);
+    return PS_E_CONFIG;
+}
+
+static int set_str(char **dst, const char *v)
+{
+    char *s = strdup(v);
+
+    if (s == NULL)
+        return PS_E_NOMEM;
+    free(*dst);
+    *dst = s;
+    return PS_OK;
+}
+
+/* Split a line into words on blanks; modifies line. */
+static int split_words(char *line, char **w, int max)
+{
+    int n = 0;
+    char *p = line;
+
+    while (*p) {
+        while (*p == ' ' || *p == '\t')
+            *p++ = 0;
+        if (*p == 0 || *p == '#')
+            break;
+        if (n == max)
+            return -1;
+        w[n++] = p;
+        while (*p && *p != ' ' && *p != '\t')
+            p++;
+    }
+    if (*p == '#')
+        *p = 0;
+    return n;
+}
+
+static int parse_listen(struct config *cfg, const char *v)
+{
+    const char *colon = strrchr(v, ':');
+    char host[256];
+    long long port;
+    size_t hl;
+
+    if (colon == NULL || colon == v)
+        return PS_E_INVAL;
+    hl = (size_t)(colon - v);
+    if (v[0] == '[' && hl >= 2 && v[hl - 1] == ']') {
+        v++;
+        hl -= 2;
+    }
+    if (hl >= sizeof(host))
+        return PS_E_INVAL;
+    memcpy(host, v, hl);
+    host[hl] = 0;
+    if (strnum_ll(colon + 1, 1, 65535, &port) != PS_OK)
+        return PS_E_INVAL;
+    cfg->listen_port = (int)port;
+    return set_str(&cfg->listen_host, host);
+}
+
+static int parse_algs(const char *v, unsigned *out)
+{
+    char tmp[512], *p, *comma;
+
+    if (strlen(v) >= sizeof(tmp))
+        return PS_E_INVAL;
+    memcpy(tmp, v, strlen(v) + 1);
+    *out = 0;
+    for (p = tmp; p; p = comma) {
+        enum ps_alg a;
+
+        if ((comma = strchr(p, ',')) != NULL)
+            *comma++ = 0;
+        if ((a = alg_from_name(p)) == ALG_NONE)
+            return PS_E_INVAL;
+        *out |= 1u << a;
+    }
+    return PS_OK;
+}
+
+static int valid_id(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 64)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.'))
+            return 0;
+    return 1;
+}
+
+static int parse_key(struct config *cfg, char **w, int n, int line, char *err, size_t errlen)
+{
+    struct cfg_key *k;
+    int r;
+
+    if (n < 2)
+        return cfg_err(err, errlen, line, "key needs an id");
+    if (!valid_id(w[1]))
+        return cfg_err(err, errlen, line, "key id must be 1-64 of [A-Za-z0-9._-]");
+    if (config_key(cfg, w[1]))
+        return cfg_err(err, errlen, line, "duplicate key %s", w[1]);
+    if (cfg->nkeys == CFG_MAX_KEYS)
+        return cfg_err(err, errlen, line, "too many keys");
+    k = &cfg->keys[cfg->nkeys++];
+    if ((r = set_str(&k->id, w[1])) != PS_OK)
+        return r;
+    for (int i = 2; i < n; i++) {
+        char *eq = strchr(w[i], '=');
+
+        if (eq == NULL)
+            return cfg_err(err, errlen, line, "key option '%s' is not name=value", w[i]);
+        *eq++ = 0;
+        if (strcmp(w[i], "tenant") == 0)
+            r = set_str(&k->tenant, eq);
+        else if (strcmp(w[i], "label") == 0)
+            r = set_str(&k->label, eq);
+        else if (strcmp(w[i], "cert") == 0)
+            r = set_str(&k->cert_file, eq);
+        else if (strcmp(w[i], "algs") == 0) {
+            if (parse_algs(eq, &k->algs) != PS_OK)
+                return cfg_err(err, errlen, line, "unknown algorithm in algs=%s", eq);
+            r = PS_OK;
+        } else
+            return cfg_err(err, errlen, line, "unknown key option '%s'", w[i]);
+        if (r != PS_OK)
+            return r;
+    }
+    if (k->tenant == NULL || k->label == NULL || k->cert_file == NULL)
+        return cfg_err(err, errlen, line, "key %s needs tenant=, label= and cert=", k->id);
+    return PS_OK;
+}
+
+static int parse_uint(const char *v, long long lo, long long hi, long long *out)
+{
+    return strnum_ll(v, lo, hi, out);
+}
+
+static int parse_line(struct config *cfg, char **w, int n, int line, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } strs[] = {
+        {"user", offsetof(struct config, user)},
+        {"pid_file", offsetof(struct config, pid_file)},
+        {"state_dir", offsetof(struct config, state_dir)},
+        {"tls_cert", offsetof(struct config, tls_cert)},
+        {"tls_key", offsetof(struct config, tls_key)},
+        {"client_ca", offsetof(struct config, client_ca)},
+        {"crl", offsetof(struct config, crl)},
+        {"pkcs11_module", offsetof(struct config, pkcs11_module)},
+        {"pkcs11_token", offsetof(struct config, pkcs11_token)},
+        {"pin_file", offsetof(struct config, pin_file)},
+    };
+    static const struct {
+        const char *name;
+        long long lo, hi;
+    } nums[] = {
+        {"workers", 1, 64},           {"keyholder_threads", 1, 64},
+        {"max_body", 1024, 1LL << 30}, {"max_hashes", 1, 100000},
+        {"max_streams", 1, 1000},     {"max_connections", 1, 1000000},
+        {"idle_timeout", 1, 86400},   {"handshake_timeout", 1, 3600},
+    };
+    const char *d = w[0];
+    long long v;
+
+    if (strcmp(d, "tenant") == 0) {
+        struct cfg_tenant *t;
+        int r;
+
+        if (n != 3)
+            return cfg_err(err, errlen, line, "usage: tenant ID CLIENT_CERT_CN");
+        if (!valid_id(w[1]))
+            return cfg_err(err, errlen, line, "tenant id must be 1-64 of [A-Za-z0-9._-]");
+        if (cfg->ntenants == CFG_MAX_TENANTS)
+            return cfg_err(err, errlen, line, "too many tenants");
+        for (size_t i = 0; i < cfg->ntenants; i++)
+            if (strcmp(cfg->tenants[i].id, w[1]) == 0 || strcmp(cfg->tenants[i].cn, w[2]) == 0)
+                return cfg_err(err, errlen, line, "duplicate tenant id or CN");
+        t = &cfg->tenants[cfg->ntenants++];
+        if ((r = set_str(&t->id, w[1])) != PS_OK || (r = set_str(&t->cn, w[2])) != PS_OK)
+            return r;
+        return PS_OK;
+    }
+    if (strcmp(d, "key") == 0)
+        return parse_key(cfg, w, n, line, err, errlen);
+    if (n != 2)
+        return cfg_err(err, errlen, line, "%s takes exactly one value", d);
+    if (strcmp(d, "listen") == 0) {
+        if (parse_listen(cfg, w[1]) != PS_OK)
+            return cfg_err(err, errlen, line, "listen wants HOST:PORT");
+        return PS_OK;
+    }
+    if (strcmp(d, "pkcs11_env") == 0) {
+        if (strchr(w[1], '=') == NULL || cfg->n_env == CFG_MAX_ENV)
+            return cfg_err(err, errlen, line, "pkcs11_env wants NAME=VALUE (at most %d)", CFG_MAX_ENV);
+        return set_str(&cfg->pkcs11_env[cfg->n_env++], w[1]);
+    }
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        if (strcmp(d, strs[i].name) == 0)
+            return set_str((char **)((char *)cfg + strs[i].off), w[1]);
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        if (strcmp(d, nums[i].name) != 0)
+            continue;
+        if (parse_uint(w[1], nums[i].lo, nums[i].hi, &v) != PS_OK)
+            return cfg_err(err, errlen, line, "%s must be a number from %lld to %lld", d, nums[i].lo,
+                           nums[i].hi);
+        if (strcmp(d, "workers") == 0) cfg->workers = (int)v;
+        else if (strcmp(d, "keyholder_threads") == 0) cfg->keyholder_threads = (int)v;
+        else if (strcmp(d, "max_body") == 0) cfg->max_body = (size_t)v;
+        else if (strcmp(d, "max_hashes") == 0) cfg->max_hashes = (size_t)v;
+        else if (strcmp(d, "max_streams") == 0) cfg->max_streams = (unsigned)v;
+        else if (strcmp(d, "max_connections") == 0) cfg->max_connections = (unsigned)v;
+        else if (strcmp(d, "idle_timeout") == 0) cfg->idle_timeout = (unsigned)v;
+        else cfg->handshake_timeout = (unsigned)v;
+        return PS_OK;
+    }
+    return cfg_err(err, errlen, line, "unknown directive '%s'", d);
+}
+
+static int cfg_check(struct config *cfg, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } req[] = {
+        {"state_dir", offsetof(struct config, state_dir)},
+        {"tls_cert", offsetof(struct config, tls_cert)},
+        {"tls_key", offsetof(struct config, tls_key)},
+        {"client_ca", offsetof(struct config, client_ca)},
+        {"pkcs11_module", offsetof(struct config, pkcs11_module)},
+        {"pkcs11_token", offsetof(struct config, pkcs11_token)},
+        {"pin_file", offsetof(struct config, pin_file)},
+    };
+
+    if (cfg->listen_host == NULL) {
+        snprintf(err, errlen, "missing directive 'listen'");
+        return PS_E_CONFIG;
+    }
+    for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++)
+        if (*(char **)((char *)cfg + req[i].off) == NULL) {
+            snprintf(err, errlen, "missing directive '%s'", req[i].name);
+            return PS_E_CONFIG;
+        }
+    for (size_t i = 0; i < cfg->nkeys; i++) {
+        int found = 0;
+
+        for (size_t j = 0; j < cfg->ntenants; j++)
+            found |= strcmp(cfg->tenants[j].id, cfg->keys[i].tenant) == 0;
+        if (!found) {
+            snprintf(err, errlen, "key %s names unknown tenant %s", cfg->keys[i].id,
+                     cfg->keys[i].tenant);
+            return PS_E_CONFIG;
+        }
+    }
+    return PS_OK;
+}
+
+int config_parse(const char *text, size_t len, struct config *cfg, char *err, size_t errlen)
+{
+    char line[4096], *w[CFG_MAX_WORDS];
+    size_t pos = 0;
+    int lineno = 0, r;
+
+    cfg_defaults(cfg);
+    while (pos < len) {
+        size_t end = pos, ll;
+        int n;
+
+        while (end < len && text[end] != '\n')
+            end++;
+        ll = end - pos;
+        lineno++;
+        if (ll >= sizeof(line)) {
+            r = cfg_err(err, errlen, lineno, "line too long");
+            goto fail;
+        }
+        if (memchr(text + pos, 0, ll) != NULL) {
+            r = cfg_err(err, errlen, lineno, "NUL byte in line");
+            goto fail;
+        }
+        memcpy(line, text + pos, ll);
+        line[ll] = 0;
+        pos = end + 1;
+        if (ll && line[ll - 1] == '\r')
+            line[ll - 1] = 0;
+        if ((n = split_words(line, w, CFG_MAX_WORDS)) < 0) {
+            r = cfg_err(err, errlen, lineno, "too many words");
+            goto fail;
+        }
+        if (n == 0)
+            continue;
+        if ((r = parse_line(cfg, w, n, lineno, err, errlen)) != PS_OK) {
+            if (r != PS_E_CONFIG)
+                snprintf(err, errlen, "line %d: %s", lineno, ps_strerror(r));
+            goto fail;
+        }
+    }
+    if ((r = cfg_check(cfg, err, errlen)) != PS_OK)
+        goto fail;
+    return PS_OK;
+fail:
+    config_free(cfg);
+    return PS_E_CONFIG;
+}
+
+int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+    struct buf b;
+    char chunk[8192];
+    size_t n;
+    FILE *f;
+    int r;
+
+    if ((f = fopen(path, "r")) == NULL) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return PS_E_CONFIG;
+    }
+    buf_init(&b, CFG_MAX_FILE);
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (buf_append(&b, chunk, n) != PS_OK) {
+            snprintf(err, errlen, "%s is larger than %d bytes", path, CFG_MAX_FILE);
+            fclose(f);
+            buf_free(&b);
+            return PS_E_CONFIG;
+        }
+    fclose(f);
+    r = config_parse((const char *)b.data, b.len, cfg, err, errlen);
+    buf_free(&b);
+    return r;
+}
+
+void config_free(struct config *cfg)
+{
+    char **strs[] = {&cfg->listen_host, &cfg->user, &cfg->pid_file, &cfg->state_dir,
+                     &cfg->tls_cert, &cfg->tls_key, &cfg->client_ca, &cfg->crl,
+                     &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file};
+
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        free(*strs[i]);
+        *strs[i] = NULL;
+    }
+    for (size_t i = 0; i < cfg->n_env; i++)
+        free(cfg->pkcs11_env[i]);
+    for (size_t i = 0; i < cfg->ntenants; i++) {
+        free(cfg->tenants[i].id);
+        free(cfg->tenants[i].cn);
+    }
+    for (size_t i = 0; i < cfg->nkeys; i++) {
+        free(cfg->keys[i].id);
+        free(cfg->keys[i].tenant);
+        free(cfg->keys[i].label);
+        free(cfg->keys[i].cert_file);
+    }
+    cfg->n_env = cfg->ntenants = cfg->nkeys = 0;
+}
+
+const struct cfg_key *config_key(const struct config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->nkeys; i++)
+        if (strcmp(cfg->keys[i].id, id) == 0)
+            return &cfg->keys[i];
+    return NULL;
+}
+
+const struct cfg_tenant *config_tenant_by_cn(const struct config *cfg, const char *cn)
+{
+    for (size_t i = 0; i < cfg->ntenants; i++)
+        if (strcmp(cfg->tenants[i].cn, cn) == 0)
+            return &cfg->tenants[i];
+    return NULL;
+}

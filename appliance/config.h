@@ -1,0 +1,62 @@
+/*
+ * config.h - portseald.conf: one directive per line, '#' starts a comment.
+ * Every directive is documented in portseald.conf.example (checked by a unit test).
+ * config_parse/config_load fill a struct config the caller frees with config_free.
+ */
+#ifndef PS_CONFIG_H
+#define PS_CONFIG_H
+
+#include <stddef.h>
+#include "../protocol/err.h"
+
+#define CFG_MAX_KEYS 256
+#define CFG_MAX_TENANTS 256
+#define CFG_MAX_ENV 16
+
+struct cfg_tenant {
+    char *id;
+    char *cn; /* client certificate subject CN that maps to this tenant */
+};
+
+struct cfg_key {
+    char *id;
+    char *tenant;
+    char *label;     /* CKA_LABEL of the private key on the token */
+    char *cert_file; /* certificate chain, leaf first */
+    unsigned algs;   /* bit (1 << enum ps_alg) per allowed algorithm; 0 = key type's defaults */
+};
+
+struct config {
+    char *listen_host;
+    int listen_port;
+    int workers;
+    char *user; /* children drop to this user when started as root */
+    char *pid_file;
+    char *state_dir;
+    char *tls_cert, *tls_key, *client_ca, *crl;
+    char *pkcs11_module, *pkcs11_token, *pin_file;
+    char *pkcs11_env[CFG_MAX_ENV];
+    size_t n_env;
+    int keyholder_threads;
+    size_t max_body;         /* request body limit, bytes */
+    size_t max_hashes;       /* /v1/sign/hash batch limit */
+    unsigned max_streams;    /* concurrent HTTP/2 streams per connection */
+    unsigned max_connections;/* per worker */
+    unsigned idle_timeout;   /* seconds without a request before a connection closes */
+    unsigned handshake_timeout; /* seconds for TLS handshake and the first request */
+    struct cfg_tenant tenants[CFG_MAX_TENANTS];
+    size_t ntenants;
+    struct cfg_key keys[CFG_MAX_KEYS];
+    size_t nkeys;
+};
+
+/* Parse text; on error returns PS_E_CONFIG with "line N: reason" in err. */
+int config_parse(const char *text, size_t len, struct config *cfg, char *err, size_t errlen) PS_WUR;
+int config_load(const char *path, struct config *cfg, char *err, size_t errlen) PS_WUR;
+void config_free(struct config *cfg);
+const struct cfg_key *config_key(const struct config *cfg, const char *id);
+const struct cfg_tenant *config_tenant_by_cn(const struct config *cfg, const char *cn);
+/* Names of all directives, NULL-terminated (for the documentation check). */
+extern const char *const config_directives[];
+
+#endif

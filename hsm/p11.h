@@ -1,0 +1,61 @@
+/*
+ * p11.h - the raw PKCS#11 layer of the keyholder (and of portseal-keytool).
+ *
+ * portseal talks to the module directly instead of through libp11: libp11 0.4.12 cannot use
+ * EdDSA keys and does PSS as raw RSA (CKM_RSA_X_509), which real HSMs refuse and which would
+ * make the keyholder a decryption oracle. Here every signature uses a padding mechanism
+ * (CKM_RSA_PKCS over a DigestInfo, CKM_RSA_PKCS_PSS, CKM_ECDSA, CKM_EDDSA); raw RSA is never
+ * requested.
+ *
+ * Ownership: p11_open returns a module the caller releases with p11_close (which finalizes
+ * the library). Sessions are plain handles; one per thread.
+ */
+#ifndef PS_P11_H
+#define PS_P11_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CRYPTOKI_COMPAT 1
+#include <p11-kit/pkcs11.h>
+
+#include "../protocol/alg.h"
+#include "../protocol/err.h"
+
+struct p11_module;
+
+struct p11_key {
+    CK_OBJECT_HANDLE priv;
+    enum ps_keytype type;
+    unsigned bits; /* RSA modulus or curve size */
+};
+
+/* dlopen the module, C_Initialize (OS locking), find the slot whose token has this label. */
+int p11_open(const char *module_path, const char *token_label, struct p11_module **out,
+             char *err, size_t errlen) PS_WUR;
+void p11_close(struct p11_module *m);
+/* Open a read-only serial session. */
+int p11_session(struct p11_module *m, CK_SESSION_HANDLE *out) PS_WUR;
+void p11_session_close(struct p11_module *m, CK_SESSION_HANDLE s);
+/* Log the user in (once, for all sessions of this process). CKR_USER_ALREADY_LOGGED_IN is ok. */
+int p11_login(struct p11_module *m, CK_SESSION_HANDLE s, const char *pin, size_t pinlen,
+              char *err, size_t errlen) PS_WUR;
+/* Find the private key with CKA_LABEL label and learn its type and size. */
+int p11_find_key(struct p11_module *m, CK_SESSION_HANDLE s, const char *label,
+                 struct p11_key *out) PS_WUR;
+/*
+ * Sign a digest (for Ed25519: the bytes given, as the message) with alg.
+ * ECDSA signatures are raw r||s as PKCS#11 returns them. *siglen is in/out.
+ */
+int p11_sign(struct p11_module *m, CK_SESSION_HANDLE s, const struct p11_key *key,
+             enum ps_alg alg, const uint8_t *dgst, size_t dlen, uint8_t *sig,
+             size_t *siglen) PS_WUR;
+/* DER SubjectPublicKeyInfo of the public key with CKA_LABEL label; free() the result. */
+int p11_pubkey_spki(struct p11_module *m, CK_SESSION_HANDLE s, const char *label,
+                    uint8_t **der, size_t *derlen) PS_WUR;
+/* Human-readable name of a CK_RV (static). */
+const char *p11_rv_str(CK_RV rv);
+/* Last CK_RV seen by this thread (for error messages). */
+CK_RV p11_last_rv(void);
+
+#endif

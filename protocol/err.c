@@ -1,0 +1,23 @@
+#include "err.h"
+
+const char *ps_strerror(int err)
+{
+    switch (err) {
+    case PS_OK: return "success";
+    case PS_E_NOMEM: return "out of memory";
+    case PS_E_LIMIT: return "size limit exceeded";
+    case PS_E_INVAL: return "invalid input";
+    case PS_E_IO: return "system error";
+    case PS_E_EOF: return "peer closed the connection";
+    case PS_E_NOTFOUND: return "not found";
+    case PS_E_DENIED: return "denied by policy";
+    case PS_E_UNSUPPORTED: return "not supported";
+    case PS_E_HSM: return "HSM error";
+    case PS_E_CRYPTO: return "cryptographic library error";
+    case PS_E_AGAIN: return "try again";
+    case PS_E_UNAVAIL: return "service unavailable";
+    case PS_E_STORAGE: return "storage error";
+    case PS_E_CONFIG: return "configuration error";
+    }
+    return "unknown error";
+}

@@ -1,0 +1,19 @@
+#include "strnum.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+int strnum_ll(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    long long v;
+
+    if (s == NULL || *s == 0 || *s == ' ' || *s == '+')
+        return PS_E_INVAL;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != 0 || v < lo || v > hi)
+        return PS_E_INVAL;
+    *out = v;
+    return PS_OK;
+}

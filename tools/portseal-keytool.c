@@ -1,0 +1,219 @@
+/*
+ * portseal-keytool - key ceremony helper that talks to the token directly.
+ *
+ *   portseal-keytool csr --module M --token T --pin-file F --label L --subject /CN=../O=.. --out CSR
+ *   portseal-keytool pubkey --module M --token T --pin-file F --label L --out PEM
+ *
+ * The CSR is signed inside the HSM: the tool encodes CertificationRequestInfo itself and asks
+ * the token to sign it (ECDSA/RSA over its SHA-256, Ed25519 over the bytes). The PIN is read
+ * from a file and wiped after use; it is never taken from argv.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "../hsm/p11.h"
+#include "../hsm/pinfile.h"
+#include "../protocol/sigfmt.h"
+
+struct opts {
+    const char *cmd, *module, *token, *pin_file, *label, *subject, *out;
+};
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: portseal-keytool csr --module M --token T --pin-file F --label L "
+            "--subject /CN=NAME[/O=ORG...] --out FILE\n"
+            "       portseal-keytool pubkey --module M --token T --pin-file F --label L --out FILE\n");
+    exit(2);
+}
+
+static int parse_subject(const char *s, X509_NAME *name)
+{
+    char tmp[1024], *p, *next;
+
+    if (strlen(s) >= sizeof(tmp) || s[0] != '/')
+        return -1;
+    memcpy(tmp, s + 1, strlen(s));
+    for (p = tmp; p && *p; p = next) {
+        char *eq;
+
+        if ((next = strchr(p, '/')) != NULL)
+            *next++ = 0;
+        if ((eq = strchr(p, '=')) == NULL)
+            return -1;
+        *eq++ = 0;
+        if (!X509_NAME_add_entry_by_txt(name, p, MBSTRING_UTF8, (unsigned char *)eq, -1, -1, 0))
+            return -1;
+    }
+    return 0;
+}
+
+static int sign_tbs(struct p11_module *m, CK_SESSION_HANDLE s, const struct p11_key *k,
+                    const uint8_t *tbs, size_t tbslen, X509_REQ *req)
+{
+    uint8_t md[32], raw[1024], der[160];
+    size_t sl = sizeof(raw);
+    unsigned int mdl = 0;
+    X509_ALGOR *alg = X509_ALGOR_new();
+    ASN1_BIT_STRING *bs = ASN1_BIT_STRING_new();
+    const uint8_t *sig = raw;
+    int nid, ptype = V_ASN1_UNDEF, rc = -1;
+    enum ps_alg a;
+
+    if (alg == NULL || bs == NULL)
+        goto out;
+    if (k->type == KT_ED25519) {
+        a = ALG_ED25519;
+        nid = NID_ED25519;
+        if (p11_sign(m, s, k, a, tbs, tbslen, raw, &sl) != PS_OK)
+            goto out;
+    } else {
+        if (!EVP_Digest(tbs, tbslen, md, &mdl, EVP_sha256(), NULL))
+            goto out;
+        a = k->type == KT_RSA ? ALG_RSA_PKCS1_SHA256 : ALG_ECDSA_SHA256;
+        nid = k->type == KT_RSA ? NID_sha256WithRSAEncryption : NID_ecdsa_with_SHA256;
+        ptype = k->type == KT_RSA ? V_ASN1_NULL : V_ASN1_UNDEF;
+        if (p11_sign(m, s, k, a, md, mdl, raw, &sl) != PS_OK)
+            goto out;
+        if (k->type != KT_RSA) {
+            if (ecdsa_raw_to_der(raw, sl, der, sizeof(der), &sl) != PS_OK)
+                goto out;
+            sig = der;
+        }
+    }
+    if (!X509_ALGOR_set0(alg, OBJ_nid2obj(nid), ptype, NULL) ||
+        !ASN1_BIT_STRING_set(bs, (unsigned char *)sig, (int)sl))
+        goto out;
+    bs->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
+    bs->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+    if (!X509_REQ_set1_signature_algo(req, alg))
+        goto out;
+    X509_REQ_set0_signature(req, bs);
+    bs = NULL;
+    rc = 0;
+out:
+    X509_ALGOR_free(alg);
+    ASN1_BIT_STRING_free(bs);
+    return rc;
+}
+
+static int cmd_csr(struct p11_module *m, CK_SESSION_HANDLE s, const struct opts *o,
+                   EVP_PKEY *pub)
+{
+    X509_REQ *req = X509_REQ_new();
+    X509_NAME *name = X509_NAME_new();
+    unsigned char *tbs = NULL;
+    struct p11_key k;
+    FILE *f = NULL;
+    int n, rc = 1;
+
+    if (o->subject == NULL)
+        usage();
+    if (req == NULL || name == NULL || parse_subject(o->subject, name) != 0) {
+        fprintf(stderr, "portseal-keytool: bad subject '%s'\n", o->subject);
+        goto out;
+    }
+    if (p11_find_key(m, s, o->label, &k) != PS_OK) {
+        fprintf(stderr, "portseal-keytool: no usable private key labelled '%s'\n", o->label);
+        goto out;
+    }
+    if (!X509_REQ_set_version(req, 0) || !X509_REQ_set_subject_name(req, name) ||
+        !X509_REQ_set_pubkey(req, pub) || (n = i2d_re_X509_REQ_tbs(req, &tbs)) <= 0)
+        goto out;
+    if (sign_tbs(m, s, &k, tbs, (size_t)n, req) != 0) {
+        fprintf(stderr, "portseal-keytool: signing in the token failed: %s\n",
+                p11_rv_str(p11_last_rv()));
+        goto out;
+    }
+    if (X509_REQ_verify(req, pub) != 1) {
+        fprintf(stderr, "portseal-keytool: the token's signature does not verify\n");
+        goto out;
+    }
+    if ((f = fopen(o->out, "w")) == NULL || !PEM_write_X509_REQ(f, req)) {
+        fprintf(stderr, "portseal-keytool: cannot write %s: %s\n", o->out, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (f && fclose(f) != 0)
+        rc = 1;
+    OPENSSL_free(tbs);
+    X509_NAME_free(name);
+    X509_REQ_free(req);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {0};
+    struct p11_module *m = NULL;
+    CK_SESSION_HANDLE s;
+    struct pin pin;
+    char err[256];
+    uint8_t *der = NULL;
+    const unsigned char *p;
+    size_t derlen;
+    EVP_PKEY *pub = NULL;
+    FILE *f;
+    int rc = 1;
+
+    if (argc < 2)
+        usage();
+    o.cmd = argv[1];
+    for (int i = 2; i < argc; i++) {
+        const char **dst = NULL;
+
+        if (i + 1 >= argc)
+            usage();
+        if (strcmp(argv[i], "--module") == 0) dst = &o.module;
+        else if (strcmp(argv[i], "--token") == 0) dst = &o.token;
+        else if (strcmp(argv[i], "--pin-file") == 0) dst = &o.pin_file;
+        else if (strcmp(argv[i], "--label") == 0) dst = &o.label;
+        else if (strcmp(argv[i], "--subject") == 0) dst = &o.subject;
+        else if (strcmp(argv[i], "--out") == 0) dst = &o.out;
+        else usage();
+        *dst = argv[++i];
+    }
+    if (o.module == NULL || o.token == NULL || o.pin_file == NULL || o.label == NULL ||
+        o.out == NULL || (strcmp(o.cmd, "csr") != 0 && strcmp(o.cmd, "pubkey") != 0))
+        usage();
+    if (pin_read(o.pin_file, &pin, err, sizeof(err)) != PS_OK) {
+        fprintf(stderr, "portseal-keytool: %s\n", err);
+        return 1;
+    }
+    if (p11_open(o.module, o.token, &m, err, sizeof(err)) != PS_OK ||
+        p11_session(m, &s) != PS_OK ||
+        p11_login(m, s, pin.data, pin.len, err, sizeof(err)) != PS_OK) {
+        fprintf(stderr, "portseal-keytool: %s\n", err);
+        goto out;
+    }
+    pin_wipe(&pin);
+    if (p11_pubkey_spki(m, s, o.label, &der, &derlen) != PS_OK) {
+        fprintf(stderr, "portseal-keytool: no usable public key labelled '%s'\n", o.label);
+        goto out;
+    }
+    p = der;
+    if ((pub = d2i_PUBKEY(NULL, &p, (long)derlen)) == NULL)
+        goto out;
+    if (strcmp(o.cmd, "csr") == 0) {
+        rc = cmd_csr(m, s, &o, pub);
+    } else if ((f = fopen(o.out, "w")) != NULL) {
+        rc = PEM_write_PUBKEY(f, pub) ? 0 : 1;
+        if (fclose(f) != 0)
+            rc = 1;
+    }
+out:
+    pin_wipe(&pin);
+    EVP_PKEY_free(pub);
+    free(der);
+    p11_close(m);
+    return rc;
+}
