@@ -147,6 +147,14 @@ void p11_session_close(struct p11_module *m, CK_SESSION_HANDLE s)
     m->f->C_CloseSession(s);
 }
 
+int p11_session_alive(struct p11_module *m, CK_SESSION_HANDLE s)
+{
+    CK_SESSION_INFO si;
+
+    return rv_ok(m->f->C_GetSessionInfo(s, &si)) &&
+           (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS);
+}
+
 int p11_login(struct p11_module *m, CK_SESSION_HANDLE s, const char *pin, size_t pinlen,
               char *err, size_t errlen)
 {

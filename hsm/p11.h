@@ -53,6 +53,8 @@ int p11_sign(struct p11_module *m, CK_SESSION_HANDLE s, const struct p11_key *ke
 /* DER SubjectPublicKeyInfo of the public key with CKA_LABEL label; free() the result. */
 int p11_pubkey_spki(struct p11_module *m, CK_SESSION_HANDLE s, const char *label,
                     uint8_t **der, size_t *derlen) PS_WUR;
+/* 1 if the session still answers C_GetSessionInfo and the user is logged in. */
+int p11_session_alive(struct p11_module *m, CK_SESSION_HANDLE s);
 /* Human-readable name of a CK_RV (static). */
 const char *p11_rv_str(CK_RV rv);
 /* Last CK_RV seen by this thread (for error messages). */

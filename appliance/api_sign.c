@@ -1,0 +1,393 @@
+/*
+ * api_sign.c - POST /v1/sign/hash and POST /v1/sign/cms.
+ *
+ * The worker checks the request (and the policy, for clear errors early); the keyholder
+ * checks the policy again, signs, and records the audit entry before it answers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <sodium.h>
+
+#include "../certs/proxykey.h"
+#include "../protocol/sigfmt.h"
+#include "api.h"
+#include "worker.h"
+
+/* Answer a failed keyholder request with the matching HTTP status. */
+static void kh_error(struct request *r, int status, const uint8_t *msg, size_t len)
+{
+    int n = len > 200 ? 200 : (int)len;
+
+    switch (status) {
+    case PS_E_NOTFOUND:
+        http_error(r, 404, "key_not_found", "%.*s", n, (const char *)msg);
+        break;
+    case PS_E_DENIED:
+        http_error(r, 403, "forbidden", "%.*s", n, (const char *)msg);
+        break;
+    case PS_E_UNSUPPORTED:
+    case PS_E_INVAL:
+        http_error(r, 400, "invalid_request", "%.*s", n, (const char *)msg);
+        break;
+    case PS_E_HSM:
+        http_error(r, 502, "hsm_error", "%.*s", n, (const char *)msg);
+        break;
+    case PS_E_STORAGE:
+        http_error(r, 503, "audit_unavailable", "%.*s", n, (const char *)msg);
+        break;
+    default:
+        http_error(r, 503, "keyholder_unavailable", "the signing service is unavailable: %.*s",
+                   n, (const char *)msg);
+    }
+}
+
+/* The tenant's key by id, or an error answered. */
+static const struct key_entry *tenant_key(struct request *r, const char *id)
+{
+    const struct key_entry *k = keyreg_find(&r->w->reg, id);
+
+    if (k == NULL || strcmp(k->cfg->tenant, r->tenant) != 0) {
+        http_error(r, 404, "key_not_found", "no key '%.64s' for this tenant", id);
+        return NULL;
+    }
+    if (time(NULL) < k->not_before || time(NULL) > k->not_after) {
+        http_error(r, 403, "key_not_valid", "the certificate of key '%s' is not valid now", id);
+        return NULL;
+    }
+    return k;
+}
+
+static enum ps_alg default_alg(enum ps_keytype kt)
+{
+    return kt == KT_RSA ? ALG_RSA_PKCS1_SHA256 : kt == KT_ED25519 ? ALG_ED25519 : ALG_ECDSA_SHA256;
+}
+
+/* Resolve the algorithm name for key k, or answer an error and return ALG_NONE. */
+static enum ps_alg pick_alg(struct request *r, const struct key_entry *k, const char *name)
+{
+    enum ps_alg a = name ? alg_from_name(name) : default_alg(k->type);
+
+    if (a == ALG_NONE) {
+        http_error(r, 400, "unsupported_algorithm", "unknown algorithm '%.64s'", name);
+        return ALG_NONE;
+    }
+    if (!alg_fits_key(a, k->type)) {
+        http_error(r, 400, "unsupported_algorithm", "%s does not fit key '%s' (%s)",
+                   alg_info(a)->name, k->cfg->id, keytype_name(k->type));
+        return ALG_NONE;
+    }
+    if (!key_alg_allowed(k, a)) {
+        http_error(r, 403, "algorithm_not_allowed", "%s is not allowed for key '%s'",
+                   alg_info(a)->name, k->cfg->id);
+        return ALG_NONE;
+    }
+    return a;
+}
+
+static int content_type_json(const struct request *r)
+{
+    return r->content_type[0] == 0 || strncmp(r->content_type, "application/json", 16) == 0;
+}
+
+/* ---- /v1/sign/hash ---- */
+
+struct hash_job {
+    struct request *r;
+    const struct key_entry *k;
+    enum ps_alg alg;
+    int raw;
+};
+
+static void hash_done(void *ctx, int status, const uint8_t *p, size_t len)
+{
+    struct hash_job *j = ctx;
+    struct request *r = j->r;
+    const uint8_t **sigs = NULL;
+    uint16_t *lens = NULL, count = 0;
+    uint64_t seq = 0;
+    json_t *arr = NULL;
+
+    if (status != PS_OK) {
+        kh_error(r, status, p, len);
+        goto out;
+    }
+    sigs = calloc(IPC_MAX_DIGESTS, sizeof(*sigs));
+    lens = calloc(IPC_MAX_DIGESTS, sizeof(*lens));
+    if (sigs == NULL || lens == NULL ||
+        ipc_sign_reply_decode(p, len, &seq, &count, sigs, lens, IPC_MAX_DIGESTS) != PS_OK) {
+        http_error(r, 502, "keyholder_error", "malformed reply from the keyholder");
+        goto out;
+    }
+    arr = json_array();
+    for (uint16_t i = 0; i < count; i++) {
+        uint8_t der[160];
+        const uint8_t *sig = sigs[i];
+        size_t sl = lens[i];
+        char b64[2048];
+
+        if (alg_info(j->alg)->family == KT_EC_P256 && !j->raw) {
+            if (ecdsa_raw_to_der(sigs[i], lens[i], der, sizeof(der), &sl) != PS_OK) {
+                http_error(r, 502, "keyholder_error", "malformed ECDSA signature");
+                goto out;
+            }
+            sig = der;
+        }
+        sodium_bin2base64(b64, sizeof(b64), sig, sl, sodium_base64_VARIANT_ORIGINAL);
+        json_array_append_new(arr, json_string(b64));
+    }
+    r->w->m.signatures += count;
+    http_respond_json(r, 200,
+                      json_pack("{s:s,s:s,s:s,s:O,s:I}", "key", j->k->cfg->id, "alg",
+                                alg_info(j->alg)->name, "certNo", j->k->certno, "signatures", arr,
+                                "audit_seq", (json_int_t)seq));
+out:
+    json_decref(arr);
+    free(sigs);
+    free(lens);
+    http_release(r);
+    free(j);
+}
+
+/* Decode every hash; answers the error itself and returns -1 on failure. */
+static int decode_hashes(struct request *r, json_t *hashes, enum ps_alg alg, uint8_t *store,
+                         const uint8_t **ptrs, uint8_t *lens)
+{
+    size_t i;
+    json_t *h;
+
+    json_array_foreach(hashes, i, h) {
+        const char *s = json_string_value(h);
+        size_t bl = 0;
+
+        if (s == NULL) {
+            http_error(r, 400, "invalid_request", "hashes[%zu] must be a base64 string", i);
+            return -1;
+        }
+        if (sodium_base642bin(store + i * IPC_MAX_DIGEST, IPC_MAX_DIGEST, s, strlen(s), NULL, &bl,
+                              NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+            http_error(r, 400, "invalid_base64",
+                       "hashes[%zu] is not standard base64 of at most %d bytes", i, IPC_MAX_DIGEST);
+            return -1;
+        }
+        if (!alg_digest_len_ok(alg, bl)) {
+            const struct ps_alg_info *ai = alg_info(alg);
+
+            if (ai->hash == HASH_NONE)
+                http_error(r, 400, "bad_hash_length",
+                           "hashes[%zu] is %zu bytes; %s signs a 32- or 64-byte digest", i, bl,
+                           ai->name);
+            else
+                http_error(r, 400, "bad_hash_length", "hashes[%zu] is %zu bytes; %s needs %zu", i,
+                           bl, ai->name, hash_len(ai->hash));
+            return -1;
+        }
+        ptrs[i] = store + i * IPC_MAX_DIGEST;
+        lens[i] = (uint8_t)bl;
+    }
+    return 0;
+}
+
+void api_sign_hash(struct request *r, const char *tail)
+{
+    const struct config *cfg = r->w->cfg;
+    const char *key = NULL, *alg_name = NULL, *format = NULL;
+    json_t *root = NULL, *hashes = NULL;
+    json_error_t jerr;
+    const struct key_entry *k;
+    struct hash_job *j = NULL;
+    uint8_t *store = NULL, *lens = NULL;
+    const uint8_t **ptrs = NULL;
+    enum ps_alg alg;
+    size_t n;
+    int rc;
+
+    (void)tail;
+    if (!content_type_json(r)) {
+        http_error(r, 415, "unsupported_media_type", "send application/json");
+        return;
+    }
+    root = json_loadb((const char *)r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL || !json_is_object(root)) {
+        http_error(r, 400, "invalid_json", "request body is not a JSON object: %s",
+                   root ? "wrong type" : jerr.text);
+        goto out;
+    }
+    if (json_unpack_ex(root, &jerr, 0, "{s:s,s?s,s:o,s?s}", "key", &key, "alg", &alg_name,
+                       "hashes", &hashes, "format", &format) != 0) {
+        http_error(r, 400, "invalid_request", "%s (want {\"key\": str, \"alg\": str, \"hashes\": [b64...]})",
+                   jerr.text);
+        goto out;
+    }
+    if (!json_is_array(hashes) || (n = json_array_size(hashes)) == 0) {
+        http_error(r, 400, "invalid_request", "hashes must be a non-empty array");
+        goto out;
+    }
+    if (n > cfg->max_hashes || n > IPC_MAX_DIGESTS) {
+        http_error(r, 413, "batch_too_large", "%zu hashes; at most %zu per request", n,
+                   cfg->max_hashes);
+        goto out;
+    }
+    if (format && strcmp(format, "der") != 0 && strcmp(format, "raw") != 0) {
+        http_error(r, 400, "invalid_request", "format must be \"der\" or \"raw\"");
+        goto out;
+    }
+    if ((k = tenant_key(r, key)) == NULL || (alg = pick_alg(r, k, alg_name)) == ALG_NONE)
+        goto out;
+    store = malloc(n * IPC_MAX_DIGEST);
+    ptrs = calloc(n, sizeof(*ptrs));
+    lens = calloc(n, 1);
+    j = calloc(1, sizeof(*j));
+    if (store == NULL || ptrs == NULL || lens == NULL || j == NULL) {
+        http_error(r, 500, "internal", "out of memory");
+        goto out;
+    }
+    if (decode_hashes(r, hashes, alg, store, ptrs, lens) != 0)
+        goto out;
+    j->r = r;
+    j->k = k;
+    j->alg = alg;
+    j->raw = format && strcmp(format, "raw") == 0;
+    http_hold(r);
+    rc = kh_sign(r->w->kh, r->tenant, k->cfg->id, alg, ptrs, lens, (uint16_t)n, hash_done, j);
+    if (rc != PS_OK) {
+        http_release(r);
+        http_error(r, 503, "keyholder_unavailable", "the signing service is unavailable: %s",
+                   ps_strerror(rc));
+        goto out;
+    }
+    j = NULL;
+out:
+    free(j);
+    free(store);
+    free(ptrs);
+    free(lens);
+    json_decref(root);
+}
+
+/* ---- /v1/sign/cms ---- */
+
+struct cms_job {
+    struct request *r;
+    const struct key_entry *k;
+    CMS_ContentInfo *cms;
+    CMS_SignerInfo *si;
+};
+
+static void cms_done(void *ctx, int status, const uint8_t *p, size_t len)
+{
+    struct cms_job *j = ctx;
+    struct request *r = j->r;
+    const uint8_t *sigs[1];
+    uint16_t lens[1], count;
+    uint64_t seq;
+    uint8_t der[160];
+    const uint8_t *sig;
+    size_t sl;
+    unsigned char *out = NULL;
+    int n;
+
+    if (status != PS_OK) {
+        kh_error(r, status, p, len);
+        goto out;
+    }
+    if (ipc_sign_reply_decode(p, len, &seq, &count, sigs, lens, 1) != PS_OK || count != 1) {
+        http_error(r, 502, "keyholder_error", "malformed reply from the keyholder");
+        goto out;
+    }
+    sig = sigs[0];
+    sl = lens[0];
+    if (j->k->type != KT_RSA) {
+        if (ecdsa_raw_to_der(sigs[0], lens[0], der, sizeof(der), &sl) != PS_OK) {
+            http_error(r, 502, "keyholder_error", "malformed ECDSA signature");
+            goto out;
+        }
+        sig = der;
+    }
+    if (!ASN1_STRING_set(CMS_SignerInfo_get0_signature(j->si), sig, (int)sl) ||
+        (n = i2d_CMS_ContentInfo(j->cms, &out)) <= 0) {
+        ERR_clear_error();
+        http_error(r, 500, "internal", "cannot encode the CMS signature");
+        goto out;
+    }
+    r->w->m.signatures++;
+    http_respond(r, 200, "application/pkcs7-signature", out, (size_t)n);
+out:
+    OPENSSL_free(out);
+    CMS_ContentInfo_free(j->cms);
+    http_release(r);
+    free(j);
+}
+
+void api_sign_cms(struct request *r, const char *tail)
+{
+    char key[65];
+    const struct key_entry *k;
+    struct cms_job *j = NULL;
+    EVP_PKEY *proxy = NULL;
+    BIO *in = NULL;
+    uint8_t dg[64];
+    const uint8_t *dp[1] = {dg};
+    uint8_t dl[1];
+    size_t dlen;
+    int nid, flags = CMS_DETACHED | CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
+
+    (void)tail;
+    if (http_query_param(r, "key", key, sizeof(key)) != 0) {
+        http_error(r, 400, "invalid_request", "query parameter key= is required");
+        return;
+    }
+    if ((k = tenant_key(r, key)) == NULL)
+        return;
+    if (k->type == KT_ED25519) {
+        http_error(r, 400, "unsupported_algorithm",
+                   "CMS signing needs an RSA or ECDSA key; '%s' is Ed25519", key);
+        return;
+    }
+    if (pick_alg(r, k, k->type == KT_RSA ? "rsa-pkcs1-sha256" : "ecdsa-sha256") == ALG_NONE)
+        return;
+    if ((j = calloc(1, sizeof(*j))) == NULL || (proxy = proxykey_new(k->pub)) == NULL ||
+        (in = BIO_new_mem_buf(r->body.data ? (void *)r->body.data : (void *)"", (int)r->body.len)) == NULL ||
+        (j->cms = CMS_sign(NULL, NULL, NULL, NULL, flags)) == NULL ||
+        (j->si = CMS_add1_signer(j->cms, k->cert, proxy, EVP_sha256(),
+                                 CMS_BINARY | CMS_NOSMIMECAP | CMS_CADES)) == NULL)
+        goto fail;
+    for (int i = 0; i < sk_X509_num(k->chain); i++)
+        if (!CMS_add1_cert(j->cms, sk_X509_value(k->chain, i)))
+            goto fail;
+    proxykey_reset();
+    if (!CMS_final(j->cms, in, NULL, CMS_DETACHED | CMS_BINARY) ||
+        proxykey_take(dg, sizeof(dg), &dlen, &nid) != PS_OK || nid != NID_sha256)
+        goto fail;
+    dl[0] = (uint8_t)dlen;
+    j->r = r;
+    j->k = k;
+    http_hold(r);
+    if (kh_sign(r->w->kh, r->tenant, k->cfg->id,
+                k->type == KT_RSA ? ALG_RSA_PKCS1_SHA256 : ALG_ECDSA_SHA256, dp, dl, 1, cms_done,
+                j) != PS_OK) {
+        http_release(r);
+        http_error(r, 503, "keyholder_unavailable", "the signing service is unavailable");
+        goto out_free;
+    }
+    BIO_free(in);
+    EVP_PKEY_free(proxy);
+    return;
+fail:
+    {
+        char es[256];
+
+        ERR_error_string_n(ERR_get_error(), es, sizeof(es));
+        ERR_clear_error();
+        http_error(r, 500, "internal", "cannot build the CMS structure: %s", es);
+    }
+out_free:
+    if (j)
+        CMS_ContentInfo_free(j->cms);
+    free(j);
+    BIO_free(in);
+    EVP_PKEY_free(proxy);
+}

@@ -1,0 +1,770 @@
+/*
+ * conn.c - TLS and HTTP/2 for one connection, and the request/response plumbing of http.h.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "../certs/tls.h"
+#include "log.h"
+#include "router.h"
+
+#define OUT_HIGH_WATER (64 * 1024)
+#define OUT_MAX (1024 * 1024)
+#define READ_CHUNK 16384
+
+enum conn_state { CS_HANDSHAKE, CS_H2, CS_HTTP1, CS_CLOSING };
+
+struct conn {
+    struct ev_item ev;
+    struct conn *prev, *next;
+    struct conn *flush_next;
+    int queued_flush;
+    struct worker *w;
+    int fd;
+    SSL *ssl;
+    enum conn_state state;
+    nghttp2_session *h2;
+    struct client_id id;
+    double deadline;
+    int epollout;
+    struct buf out;
+    unsigned nstreams;
+    struct stream *streams; /* every open stream, for teardown */
+    int dead; /* closed; freed at the end of the loop turn */
+};
+
+struct stream {
+    struct stream *prev, *next;
+    int32_t id;
+    struct conn *c;
+    struct request *req;
+    struct buf resp;
+    int dispatched;
+    int discard_body;
+};
+
+static void conn_close(struct conn *c);
+static void conn_flush(struct conn *c);
+
+/* ---- request objects ---- */
+
+void http_hold(struct request *r)
+{
+    r->refs++;
+}
+
+void http_release(struct request *r)
+{
+    if (--r->refs > 0)
+        return;
+    buf_free(&r->body);
+    free(r);
+}
+
+static void metrics_count(struct request *r)
+{
+    struct worker_metrics *m = &r->w->m;
+    int ri = r->route ? (int)(r->route - routes) : METRIC_ROUTES - 1;
+    int cls = r->status >= 100 && r->status < 600 ? r->status / 100 : 0;
+    double lat = mono_now() - r->start;
+    int b = 0;
+
+    if (ri >= METRIC_ROUTES)
+        ri = METRIC_ROUTES - 1;
+    m->requests[ri][cls]++;
+    while (b < LAT_BUCKETS && lat > lat_bounds[b])
+        b++;
+    m->lat[ri][b]++;
+    m->lat_sum[ri] += lat;
+}
+
+static ssize_t resp_read_cb(nghttp2_session *s, int32_t sid, uint8_t *out, size_t len,
+                            uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+    struct stream *st = src->ptr;
+    size_t n = buf_unread(&st->resp);
+
+    (void)s;
+    (void)sid;
+    (void)ud;
+    if (n > len)
+        n = len;
+    memcpy(out, buf_rptr(&st->resp), n);
+    buf_consume(&st->resp, n);
+    if (buf_unread(&st->resp) == 0)
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)n;
+}
+
+static void queue_flush(struct conn *c)
+{
+    if (c->queued_flush || c->dead)
+        return;
+    c->queued_flush = 1;
+    c->flush_next = c->w->flushq;
+    c->w->flushq = c;
+}
+
+void http_respond(struct request *r, int status, const char *ctype, const void *body, size_t len)
+{
+    struct stream *st = r->st;
+    char sbuf[8], lbuf[24];
+    nghttp2_data_provider prd;
+    nghttp2_nv nv[4];
+    size_t nnv = 0;
+    int head = strcmp(r->method, "HEAD") == 0;
+
+    if (r->responded)
+        return;
+    r->responded = 1;
+    r->status = status;
+    metrics_count(r);
+    if (st == NULL || st->c == NULL || st->c->dead)
+        return;
+    snprintf(sbuf, sizeof(sbuf), "%d", status);
+    snprintf(lbuf, sizeof(lbuf), "%zu", len);
+#define NV(n, v) \
+    nv[nnv++] = (nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), \
+                             NGHTTP2_NV_FLAG_NO_COPY_NAME}
+    NV(":status", sbuf);
+    NV("content-type", ctype);
+    NV("content-length", lbuf);
+    NV("x-request-id", r->request_id);
+#undef NV
+    buf_init(&st->resp, len + 1);
+    if (!head && buf_append(&st->resp, body, len) != PS_OK) {
+        nghttp2_submit_rst_stream(st->c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+        queue_flush(st->c);
+        return;
+    }
+    prd.source.ptr = st;
+    prd.read_callback = resp_read_cb;
+    if (nghttp2_submit_response(st->c->h2, st->id, nv, nnv, head || len == 0 ? NULL : &prd) != 0)
+        nghttp2_submit_rst_stream(st->c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+    queue_flush(st->c);
+}
+
+void http_respond_json(struct request *r, int status, json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+    if (s == NULL) {
+        static const char oops[] =
+            "{\"error\":{\"code\":\"internal\",\"message\":\"cannot encode the response\"}}";
+        http_respond(r, 500, "application/json", oops, sizeof(oops) - 1);
+    } else {
+        size_t n = strlen(s);
+
+        s[n] = '\n'; /* replace NUL for a final newline; length + 1 below */
+        http_respond(r, status, "application/json", s, n + 1);
+    }
+    free(s);
+    json_decref(j);
+}
+
+void http_error(struct request *r, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    http_respond_json(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+int http_query_param(const struct request *r, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    const char *p = r->query;
+
+    while (p && *p) {
+        const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
+
+        if ((size_t)(end - p) > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t o = 0;
+
+            for (const char *q = p + nl + 1; q < end; q++) {
+                int ch = *q;
+
+                if (ch == '%') {
+                    int hi, lo;
+
+                    if (end - q < 3 || (hi = hexval(q[1])) < 0 || (lo = hexval(q[2])) < 0)
+                        return -1;
+                    ch = hi << 4 | lo;
+                    q += 2;
+                } else if (ch == '+') {
+                    ch = ' ';
+                }
+                if (o + 1 >= outlen || ch == 0)
+                    return -1;
+                out[o++] = (char)ch;
+            }
+            out[o] = 0;
+            return 0;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return -1;
+}
+
+/* ---- dispatch ---- */
+
+static void dispatch(struct stream *st)
+{
+    struct request *r = st->req;
+    const char *tail = "";
+    int status = 404;
+
+    st->dispatched = 1;
+    if (r->method[0] == 0 || r->path[0] != '/') {
+        http_error(r, 400, "bad_request", "missing :method or :path");
+        return;
+    }
+    if (r->route == NULL) {
+        if ((r->route = router_match(r->method, r->path, &tail, &status)) == NULL) {
+            if (status == 405)
+                http_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method,
+                           r->path);
+            else
+                http_error(r, 404, "not_found", "no such endpoint: %s", r->path);
+            return;
+        }
+    } else {
+        router_match(r->method, r->path, &tail, &status);
+    }
+    if (!(r->route->flags & ROUTE_PUBLIC)) {
+        if (r->cert == CERT_NONE) {
+            http_error(r, 401, "client_certificate_required",
+                       "this endpoint needs a TLS client certificate");
+            return;
+        }
+        if (r->cert == CERT_BAD) {
+            http_error(r, 403, "client_certificate_rejected", "client certificate rejected: %s",
+                       r->cert_error);
+            return;
+        }
+        if ((r->route->flags & ROUTE_TENANT) && r->tenant == NULL) {
+            http_error(r, 403, "not_a_tenant",
+                       "the client certificate (CN=%s) is not mapped to a tenant", r->peer_cn);
+            return;
+        }
+    }
+    r->route->fn(r, tail);
+}
+
+/* ---- nghttp2 callbacks ---- */
+
+static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+    struct conn *c = ud;
+    struct stream *st;
+    struct request *r;
+    uint8_t rnd[8];
+
+    if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    st = calloc(1, sizeof(*st));
+    r = calloc(1, sizeof(*r));
+    if (st == NULL || r == NULL) {
+        free(st);
+        free(r);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    st->id = f->hd.stream_id;
+    st->c = c;
+    st->req = r;
+    r->st = st;
+    r->w = c->w;
+    r->refs = 1;
+    r->start = mono_now();
+    r->cert = c->id.cert;
+    r->cert_error = c->id.cert_error;
+    r->tenant = c->id.tenant;
+    snprintf(r->peer_cn, sizeof(r->peer_cn), "%s", c->id.cn);
+    RAND_bytes(rnd, sizeof(rnd));
+    for (int i = 0; i < 8; i++)
+        snprintf(r->request_id + 2 * i, 3, "%02x", rnd[i]);
+    buf_init(&r->body, 0);
+    c->nstreams++;
+    st->next = c->streams;
+    if (c->streams)
+        c->streams->prev = st;
+    c->streams = st;
+    nghttp2_session_set_stream_user_data(s, st->id, st);
+    return 0;
+}
+
+static void copy_field(char *dst, size_t cap, const uint8_t *v, size_t n, int *bad)
+{
+    if (n >= cap) {
+        *bad = 1;
+        n = cap - 1;
+    }
+    memcpy(dst, v, n);
+    dst[n] = 0;
+}
+
+static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
+                     size_t nlen, const uint8_t *value, size_t vlen, uint8_t flags, void *ud)
+{
+    struct stream *st;
+    struct request *r;
+    int bad = 0;
+
+    (void)flags;
+    (void)ud;
+    if (f->hd.type != NGHTTP2_HEADERS ||
+        (st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id)) == NULL)
+        return 0;
+    r = st->req;
+    if (nlen == 7 && memcmp(name, ":method", 7) == 0) {
+        copy_field(r->method, sizeof(r->method), value, vlen, &bad);
+    } else if (nlen == 5 && memcmp(name, ":path", 5) == 0) {
+        const uint8_t *q = memchr(value, '?', vlen);
+        size_t pl = q ? (size_t)(q - value) : vlen;
+
+        copy_field(r->path, sizeof(r->path), value, pl, &bad);
+        if (q)
+            copy_field(r->query, sizeof(r->query), q + 1, vlen - pl - 1, &bad);
+    } else if (nlen == 12 && memcmp(name, "content-type", 12) == 0) {
+        copy_field(r->content_type, sizeof(r->content_type), value, vlen, &bad);
+    }
+    if (bad)
+        return nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id,
+                                         NGHTTP2_REFUSED_STREAM) == 0
+                   ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
+                   : NGHTTP2_ERR_CALLBACK_FAILURE;
+    return 0;
+}
+
+static void headers_done(struct stream *st)
+{
+    struct request *r = st->req;
+    const char *tail;
+    int status;
+
+    r->route = router_match(r->method, r->path, &tail, &status);
+    r->max_body = r->route == NULL ? 0
+                  : r->route->max_body == (size_t)-1 ? st->c->w->cfg->max_body
+                                                     : r->route->max_body;
+    r->body.max = r->max_body;
+}
+
+static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *data,
+                         size_t len, void *ud)
+{
+    struct stream *st = nghttp2_session_get_stream_user_data(s, sid);
+
+    (void)flags;
+    (void)ud;
+    if (st == NULL || st->discard_body)
+        return 0;
+    if (buf_append(&st->req->body, data, len) != PS_OK) {
+        st->discard_body = 1;
+        st->dispatched = 1;
+        if (st->req->route == NULL)
+            http_error(st->req, 404, "not_found", "no such endpoint: %s", st->req->path);
+        else if (st->req->max_body == 0)
+            http_error(st->req, 400, "unexpected_body", "%s takes no request body", st->req->path);
+        else
+            http_error(st->req, 413, "payload_too_large", "request body exceeds %zu bytes",
+                       st->req->max_body);
+    }
+    return 0;
+}
+
+static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+    struct stream *st;
+
+    (void)ud;
+    if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
+        return 0;
+    if ((st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id)) == NULL)
+        return 0;
+    if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST)
+        headers_done(st);
+    if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && !st->dispatched)
+        dispatch(st);
+    return 0;
+}
+
+static void stream_free(struct conn *c, struct stream *st)
+{
+    if (st->prev)
+        st->prev->next = st->next;
+    else
+        c->streams = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
+    st->req->st = NULL;
+    http_release(st->req);
+    buf_free(&st->resp);
+    free(st);
+    c->nstreams--;
+}
+
+static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void *ud)
+{
+    struct stream *st = nghttp2_session_get_stream_user_data(s, sid);
+    struct conn *c = ud;
+
+    (void)code;
+    if (st == NULL)
+        return 0;
+    nghttp2_session_set_stream_user_data(s, sid, NULL);
+    stream_free(c, st);
+    return 0;
+}
+
+static nghttp2_session_callbacks *h2_callbacks(void)
+{
+    static nghttp2_session_callbacks *cbs;
+
+    if (cbs == NULL) {
+        if (nghttp2_session_callbacks_new(&cbs) != 0)
+            return NULL;
+        nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
+        nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
+        nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+        nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+    }
+    return cbs;
+}
+
+/* ---- connection I/O ---- */
+
+static void set_epollout(struct conn *c, int on)
+{
+    struct epoll_event ev = {EPOLLIN | (on ? EPOLLOUT : 0), {.ptr = c}};
+
+    if (c->epollout == on)
+        return;
+    c->epollout = on;
+    if (epoll_ctl(c->w->ep, EPOLL_CTL_MOD, c->fd, &ev) != 0)
+        log_warn("epoll_ctl");
+}
+
+/* Push c->out through TLS. Returns -1 if the connection failed. */
+static int tls_write_out(struct conn *c)
+{
+    while (buf_unread(&c->out)) {
+        int n, e;
+
+        ERR_clear_error();
+        n = SSL_write(c->ssl, buf_rptr(&c->out), (int)buf_unread(&c->out));
+        if (n > 0) {
+            buf_consume(&c->out, (size_t)n);
+            continue;
+        }
+        e = SSL_get_error(c->ssl, n);
+        if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+            set_epollout(c, 1);
+            return 0;
+        }
+        return -1;
+    }
+    set_epollout(c, 0);
+    return 0;
+}
+
+static void conn_flush(struct conn *c)
+{
+    if (c->dead)
+        return;
+    if (c->state == CS_H2) {
+        while (buf_unread(&c->out) < OUT_HIGH_WATER) {
+            const uint8_t *p;
+            ssize_t n = nghttp2_session_mem_send(c->h2, &p);
+
+            if (n < 0) {
+                conn_close(c);
+                return;
+            }
+            if (n == 0)
+                break;
+            if (buf_append(&c->out, p, (size_t)n) != PS_OK) {
+                conn_close(c);
+                return;
+            }
+            if (tls_write_out(c) < 0) {
+                conn_close(c);
+                return;
+            }
+        }
+    }
+    if (tls_write_out(c) < 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->state == CS_H2 && !nghttp2_session_want_read(c->h2) &&
+        !nghttp2_session_want_write(c->h2) && buf_unread(&c->out) == 0)
+        conn_close(c);
+    else if (c->state == CS_HTTP1 && buf_unread(&c->out) == 0)
+        conn_close(c);
+}
+
+static void start_http1_refusal(struct conn *c)
+{
+    static const char body[] =
+        "{\"error\":{\"code\":\"http2_required\",\"message\":\"portseal speaks HTTP/2 only: "
+        "use ALPN h2 (curl --http2)\"}}\n";
+    char head[256];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 505 HTTP Version Not Supported\r\ncontent-type: application/json\r\n"
+                     "content-length: %zu\r\nconnection: close\r\n\r\n",
+                     sizeof(body) - 1);
+
+    c->state = CS_HTTP1;
+    c->w->m.http1_refused++;
+    if (buf_append(&c->out, head, (size_t)n) != PS_OK ||
+        buf_append(&c->out, body, sizeof(body) - 1) != PS_OK) {
+        conn_close(c);
+        return;
+    }
+    conn_flush(c);
+}
+
+static void start_h2(struct conn *c)
+{
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, c->w->cfg->max_streams},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1024 * 1024},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 16384},
+    };
+    nghttp2_option *opt = NULL;
+
+    tls_client_id(c->ssl, c->w->cfg, &c->id);
+    if (nghttp2_option_new(&opt) != 0) {
+        conn_close(c);
+        return;
+    }
+    nghttp2_option_set_max_send_header_block_length(opt, 16384);
+    nghttp2_option_set_max_outbound_ack(opt, 1000);
+    nghttp2_option_set_max_settings(opt, 32);
+    if (nghttp2_session_server_new2(&c->h2, h2_callbacks(), c, opt) != 0 ||
+        nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) != 0) {
+        nghttp2_option_del(opt);
+        conn_close(c);
+        return;
+    }
+    nghttp2_option_del(opt);
+    c->state = CS_H2;
+    c->deadline = mono_now() + c->w->cfg->idle_timeout;
+    conn_flush(c);
+}
+
+static void do_handshake(struct conn *c)
+{
+    int n, e;
+
+    ERR_clear_error();
+    n = SSL_do_handshake(c->ssl);
+    if (n == 1) {
+        if (tls_is_h2(c->ssl))
+            start_h2(c);
+        else
+            start_http1_refusal(c);
+        return;
+    }
+    e = SSL_get_error(c->ssl, n);
+    if (e == SSL_ERROR_WANT_READ) {
+        set_epollout(c, 0);
+        return;
+    }
+    if (e == SSL_ERROR_WANT_WRITE) {
+        set_epollout(c, 1);
+        return;
+    }
+    c->w->m.tls_failures++;
+    log_debug("TLS handshake failed: %s", ERR_reason_error_string(ERR_peek_last_error()));
+    conn_close(c);
+}
+
+static void do_read(struct conn *c)
+{
+    uint8_t chunk[READ_CHUNK];
+
+    for (;;) {
+        int n, e;
+        ssize_t used;
+
+        ERR_clear_error();
+        n = SSL_read(c->ssl, chunk, sizeof(chunk));
+        if (n <= 0) {
+            e = SSL_get_error(c->ssl, n);
+            if (e == SSL_ERROR_WANT_READ)
+                break;
+            if (e == SSL_ERROR_WANT_WRITE) {
+                set_epollout(c, 1);
+                break;
+            }
+            conn_close(c);
+            return;
+        }
+        if (c->state != CS_H2)
+            continue; /* HTTP/1 refusal: ignore what the client sends */
+        c->deadline = mono_now() + c->w->cfg->idle_timeout;
+        used = nghttp2_session_mem_recv(c->h2, chunk, (size_t)n);
+        if (used < 0) {
+            log_debug("HTTP/2 error: %s", nghttp2_strerror((int)used));
+            conn_flush(c); /* send the GOAWAY nghttp2 queued */
+            conn_close(c);
+            return;
+        }
+        if (c->dead)
+            return;
+    }
+    conn_flush(c);
+}
+
+void conn_on_event(struct conn *c, unsigned events)
+{
+    if (c->dead)
+        return;
+    if (c->state == CS_HANDSHAKE) {
+        do_handshake(c);
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        do_read(c);
+    if (!c->dead && (events & EPOLLOUT))
+        conn_flush(c);
+}
+
+void conn_new(struct worker *w, int fd)
+{
+    struct conn *c;
+    struct epoll_event ev;
+
+    if (w->nconns >= w->cfg->max_connections || (c = calloc(1, sizeof(*c))) == NULL) {
+        w->m.conns_refused++;
+        close(fd);
+        return;
+    }
+    c->ev.kind = EV_CONN;
+    c->w = w;
+    c->fd = fd;
+    buf_init(&c->out, OUT_MAX);
+    if ((c->ssl = SSL_new(w->ssl)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+        SSL_free(c->ssl);
+        free(c);
+        close(fd);
+        return;
+    }
+    SSL_set_accept_state(c->ssl);
+    ev.events = EPOLLIN;
+    ev.data.ptr = c;
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        SSL_free(c->ssl);
+        free(c);
+        close(fd);
+        return;
+    }
+    c->deadline = mono_now() + w->cfg->handshake_timeout;
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    w->nconns++;
+    w->m.conns_accepted++;
+}
+
+/* Detach every stream's request so late keyholder replies find no stream. */
+static void detach_streams(struct conn *c)
+{
+    while (c->streams)
+        stream_free(c, c->streams);
+}
+
+static void conn_close(struct conn *c)
+{
+    if (c->dead)
+        return;
+    c->dead = 1;
+    epoll_ctl(c->w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    detach_streams(c);
+    if (c->state == CS_H2 || c->state == CS_HTTP1) {
+        ERR_clear_error();
+        SSL_shutdown(c->ssl);
+    }
+    nghttp2_session_del(c->h2);
+    c->h2 = NULL;
+    SSL_free(c->ssl);
+    c->ssl = NULL;
+    close(c->fd);
+    c->fd = -1;
+    buf_free(&c->out);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->w->nconns--;
+    if (!c->queued_flush)
+        free(c);
+    /* else: freed by conn_flush_queued, which still holds it */
+}
+
+void conn_flush_queued(struct worker *w)
+{
+    while (w->flushq) {
+        struct conn *c = w->flushq;
+
+        w->flushq = c->flush_next;
+        c->queued_flush = 0;
+        if (c->dead) {
+            free(c);
+            continue;
+        }
+        conn_flush(c); /* may close and free c */
+    }
+}
+
+void conn_sweep(struct worker *w, double now)
+{
+    for (struct conn *c = w->conns, *next; c; c = next) {
+        next = c->next;
+        if (now < c->deadline)
+            continue;
+        if (c->state == CS_H2 && c->nstreams > 0) {
+            c->deadline = now + 5; /* requests still being answered */
+            continue;
+        }
+        conn_close(c);
+    }
+}
+
+void conn_close_all(struct worker *w)
+{
+    while (w->conns)
+        conn_close(w->conns);
+    conn_flush_queued(w);
+}

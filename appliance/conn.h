@@ -1,0 +1,25 @@
+/*
+ * conn.h - one client connection: non-blocking TLS, then HTTP/2 driven with nghttp2's
+ * mem_recv/mem_send (as nghttpd does), with a bounded output buffer.
+ */
+#ifndef PS_CONN_H
+#define PS_CONN_H
+
+#include "worker.h"
+
+enum ev_kind { EV_LISTEN = 1, EV_CTL, EV_KH, EV_CONN };
+
+struct ev_item {
+    enum ev_kind kind;
+};
+
+/* Accept one connection on fd (already accepted); takes ownership. */
+void conn_new(struct worker *w, int fd);
+void conn_on_event(struct conn *c, unsigned events);
+/* Close connections whose deadline passed. */
+void conn_sweep(struct worker *w, double now);
+/* Write what responses queued outside the connection's own I/O (keyholder replies). */
+void conn_flush_queued(struct worker *w);
+void conn_close_all(struct worker *w);
+
+#endif

@@ -1,0 +1,12 @@
+/* privsep.h - process hardening shared by the keyholder and the workers. */
+#ifndef PS_PRIVSEP_H
+#define PS_PRIVSEP_H
+
+#include "../protocol/err.h"
+
+/* No core dumps, not dumpable (no ptrace by the same user), no_new_privs. */
+void privsep_harden(void);
+/* If running as root and user is set: drop to that user's uid/gid, no supplementary groups. */
+int privsep_drop(const char *user) PS_WUR;
+
+#endif

@@ -1,0 +1,44 @@
+#include "router.h"
+
+#include <string.h>
+
+#include "api.h"
+
+#define BODY_CFG ((size_t)-1)
+
+const struct route routes[] = {
+    {"GET", "/healthz", 0, api_healthz, 0, ROUTE_PUBLIC, "healthz"},
+    {"GET", "/readyz", 0, api_readyz, 0, 0, "readyz"},
+    {"GET", "/metrics", 0, api_metrics, 0, 0, "metrics"},
+    {"GET", "/v1/keys", 0, api_keys_list, 0, ROUTE_TENANT, "keys"},
+    {"GET", "/v1/keys/", 1, api_keys_get, 0, ROUTE_TENANT, "key"},
+    {"POST", "/v1/sign/hash", 0, api_sign_hash, BODY_CFG, ROUTE_TENANT, "sign_hash"},
+    {"POST", "/v1/sign/cms", 0, api_sign_cms, BODY_CFG, ROUTE_TENANT, "sign_cms"},
+    {NULL, NULL, 0, NULL, 0, 0, NULL},
+};
+
+const struct route *router_match(const char *method, const char *path, const char **tail,
+                                 int *status)
+{
+    int path_seen = 0;
+
+    for (const struct route *rt = routes; rt->method; rt++) {
+        size_t n = strlen(rt->path);
+        int hit;
+
+        if (rt->prefix)
+            hit = strncmp(path, rt->path, n) == 0 && path[n] != 0 && strchr(path + n, '/') == NULL;
+        else
+            hit = strcmp(path, rt->path) == 0;
+        if (!hit)
+            continue;
+        path_seen = 1;
+        if (strcmp(method, rt->method) == 0 ||
+            (strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
+            *tail = rt->prefix ? path + n : "";
+            return rt;
+        }
+    }
+    *status = path_seen ? 405 : 404;
+    return NULL;
+}

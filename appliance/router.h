@@ -1,0 +1,37 @@
+/*
+ * router.h - method + path -> handler. The HTTP/2 layer never names a handler.
+ */
+#ifndef PS_ROUTER_H
+#define PS_ROUTER_H
+
+#include <stddef.h>
+
+#include "http.h"
+
+typedef void (*handler_fn)(struct request *r, const char *tail);
+
+enum route_flags {
+    ROUTE_PUBLIC = 1, /* no client certificate needed */
+    ROUTE_TENANT = 2, /* the client certificate must map to a tenant */
+};
+
+struct route {
+    const char *method;
+    const char *path; /* exact, or a prefix ending in '/' when prefix is set */
+    int prefix;
+    handler_fn fn;
+    size_t max_body; /* 0 = no body allowed; (size_t)-1 = the configured max_body */
+    int flags;
+    const char *name; /* for metrics */
+};
+
+/*
+ * Match a request. Returns the route, or NULL with *status 404 (no such path) or 405 (path
+ * exists with another method). *tail is the rest of the path after a prefix route.
+ */
+const struct route *router_match(const char *method, const char *path, const char **tail,
+                                 int *status);
+/* The route table, terminated by an entry with method NULL. */
+extern const struct route routes[];
+
+#endif

@@ -1,0 +1,221 @@
+/*
+ * worker.c - a worker's event loop: accept, TLS/HTTP/2 connections, the keyholder channel,
+ * and the control channel from the parent (which hands over a new keyholder socket after a
+ * keyholder restart).
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../certs/tls.h"
+#include "conn.h"
+#include "log.h"
+#include "privsep.h"
+
+const double lat_bounds[LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                        0.05,   0.1,   0.25,   0.5,   1,    5};
+
+static volatile sig_atomic_t stopping;
+static struct ev_item ev_listen = {EV_LISTEN}, ev_ctl = {EV_CTL}, ev_kh = {EV_KH};
+
+double mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+static void kh_watch(struct worker *w, int op)
+{
+    struct epoll_event ev = {EPOLLIN | (w->kh_wants_out ? EPOLLOUT : 0), {.ptr = &ev_kh}};
+
+    if (kh_client_fd(w->kh) >= 0 && epoll_ctl(w->ep, op, kh_client_fd(w->kh), &ev) != 0)
+        log_warn("epoll_ctl keyholder");
+}
+
+/* A message from the parent: a new keyholder socket (SCM_RIGHTS). */
+static int on_ctl(struct worker *w)
+{
+    char byte, cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {&byte, 1};
+    struct msghdr msg = {0};
+    struct cmsghdr *cm;
+    ssize_t n;
+    int fd = -1;
+
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof(cbuf);
+    n = recvmsg(w->ctl, &msg, MSG_CMSG_CLOEXEC);
+    if (n == 0)
+        return -1; /* parent gone */
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+            memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+    if (byte == 'K' && fd >= 0) {
+        if (kh_client_fd(w->kh) >= 0)
+            epoll_ctl(w->ep, EPOLL_CTL_DEL, kh_client_fd(w->kh), NULL);
+        kh_client_set_fd(w->kh, fd);
+        w->kh_wants_out = 0;
+        kh_watch(w, EPOLL_CTL_ADD);
+        log_info("keyholder channel re-established");
+    } else if (fd >= 0) {
+        close(fd);
+    }
+    return 0;
+}
+
+static void on_accept(struct worker *w)
+{
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                log_warn("accept");
+            return;
+        }
+        conn_new(w, fd);
+    }
+}
+
+/* Send what requests the loop turn queued, in one write where possible. */
+static void kh_flush(struct worker *w)
+{
+    int fd = kh_client_fd(w->kh), want;
+
+    if (fd < 0)
+        return;
+    want = kh_client_flush(w->kh);
+    if (kh_client_fd(w->kh) < 0) {
+        epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL);
+        return;
+    }
+    if (want != w->kh_wants_out) {
+        w->kh_wants_out = want;
+        kh_watch(w, EPOLL_CTL_MOD);
+    }
+}
+
+static void loop(struct worker *w)
+{
+    struct epoll_event evs[256];
+    double next_sweep = mono_now() + 1, stop_deadline = 0;
+
+    while (!stopping || (kh_client_pending(w->kh) > 0 && mono_now() < stop_deadline)) {
+        int n = epoll_wait(w->ep, evs, 256, 250);
+
+        if (stopping && stop_deadline == 0) {
+            stop_deadline = mono_now() + 5;
+            epoll_ctl(w->ep, EPOLL_CTL_DEL, w->lfd, NULL);
+        }
+        if (n < 0 && errno != EINTR)
+            fatal("epoll_wait");
+        for (int i = 0; i < n; i++) {
+            struct ev_item *it = evs[i].data.ptr;
+
+            switch (it->kind) {
+            case EV_LISTEN:
+                on_accept(w);
+                break;
+            case EV_CTL:
+                if (on_ctl(w) < 0) {
+                    log_info("parent is gone; stopping");
+                    stopping = 1;
+                }
+                break;
+            case EV_KH: {
+                int fd = kh_client_fd(w->kh);
+
+                if (evs[i].events & EPOLLOUT)
+                    kh_flush(w);
+                if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                    kh_client_on_readable(w->kh);
+                if (kh_client_fd(w->kh) < 0 && fd >= 0)
+                    epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL);
+                break;
+            }
+            case EV_CONN:
+                conn_on_event((struct conn *)it, evs[i].events);
+                break;
+            }
+            conn_flush_queued(w);
+        }
+        kh_flush(w);
+        conn_flush_queued(w);
+        if (mono_now() >= next_sweep) {
+            conn_sweep(w, mono_now());
+            conn_flush_queued(w);
+            next_sweep = mono_now() + 1;
+        }
+    }
+    conn_close_all(w);
+}
+
+int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd)
+{
+    struct worker w;
+    struct epoll_event ev;
+    struct sigaction sa;
+    char name[32], err[512];
+
+    memset(&w, 0, sizeof(w));
+    snprintf(name, sizeof(name), "worker%d", id);
+    log_setproc(name);
+    privsep_harden();
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    w.cfg = cfg;
+    w.id = id;
+    w.lfd = lfd;
+    w.ctl = ctl_fd;
+    if ((w.ssl = tls_server_ctx(cfg, err, sizeof(err))) == NULL)
+        fatalx("%s", err);
+    if (keyreg_load(cfg, &w.reg, err, sizeof(err)) != PS_OK)
+        fatalx("%s", err);
+    /* everything secret-ish (the TLS key) is loaded: drop to the unprivileged user */
+    if (privsep_drop(cfg->user) != PS_OK)
+        fatalx("cannot drop privileges");
+    if ((w.kh = kh_client_new()) == NULL || (w.ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        fatal("setup");
+    kh_client_set_fd(w.kh, kh_fd);
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.ptr = &ev_listen;
+    if (epoll_ctl(w.ep, EPOLL_CTL_ADD, lfd, &ev) != 0)
+        fatal("epoll_ctl listen");
+    ev.events = EPOLLIN;
+    ev.data.ptr = &ev_ctl;
+    if (epoll_ctl(w.ep, EPOLL_CTL_ADD, ctl_fd, &ev) != 0)
+        fatal("epoll_ctl ctl");
+    kh_watch(&w, EPOLL_CTL_ADD);
+    log_info("serving");
+    loop(&w);
+    kh_client_free(w.kh);
+    keyreg_free(&w.reg);
+    SSL_CTX_free(w.ssl);
+    log_info("stopped");
+    return 0;
+}

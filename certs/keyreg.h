@@ -1,0 +1,41 @@
+/*
+ * keyreg.h - the key registry: each configured key with its certificate chain.
+ * Loaded by the keyholder (policy) and by workers (listing, CMS). Public material only.
+ * keyreg_load allocates; keyreg_free releases everything.
+ */
+#ifndef PS_KEYREG_H
+#define PS_KEYREG_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "../appliance/config.h"
+#include "../protocol/alg.h"
+
+struct key_entry {
+    const struct cfg_key *cfg; /* points into the config the registry was loaded from */
+    X509 *cert;
+    STACK_OF(X509) *chain; /* certificates after the leaf, in file order */
+    EVP_PKEY *pub;
+    enum ps_keytype type;
+    unsigned bits;
+    unsigned algs; /* effective allowed algorithms, bit per enum ps_alg */
+    char certno[64]; /* certificate serial, lowercase hex (CEB KeyName) */
+    time_t not_before, not_after;
+};
+
+struct keyreg {
+    struct key_entry *keys;
+    size_t n;
+};
+
+int keyreg_load(const struct config *cfg, struct keyreg *out, char *err, size_t errlen) PS_WUR;
+void keyreg_free(struct keyreg *r);
+const struct key_entry *keyreg_find(const struct keyreg *r, const char *id);
+int key_alg_allowed(const struct key_entry *k, enum ps_alg alg);
+/* Key type of a public key, with its size. */
+enum ps_keytype pkey_type(EVP_PKEY *pk, unsigned *bits);
+
+#endif

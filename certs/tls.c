@@ -1,0 +1,150 @@
+#include "tls.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+static int verify_cb(int ok, X509_STORE_CTX *ctx)
+{
+    /* Keep going: the error stays in the verify result and the request is refused with a
+     * message, instead of a bare TLS alert. */
+    (void)ok;
+    (void)ctx;
+    return 1;
+}
+
+static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                   const unsigned char *in, unsigned int inlen, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    for (unsigned int i = 0; i < inlen;) {
+        unsigned int n = in[i];
+
+        if (i + 1 + n > inlen)
+            break;
+        if (n == 2 && memcmp(in + i + 1, "h2", 2) == 0) {
+            *out = in + i + 1;
+            *outlen = 2;
+            return SSL_TLSEXT_ERR_OK;
+        }
+        i += 1 + n;
+    }
+    /* No h2 offered: finish the handshake without ALPN; the connection then only gets an
+     * HTTP/1.1 error response telling the client to use HTTP/2. */
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+static void ssl_err(char *err, size_t errlen, const char *what, const char *file)
+{
+    unsigned long e = ERR_get_error();
+    char es[256];
+
+    ERR_error_string_n(e, es, sizeof(es));
+    snprintf(err, errlen, "%s %s: %s", what, file ? file : "", es);
+    ERR_clear_error();
+}
+
+SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    STACK_OF(X509_NAME) *names;
+    X509_STORE *store;
+    X509_LOOKUP *lu;
+
+    if (ctx == NULL) {
+        ssl_err(err, errlen, "SSL_CTX_new", NULL);
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                 SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    if (!SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20")) {
+        ssl_err(err, errlen, "cipher list", NULL);
+        goto fail;
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1) {
+        ssl_err(err, errlen, "cannot load TLS certificate", cfg->tls_cert);
+        goto fail;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        ssl_err(err, errlen, "cannot load TLS key", cfg->tls_key);
+        goto fail;
+    }
+    if (SSL_CTX_load_verify_locations(ctx, cfg->client_ca, NULL) != 1) {
+        ssl_err(err, errlen, "cannot load client CA", cfg->client_ca);
+        goto fail;
+    }
+    if ((names = SSL_load_client_CA_file(cfg->client_ca)) == NULL) {
+        ssl_err(err, errlen, "cannot read CA names", cfg->client_ca);
+        goto fail;
+    }
+    SSL_CTX_set_client_CA_list(ctx, names);
+    store = SSL_CTX_get_cert_store(ctx);
+    if (cfg->crl) {
+        if ((lu = X509_STORE_add_lookup(store, X509_LOOKUP_file())) == NULL ||
+            X509_load_cert_crl_file(lu, cfg->crl, X509_FILETYPE_PEM) <= 0) {
+            ssl_err(err, errlen, "cannot load CRL", cfg->crl);
+            goto fail;
+        }
+        X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+    SSL_CTX_set_verify_depth(ctx, 4);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+    SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"portseal", 8);
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+static int has_client_auth_eku(X509 *x)
+{
+    uint32_t xku = X509_get_extended_key_usage(x);
+
+    return (xku & XKU_SSL_CLIENT) != 0;
+}
+
+void tls_client_id(SSL *ssl, const struct config *cfg, struct client_id *out)
+{
+    X509 *peer = SSL_get0_peer_certificate(ssl);
+    const struct cfg_tenant *t;
+    long v;
+
+    memset(out, 0, sizeof(*out));
+    if (peer == NULL) {
+        out->cert = CERT_NONE;
+        return;
+    }
+    v = SSL_get_verify_result(ssl);
+    if (v != X509_V_OK) {
+        out->cert = CERT_BAD;
+        out->cert_error = X509_verify_cert_error_string(v);
+        return;
+    }
+    if (!has_client_auth_eku(peer)) {
+        out->cert = CERT_BAD;
+        out->cert_error = "certificate is not for client authentication";
+        return;
+    }
+    out->cert = CERT_OK;
+    if (X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, out->cn,
+                                  sizeof(out->cn)) < 0)
+        out->cn[0] = 0;
+    if (out->cn[0] && (t = config_tenant_by_cn(cfg, out->cn)) != NULL)
+        out->tenant = t->id;
+}
+
+int tls_is_h2(SSL *ssl)
+{
+    const unsigned char *p;
+    unsigned int n;
+
+    SSL_get0_alpn_selected(ssl, &p, &n);
+    return n == 2 && memcmp(p, "h2", 2) == 0;
+}

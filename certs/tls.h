@@ -1,0 +1,34 @@
+/*
+ * tls.h - the server's TLS context and the client identity of a connection.
+ *
+ * TLS 1.2+ only, ALPN selects "h2" and nothing else. A client certificate is requested and
+ * verified against client_ca and the CRLs, but the handshake does not fail on a missing or
+ * bad certificate: the request then gets a JSON 401/403 that names the problem, and only
+ * routes marked public (/healthz) are served. (nginx's "ssl_verify_client optional" model.)
+ */
+#ifndef PS_TLS_H
+#define PS_TLS_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "../appliance/config.h"
+#include "../appliance/http.h"
+
+/* New server context; NULL with a reason in err. SSL_CTX_free it. */
+SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen);
+
+struct client_id {
+    enum cert_state cert;
+    const char *cert_error; /* static string, when cert == CERT_BAD */
+    char cn[128];
+    const char *tenant; /* points into cfg, or NULL */
+};
+
+/* After the handshake: who is the peer? */
+void tls_client_id(SSL *ssl, const struct config *cfg, struct client_id *out);
+/* 1 if ALPN selected h2. */
+int tls_is_h2(SSL *ssl);
+
+#endif

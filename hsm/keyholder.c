@@ -1,0 +1,611 @@
+/*
+ * keyholder.c - signs digests for workers, after checking policy and writing the audit record.
+ *
+ * Threads:
+ *   main      polls the worker sockets, decodes frames, checks policy, queues sign jobs,
+ *             answers status requests and flushes replies the committer could not write.
+ *   signer*N  one PKCS#11 session each; pop a job, sign every digest, pass it on.
+ *   committer takes every signed job waiting, writes all their audit records in one
+ *             transaction (group commit), and only then sends the replies.
+ * A worker that sends a malformed frame is cut off (its socket is closed).
+ */
+#include "keyholder.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../appliance/log.h"
+#include "../appliance/privsep.h"
+#include "../certs/keyreg.h"
+#include "audit.h"
+#include "ipc.h"
+#include "p11.h"
+#include "pinfile.h"
+#include "policy.h"
+
+#define KH_MAX_WORKERS 64
+#define KH_OUT_MAX (64 * 1024 * 1024)
+#define KH_COMMIT_MAX 4096 /* signatures in one transaction, at most */
+
+struct kh_peer {
+    int fd;
+    struct buf in;
+    struct buf out; /* guarded by lock */
+    pthread_mutex_t lock;
+};
+
+struct kh_job {
+    struct kh_job *next;
+    struct kh_peer *peer;
+    uint32_t id;
+    struct ipc_sign_req req;
+    uint8_t *payload; /* owns the bytes req.digests point into */
+    const struct key_entry *key;
+    struct p11_key *p11key;
+    struct buf reply;
+    size_t reply_start;
+    int failed; /* reply holds an error frame; no audit records */
+    int64_t ts_ms;
+};
+
+struct kh_queue {
+    struct kh_job *head, *tail;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+};
+
+static struct kh {
+    const struct config *cfg;
+    struct keyreg reg;
+    struct p11_module *p11;
+    struct p11_key *p11keys; /* parallel to reg.keys */
+    struct audit *audit;
+    struct kh_peer peers[KH_MAX_WORKERS];
+    int npeers;
+    struct kh_queue signq, commitq;
+    int wake_fd; /* eventfd: replies are waiting to be flushed */
+    CK_SESSION_HANDLE status_session;
+    volatile sig_atomic_t stop;
+    /* counters (atomic adds) */
+    unsigned long long n_sig, n_req, n_denied, n_hsm_err, n_commits;
+    int storage_ok;
+} kh;
+
+static void q_push(struct kh_queue *q, struct kh_job *j)
+{
+    j->next = NULL;
+    pthread_mutex_lock(&q->lock);
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+    pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+}
+
+/* Pop one job (all = 0) or the whole list (all = 1); blocks until there is one. */
+static struct kh_job *q_pop(struct kh_queue *q, int all)
+{
+    struct kh_job *j;
+
+    pthread_mutex_lock(&q->lock);
+    while (q->head == NULL)
+        pthread_cond_wait(&q->cond, &q->lock);
+    j = q->head;
+    if (all) {
+        q->head = q->tail = NULL;
+    } else {
+        q->head = j->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        j->next = NULL;
+    }
+    pthread_mutex_unlock(&q->lock);
+    return j;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Append bytes to a peer's output and try to write them; the main thread flushes the rest. */
+static void peer_send(struct kh_peer *p, const uint8_t *data, size_t len)
+{
+    int pending;
+
+    pthread_mutex_lock(&p->lock);
+    if (p->fd >= 0 && buf_append(&p->out, data, len) != PS_OK) {
+        log_warnx("worker output buffer full; dropping the worker");
+        shutdown(p->fd, SHUT_RDWR);
+    }
+    while (p->fd >= 0 && buf_unread(&p->out)) {
+        ssize_t n = send(p->fd, buf_rptr(&p->out), buf_unread(&p->out), MSG_DONTWAIT | MSG_NOSIGNAL);
+
+        if (n <= 0)
+            break;
+        buf_consume(&p->out, (size_t)n);
+    }
+    pending = p->fd >= 0 && buf_unread(&p->out) > 0;
+    pthread_mutex_unlock(&p->lock);
+    if (pending) {
+        uint64_t one = 1;
+
+        if (write(kh.wake_fd, &one, sizeof(one)) < 0)
+            log_warn("eventfd");
+    }
+}
+
+static void send_error(struct kh_peer *p, uint32_t id, uint16_t type, int err, const char *msg)
+{
+    struct buf b;
+
+    buf_init(&b, 512);
+    if (ipc_frame_append(&b, id, type, (uint16_t)-err, msg, strlen(msg)) == PS_OK)
+        peer_send(p, b.data, b.len);
+    buf_free(&b);
+}
+
+static void job_free(struct kh_job *j)
+{
+    free(j->req.digests);
+    free(j->payload);
+    buf_free(&j->reply);
+    free(j);
+}
+
+static void *signer_thread(void *arg)
+{
+    CK_SESSION_HANDLE s;
+    uint8_t sig[IPC_MAX_SIG];
+
+    (void)arg;
+    if (p11_session(kh.p11, &s) != PS_OK)
+        fatalx("cannot open a PKCS#11 session for a signer thread: %s",
+               p11_rv_str(p11_last_rv()));
+    for (;;) {
+        struct kh_job *j = q_pop(&kh.signq, 0);
+        const struct ps_alg_info *ai = alg_info(j->req.alg);
+
+        buf_init(&j->reply, IPC_HDR_LEN + 10 + (size_t)j->req.count * (IPC_MAX_SIG + 2));
+        if (ipc_sign_reply_begin(&j->reply, j->id, 0, j->req.count, &j->reply_start) != PS_OK)
+            fatalx("reply buffer");
+        for (uint16_t i = 0; i < j->req.count && !j->failed; i++) {
+            size_t sl = sizeof(sig);
+
+            if (p11_sign(kh.p11, s, j->p11key, j->req.alg, j->req.digests[i].p,
+                         j->req.digests[i].len, sig, &sl) != PS_OK ||
+                ipc_sign_reply_add(&j->reply, sig, sl) != PS_OK) {
+                CK_RV rv = p11_last_rv();
+                char msg[128];
+
+                __atomic_add_fetch(&kh.n_hsm_err, 1, __ATOMIC_RELAXED);
+                log_warnx("signing with key %s (%s) failed: %s", j->key->cfg->id, ai->name,
+                          p11_rv_str(rv));
+                snprintf(msg, sizeof(msg), "HSM refused to sign: %s", p11_rv_str(rv));
+                buf_reset(&j->reply);
+                if (ipc_frame_append(&j->reply, j->id, IPC_SIGN, (uint16_t)-PS_E_HSM, msg,
+                                     strlen(msg)) != PS_OK)
+                    fatalx("reply buffer");
+                j->failed = 1;
+            }
+        }
+        if (!j->failed)
+            ipc_sign_reply_finish(&j->reply, j->reply_start);
+        q_push(&kh.commitq, j);
+    }
+    return NULL;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+/* Write the audit records of a list of jobs in one transaction; set each reply's seq. */
+static int commit_jobs(struct kh_job *list, struct audit_rec *recs)
+{
+    size_t n = 0;
+    uint64_t first = 0;
+
+    for (struct kh_job *j = list; j; j = j->next) {
+        if (j->failed)
+            continue;
+        for (uint16_t i = 0; i < j->req.count; i++) {
+            recs[n].ts_ms = j->ts_ms;
+            recs[n].tenant = j->req.tenant;
+            recs[n].key = j->req.key;
+            recs[n].alg = alg_info(j->req.alg)->name;
+            recs[n].digest = j->req.digests[i].p;
+            recs[n].dlen = j->req.digests[i].len;
+            n++;
+        }
+    }
+    if (n == 0)
+        return PS_OK;
+    if (audit_append(kh.audit, recs, n, &first) != PS_OK)
+        return PS_E_STORAGE;
+    __atomic_add_fetch(&kh.n_commits, 1, __ATOMIC_RELAXED);
+    for (struct kh_job *j = list; j; j = j->next) {
+        if (j->failed)
+            continue;
+        put64(j->reply.data + j->reply_start + IPC_HDR_LEN, first);
+        first += j->req.count;
+    }
+    return PS_OK;
+}
+
+static void *committer_thread(void *arg)
+{
+    struct audit_rec *recs = malloc(sizeof(*recs) * (KH_COMMIT_MAX + IPC_MAX_DIGESTS));
+
+    (void)arg;
+    if (recs == NULL)
+        fatalx("out of memory");
+    for (;;) {
+        struct kh_job *list = q_pop(&kh.commitq, 1), *rest = NULL, *j, *last = NULL;
+        size_t total = 0;
+        int ok;
+
+        /* bound one transaction; put the remainder back in front */
+        for (j = list; j; last = j, j = j->next) {
+            total += j->req.count;
+            if (total > KH_COMMIT_MAX && last) {
+                rest = j;
+                last->next = NULL;
+                break;
+            }
+        }
+        ok = commit_jobs(list, recs) == PS_OK;
+        kh.storage_ok = ok;
+        for (j = list; j;) {
+            struct kh_job *next = j->next;
+
+            if (!ok && !j->failed) {
+                log_warnx("audit record could not be written; signature withheld");
+                send_error(j->peer, j->id, IPC_SIGN, PS_E_STORAGE,
+                           "audit record could not be written");
+            } else {
+                if (!j->failed)
+                    __atomic_add_fetch(&kh.n_sig, j->req.count, __ATOMIC_RELAXED);
+                peer_send(j->peer, j->reply.data, j->reply.len);
+            }
+            job_free(j);
+            j = next;
+        }
+        while (rest) {
+            struct kh_job *next = rest->next;
+
+            q_push(&kh.commitq, rest);
+            rest = next;
+        }
+    }
+    return NULL;
+}
+
+static void handle_status(struct kh_peer *p, uint32_t id)
+{
+    struct buf b;
+    uint64_t n = 0;
+    uint8_t flags[2];
+    int hsm_ok, st_ok;
+
+    hsm_ok = p11_session_alive(kh.p11, kh.status_session);
+    st_ok = kh.storage_ok && audit_count(kh.audit, &n) == PS_OK;
+    flags[0] = (uint8_t)hsm_ok;
+    flags[1] = (uint8_t)st_ok;
+    buf_init(&b, 8192);
+    if (buf_append(&b, flags, 2) != PS_OK ||
+        buf_printf(&b,
+                   "# TYPE portseal_signatures_total counter\n"
+                   "portseal_signatures_total %llu\n"
+                   "# TYPE portseal_keyholder_requests_total counter\n"
+                   "portseal_keyholder_requests_total %llu\n"
+                   "# TYPE portseal_keyholder_denied_total counter\n"
+                   "portseal_keyholder_denied_total %llu\n"
+                   "# TYPE portseal_hsm_errors_total counter\n"
+                   "portseal_hsm_errors_total %llu\n"
+                   "# TYPE portseal_audit_commits_total counter\n"
+                   "portseal_audit_commits_total %llu\n"
+                   "# TYPE portseal_audit_records gauge\n"
+                   "portseal_audit_records %llu\n"
+                   "# TYPE portseal_hsm_up gauge\n"
+                   "portseal_hsm_up %d\n",
+                   __atomic_load_n(&kh.n_sig, __ATOMIC_RELAXED),
+                   __atomic_load_n(&kh.n_req, __ATOMIC_RELAXED),
+                   __atomic_load_n(&kh.n_denied, __ATOMIC_RELAXED),
+                   __atomic_load_n(&kh.n_hsm_err, __ATOMIC_RELAXED),
+                   __atomic_load_n(&kh.n_commits, __ATOMIC_RELAXED), (unsigned long long)n,
+                   hsm_ok) != PS_OK) {
+        buf_free(&b);
+        return;
+    }
+    {
+        struct buf f;
+
+        buf_init(&f, 16384);
+        if (ipc_frame_append(&f, id, IPC_STATUS, 0, b.data, b.len) == PS_OK)
+            peer_send(p, f.data, f.len);
+        buf_free(&f);
+    }
+    buf_free(&b);
+}
+
+/* One complete frame from a worker. Returns PS_E_INVAL if the peer must be cut off. */
+static int handle_frame(struct kh_peer *p, const struct ipc_hdr *h, const uint8_t *payload)
+{
+    struct kh_job *j;
+    const char *why = NULL;
+    int r;
+
+    if (h->status != 0)
+        return PS_E_INVAL;
+    if (h->type == IPC_STATUS) {
+        if (h->len != 0)
+            return PS_E_INVAL;
+        handle_status(p, h->id);
+        return PS_OK;
+    }
+    if ((j = calloc(1, sizeof(*j))) == NULL || (j->payload = malloc(h->len ? h->len : 1)) == NULL) {
+        free(j);
+        return PS_E_NOMEM;
+    }
+    memcpy(j->payload, payload, h->len);
+    if (ipc_sign_req_decode(j->payload, h->len, &j->req) != PS_OK) {
+        job_free(j);
+        return PS_E_INVAL;
+    }
+    __atomic_add_fetch(&kh.n_req, 1, __ATOMIC_RELAXED);
+    r = policy_check_sign(&kh.reg, &j->req, kh.cfg->max_hashes, time(NULL), &j->key, &why);
+    if (r != PS_OK) {
+        __atomic_add_fetch(&kh.n_denied, 1, __ATOMIC_RELAXED);
+        send_error(p, h->id, IPC_SIGN, r, why);
+        job_free(j);
+        return PS_OK;
+    }
+    j->peer = p;
+    j->id = h->id;
+    j->p11key = &kh.p11keys[j->key - kh.reg.keys];
+    j->ts_ms = now_ms();
+    q_push(&kh.signq, j);
+    return PS_OK;
+}
+
+static void peer_drop(struct kh_peer *p, const char *why)
+{
+    log_warnx("closing worker channel: %s", why);
+    pthread_mutex_lock(&p->lock);
+    close(p->fd);
+    p->fd = -1;
+    buf_free(&p->out);
+    pthread_mutex_unlock(&p->lock);
+    buf_free(&p->in);
+}
+
+static void peer_read(struct kh_peer *p)
+{
+    uint8_t chunk[65536];
+    ssize_t n = recv(p->fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        peer_drop(p, n == 0 ? "worker closed it" : strerror(errno));
+        return;
+    }
+    if (n < 0)
+        return;
+    if (buf_append(&p->in, chunk, (size_t)n) != PS_OK) {
+        peer_drop(p, "input too large");
+        return;
+    }
+    while (buf_unread(&p->in) >= IPC_HDR_LEN) {
+        struct ipc_hdr h;
+
+        if (ipc_hdr_decode(buf_rptr(&p->in), &h) != PS_OK) {
+            peer_drop(p, "malformed frame header");
+            return;
+        }
+        if (buf_unread(&p->in) < IPC_HDR_LEN + (size_t)h.len)
+            break;
+        if (handle_frame(p, &h, buf_rptr(&p->in) + IPC_HDR_LEN) != PS_OK) {
+            peer_drop(p, "malformed request");
+            return;
+        }
+        buf_consume(&p->in, IPC_HDR_LEN + h.len);
+    }
+}
+
+static void peer_flush(struct kh_peer *p)
+{
+    pthread_mutex_lock(&p->lock);
+    while (p->fd >= 0 && buf_unread(&p->out)) {
+        ssize_t n = send(p->fd, buf_rptr(&p->out), buf_unread(&p->out), MSG_DONTWAIT | MSG_NOSIGNAL);
+
+        if (n <= 0)
+            break;
+        buf_consume(&p->out, (size_t)n);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void on_term(int sig)
+{
+    (void)sig;
+    kh.stop = 1;
+}
+
+static void ready_fail(int ready_fd, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void ready_fail(int ready_fd, const char *fmt, ...)
+{
+    char msg[512], line[600];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_warnx("%s", msg);
+    n = snprintf(line, sizeof(line), "ERR %s\n", msg);
+    if (write(ready_fd, line, (size_t)n) < 0)
+        log_warn("ready pipe");
+    exit(1);
+}
+
+/* Load the module, log in, find every configured key and check it matches its certificate. */
+static void kh_setup(int ready_fd)
+{
+    char err[512], path[4096];
+    struct pin pin;
+    CK_SESSION_HANDLE s;
+
+    for (size_t i = 0; i < kh.cfg->n_env; i++)
+        if (putenv(kh.cfg->pkcs11_env[i]) != 0)
+            ready_fail(ready_fd, "cannot set %s", kh.cfg->pkcs11_env[i]);
+    if (keyreg_load(kh.cfg, &kh.reg, err, sizeof(err)) != PS_OK)
+        ready_fail(ready_fd, "%s", err);
+    if (pin_read(kh.cfg->pin_file, &pin, err, sizeof(err)) != PS_OK)
+        ready_fail(ready_fd, "%s", err);
+    if (p11_open(kh.cfg->pkcs11_module, kh.cfg->pkcs11_token, &kh.p11, err, sizeof(err)) != PS_OK) {
+        pin_wipe(&pin);
+        ready_fail(ready_fd, "%s", err);
+    }
+    if (p11_session(kh.p11, &s) != PS_OK) {
+        pin_wipe(&pin);
+        ready_fail(ready_fd, "cannot open a session on token %s: %s", kh.cfg->pkcs11_token,
+                   p11_rv_str(p11_last_rv()));
+    }
+    if (p11_login(kh.p11, s, pin.data, pin.len, err, sizeof(err)) != PS_OK) {
+        pin_wipe(&pin);
+        ready_fail(ready_fd, "token %s: %s", kh.cfg->pkcs11_token, err);
+    }
+    pin_wipe(&pin);
+    kh.status_session = s;
+    if ((kh.p11keys = calloc(kh.reg.n ? kh.reg.n : 1, sizeof(*kh.p11keys))) == NULL)
+        ready_fail(ready_fd, "out of memory");
+    for (size_t i = 0; i < kh.reg.n; i++) {
+        const struct key_entry *k = &kh.reg.keys[i];
+        uint8_t *spki = NULL, *cspki = NULL;
+        size_t sl = 0;
+        int cl, same;
+
+        if (p11_find_key(kh.p11, s, k->cfg->label, &kh.p11keys[i]) != PS_OK)
+            ready_fail(ready_fd, "key %s: no usable private key labelled '%s' on token %s",
+                       k->cfg->id, k->cfg->label, kh.cfg->pkcs11_token);
+        if (p11_pubkey_spki(kh.p11, s, k->cfg->label, &spki, &sl) != PS_OK)
+            ready_fail(ready_fd, "key %s: no public key labelled '%s' on the token", k->cfg->id,
+                       k->cfg->label);
+        cl = i2d_PUBKEY(k->pub, &cspki);
+        same = cl > 0 && (size_t)cl == sl && memcmp(spki, cspki, sl) == 0;
+        free(spki);
+        OPENSSL_free(cspki);
+        if (!same)
+            ready_fail(ready_fd, "key %s: certificate %s does not match the token's key '%s'",
+                       k->cfg->id, k->cfg->cert_file, k->cfg->label);
+    }
+    snprintf(path, sizeof(path), "%s/audit.db", kh.cfg->state_dir);
+    if (audit_open(path, &kh.audit, err, sizeof(err)) != PS_OK)
+        ready_fail(ready_fd, "%s", err);
+    kh.storage_ok = 1;
+}
+
+void keyholder_main(const struct config *cfg, const int *fds, int nfds, int ready_fd)
+{
+    struct pollfd pfd[KH_MAX_WORKERS + 1];
+    pthread_t tid;
+    struct sigaction sa;
+
+    log_setproc("keyholder");
+    privsep_harden();
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    kh.cfg = cfg;
+    if (nfds > KH_MAX_WORKERS)
+        ready_fail(ready_fd, "too many workers");
+    kh_setup(ready_fd);
+    pthread_mutex_init(&kh.signq.lock, NULL);
+    pthread_cond_init(&kh.signq.cond, NULL);
+    pthread_mutex_init(&kh.commitq.lock, NULL);
+    pthread_cond_init(&kh.commitq.cond, NULL);
+    if ((kh.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+        ready_fail(ready_fd, "eventfd: %s", strerror(errno));
+    kh.npeers = nfds;
+    for (int i = 0; i < nfds; i++) {
+        kh.peers[i].fd = fds[i];
+        buf_init(&kh.peers[i].in, IPC_MAX_PAYLOAD + IPC_HDR_LEN + 65536);
+        buf_init(&kh.peers[i].out, KH_OUT_MAX);
+        pthread_mutex_init(&kh.peers[i].lock, NULL);
+    }
+    for (int i = 0; i < cfg->keyholder_threads; i++)
+        if (pthread_create(&tid, NULL, signer_thread, NULL) != 0)
+            ready_fail(ready_fd, "cannot start signer threads");
+    if (pthread_create(&tid, NULL, committer_thread, NULL) != 0)
+        ready_fail(ready_fd, "cannot start the committer thread");
+    if (write(ready_fd, "OK\n", 3) != 3)
+        log_warn("ready pipe");
+    close(ready_fd);
+    log_info("serving %d workers with %zu keys, %d signer threads", nfds, kh.reg.n,
+             cfg->keyholder_threads);
+
+    while (!kh.stop) {
+        int live = 0;
+
+        for (int i = 0; i < kh.npeers; i++) {
+            pfd[i].fd = kh.peers[i].fd;
+            pfd[i].events = POLLIN;
+            pthread_mutex_lock(&kh.peers[i].lock);
+            if (buf_unread(&kh.peers[i].out))
+                pfd[i].events |= POLLOUT;
+            pthread_mutex_unlock(&kh.peers[i].lock);
+            live += kh.peers[i].fd >= 0;
+        }
+        if (live == 0)
+            break;
+        pfd[kh.npeers].fd = kh.wake_fd;
+        pfd[kh.npeers].events = POLLIN;
+        if (poll(pfd, (nfds_t)kh.npeers + 1, 1000) < 0) {
+            if (errno == EINTR)
+                continue;
+            fatal("poll");
+        }
+        if (pfd[kh.npeers].revents & POLLIN) {
+            uint64_t v;
+
+            if (read(kh.wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+                log_warn("eventfd");
+        }
+        for (int i = 0; i < kh.npeers; i++) {
+            if (kh.peers[i].fd < 0)
+                continue;
+            if (pfd[i].revents & POLLOUT)
+                peer_flush(&kh.peers[i]);
+            if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+                peer_read(&kh.peers[i]);
+        }
+    }
+    log_info("stopping");
+    /* Threads may be mid-sign; exiting the process ends them. The module is not finalized
+     * under their feet; the PIN was wiped right after login. */
+    _exit(0);
+}

@@ -1,0 +1,18 @@
+/*
+ * keyholder.h - the only process that loads the PKCS#11 module or knows the PIN.
+ * keyholder_main never returns: it serves the worker sockets until they all close
+ * or it is told to stop, then wipes its secrets and exits.
+ */
+#ifndef PS_KEYHOLDER_H
+#define PS_KEYHOLDER_H
+
+#include "../appliance/config.h"
+
+/*
+ * fds: one socketpair end per worker (index = worker number).
+ * ready_fd: written once: "OK\n" when serving, or "ERR <reason>\n" before exiting 1.
+ */
+void keyholder_main(const struct config *cfg, const int *fds, int nfds, int ready_fd)
+    __attribute__((noreturn));
+
+#endif
