@@ -39,6 +39,7 @@
 
 struct kh_peer {
     int fd;
+    unsigned gen; /* bumped when the parent installs a new socket for this worker slot */
     struct buf in;
     struct buf out; /* guarded by lock */
     pthread_mutex_t lock;
@@ -47,6 +48,7 @@ struct kh_peer {
 struct kh_job {
     struct kh_job *next;
     struct kh_peer *peer;
+    unsigned peer_gen;
     uint32_t id;
     struct ipc_sign_req req;
     uint8_t *payload; /* owns the bytes req.digests point into */
@@ -123,12 +125,19 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Append bytes to a peer's output and try to write them; the main thread flushes the rest. */
-static void peer_send(struct kh_peer *p, const uint8_t *data, size_t len)
+/*
+ * Append bytes to a peer's output and try to write them; the main thread flushes the rest.
+ * A reply for an earlier generation of this worker slot (a restarted worker) is dropped.
+ */
+static void peer_send(struct kh_peer *p, unsigned gen, const uint8_t *data, size_t len)
 {
     int pending;
 
     pthread_mutex_lock(&p->lock);
+    if (gen != p->gen) {
+        pthread_mutex_unlock(&p->lock);
+        return;
+    }
     if (p->fd >= 0 && buf_append(&p->out, data, len) != PS_OK) {
         log_warnx("worker output buffer full; dropping the worker");
         shutdown(p->fd, SHUT_RDWR);
@@ -150,13 +159,14 @@ static void peer_send(struct kh_peer *p, const uint8_t *data, size_t len)
     }
 }
 
-static void send_error(struct kh_peer *p, uint32_t id, uint16_t type, int err, const char *msg)
+static void send_error(struct kh_peer *p, unsigned gen, uint32_t id, uint16_t type, int err,
+                       const char *msg)
 {
     struct buf b;
 
     buf_init(&b, 512);
     if (ipc_frame_append(&b, id, type, (uint16_t)-err, msg, strlen(msg)) == PS_OK)
-        peer_send(p, b.data, b.len);
+        peer_send(p, gen, b.data, b.len);
     buf_free(&b);
 }
 
@@ -280,12 +290,12 @@ static void *committer_thread(void *arg)
 
             if (!ok && !j->failed) {
                 log_warnx("audit record could not be written; signature withheld");
-                send_error(j->peer, j->id, IPC_SIGN, PS_E_STORAGE,
+                send_error(j->peer, j->peer_gen, j->id, IPC_SIGN, PS_E_STORAGE,
                            "audit record could not be written");
             } else {
                 if (!j->failed)
                     __atomic_add_fetch(&kh.n_sig, j->req.count, __ATOMIC_RELAXED);
-                peer_send(j->peer, j->reply.data, j->reply.len);
+                peer_send(j->peer, j->peer_gen, j->reply.data, j->reply.len);
             }
             job_free(j);
             j = next;
@@ -342,7 +352,7 @@ static void handle_status(struct kh_peer *p, uint32_t id)
 
         buf_init(&f, 16384);
         if (ipc_frame_append(&f, id, IPC_STATUS, 0, b.data, b.len) == PS_OK)
-            peer_send(p, f.data, f.len);
+            peer_send(p, p->gen, f.data, f.len);
         buf_free(&f);
     }
     buf_free(&b);
@@ -376,11 +386,12 @@ static int handle_frame(struct kh_peer *p, const struct ipc_hdr *h, const uint8_
     r = policy_check_sign(&kh.reg, &j->req, kh.cfg->max_hashes, time(NULL), &j->key, &why);
     if (r != PS_OK) {
         __atomic_add_fetch(&kh.n_denied, 1, __ATOMIC_RELAXED);
-        send_error(p, h->id, IPC_SIGN, r, why);
+        send_error(p, p->gen, h->id, IPC_SIGN, r, why);
         job_free(j);
         return PS_OK;
     }
     j->peer = p;
+    j->peer_gen = p->gen;
     j->id = h->id;
     j->p11key = &kh.p11keys[j->key - kh.reg.keys];
     j->ts_ms = now_ms();
@@ -394,9 +405,9 @@ static void peer_drop(struct kh_peer *p, const char *why)
     pthread_mutex_lock(&p->lock);
     close(p->fd);
     p->fd = -1;
-    buf_free(&p->out);
+    buf_reset(&p->out);
+    buf_reset(&p->in);
     pthread_mutex_unlock(&p->lock);
-    buf_free(&p->in);
 }
 
 static void peer_read(struct kh_peer *p)
@@ -442,6 +453,53 @@ static void peer_flush(struct kh_peer *p)
         buf_consume(&p->out, (size_t)n);
     }
     pthread_mutex_unlock(&p->lock);
+}
+
+/* The parent installs a new socket for worker slot `idx` (after restarting that worker). */
+static void on_ctl(int ctl_fd)
+{
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    uint8_t idx;
+    struct iovec iov = {&idx, 1};
+    struct msghdr msg = {0};
+    struct cmsghdr *cm;
+    int fd = -1;
+    ssize_t n;
+
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof(cbuf);
+    n = recvmsg(ctl_fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n == 0) {
+        log_info("parent is gone");
+        kh.stop = 1;
+        return;
+    }
+    if (n < 0)
+        return;
+    for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+            memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+    if (fd < 0)
+        return;
+    if (idx >= kh.npeers) {
+        close(fd);
+        return;
+    }
+    {
+        struct kh_peer *p = &kh.peers[idx];
+
+        pthread_mutex_lock(&p->lock);
+        if (p->fd >= 0)
+            close(p->fd);
+        p->fd = fd;
+        p->gen++;
+        buf_reset(&p->out);
+        buf_reset(&p->in);
+        pthread_mutex_unlock(&p->lock);
+        log_info("worker %u reconnected", idx);
+    }
 }
 
 static void on_term(int sig)
@@ -524,9 +582,9 @@ static void kh_setup(int ready_fd)
     kh.storage_ok = 1;
 }
 
-void keyholder_main(const struct config *cfg, const int *fds, int nfds, int ready_fd)
+void keyholder_main(const struct config *cfg, const int *fds, int nfds, int ready_fd, int ctl_fd)
 {
-    struct pollfd pfd[KH_MAX_WORKERS + 1];
+    struct pollfd pfd[KH_MAX_WORKERS + 2];
     pthread_t tid;
     struct sigaction sa;
 
@@ -569,8 +627,6 @@ void keyholder_main(const struct config *cfg, const int *fds, int nfds, int read
              cfg->keyholder_threads);
 
     while (!kh.stop) {
-        int live = 0;
-
         for (int i = 0; i < kh.npeers; i++) {
             pfd[i].fd = kh.peers[i].fd;
             pfd[i].events = POLLIN;
@@ -578,13 +634,12 @@ void keyholder_main(const struct config *cfg, const int *fds, int nfds, int read
             if (buf_unread(&kh.peers[i].out))
                 pfd[i].events |= POLLOUT;
             pthread_mutex_unlock(&kh.peers[i].lock);
-            live += kh.peers[i].fd >= 0;
         }
-        if (live == 0)
-            break;
         pfd[kh.npeers].fd = kh.wake_fd;
         pfd[kh.npeers].events = POLLIN;
-        if (poll(pfd, (nfds_t)kh.npeers + 1, 1000) < 0) {
+        pfd[kh.npeers + 1].fd = ctl_fd;
+        pfd[kh.npeers + 1].events = POLLIN;
+        if (poll(pfd, (nfds_t)kh.npeers + 2, 1000) < 0) {
             if (errno == EINTR)
                 continue;
             fatal("poll");
@@ -595,8 +650,10 @@ void keyholder_main(const struct config *cfg, const int *fds, int nfds, int read
             if (read(kh.wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
                 log_warn("eventfd");
         }
+        if (pfd[kh.npeers + 1].revents & (POLLIN | POLLHUP))
+            on_ctl(ctl_fd);
         for (int i = 0; i < kh.npeers; i++) {
-            if (kh.peers[i].fd < 0)
+            if (kh.peers[i].fd < 0 || kh.peers[i].fd != pfd[i].fd)
                 continue;
             if (pfd[i].revents & POLLOUT)
                 peer_flush(&kh.peers[i]);

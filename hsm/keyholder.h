@@ -11,8 +11,9 @@
 /*
  * fds: one socketpair end per worker (index = worker number).
  * ready_fd: written once: "OK\n" when serving, or "ERR <reason>\n" before exiting 1.
+ * ctl_fd: from the parent; each message is one byte (worker slot) with a new socket for it.
  */
-void keyholder_main(const struct config *cfg, const int *fds, int nfds, int ready_fd)
+void keyholder_main(const struct config *cfg, const int *fds, int nfds, int ready_fd, int ctl_fd)
     __attribute__((noreturn));
 
 #endif

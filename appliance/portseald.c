@@ -1,0 +1,411 @@
+/*
+ * portseald - the parent: reads the config, opens the listening socket, starts the keyholder
+ * and the workers, restarts whichever dies, and stops them all on SIGTERM.
+ *
+ *   portseald -c FILE [-d] [-t]
+ *     -d  debug log lines     -t  check the configuration (and key certificates) and exit
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../certs/keyreg.h"
+#include "../hsm/keyholder.h"
+#include "config.h"
+#include "log.h"
+#include "worker.h"
+
+#define MAX_WORKERS 64
+
+struct child {
+    pid_t pid;
+    int ctl;     /* parent end of the control socket */
+    int kh_end;  /* worker end of its keyholder socket, kept until the worker is forked */
+    double restart_at;
+    int restarts;
+};
+
+static struct {
+    struct config cfg;
+    const char *cfg_path;
+    int lfd;
+    struct child kh;
+    struct child workers[MAX_WORKERS];
+    volatile sig_atomic_t got_term, got_chld;
+} P;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGCHLD)
+        P.got_chld = 1;
+    else
+        P.got_term = 1;
+}
+
+static int open_listener(const struct config *cfg)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char port[8];
+    int fd = -1, one = 1, e;
+
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%d", cfg->listen_port);
+    if ((e = getaddrinfo(cfg->listen_host, port, &hints, &res)) != 0)
+        fatalx("listen %s:%s: %s", cfg->listen_host, port, gai_strerror(e));
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 4096) != 0)
+        fatal("cannot listen on %s:%s", cfg->listen_host, port);
+    freeaddrinfo(res);
+    return fd;
+}
+
+static void close_if(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static void send_fd(int sock, uint8_t tag, int fd)
+{
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {&tag, 1};
+    struct msghdr msg = {0};
+    struct cmsghdr *cm;
+
+    memset(cbuf, 0, sizeof(cbuf));
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof(cbuf);
+    cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+        log_warn("cannot pass a socket to a child");
+}
+
+/*
+ * Start the keyholder with a fresh socket for every worker. Returns 0 when it reports ready;
+ * on failure fills err with its reason.
+ */
+static int start_keyholder(char *err, size_t errlen)
+{
+    int kh_fds[MAX_WORKERS], ready[2], ctl[2], n = P.cfg.workers;
+    char line[600];
+    size_t got = 0;
+    pid_t pid;
+
+    if (pipe2(ready, O_CLOEXEC) != 0 || socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, ctl) != 0)
+        fatal("pipe");
+    for (int i = 0; i < n; i++) {
+        int sp[2];
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
+            fatal("socketpair");
+        kh_fds[i] = sp[0];
+        close_if(&P.workers[i].kh_end);
+        P.workers[i].kh_end = sp[1];
+    }
+    if ((pid = fork()) < 0)
+        fatal("fork");
+    if (pid == 0) {
+        close(ready[0]);
+        close(ctl[0]);
+        close(P.lfd);
+        for (int i = 0; i < n; i++) {
+            close_if(&P.workers[i].kh_end);
+            close_if(&P.workers[i].ctl);
+        }
+        prctl(PR_SET_NAME, "ps-keyholder", 0, 0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+        keyholder_main(&P.cfg, kh_fds, n, ready[1], ctl[1]);
+    }
+    close(ready[1]);
+    close(ctl[1]);
+    for (int i = 0; i < n; i++)
+        close(kh_fds[i]);
+    close_if(&P.kh.ctl);
+    P.kh.ctl = ctl[0];
+    P.kh.pid = pid;
+    /* wait for "OK" or "ERR reason" (a login can take a while on a real HSM) */
+    for (;;) {
+        struct pollfd pf = {ready[0], POLLIN, 0};
+        ssize_t r;
+
+        if (poll(&pf, 1, 60000) <= 0) {
+            snprintf(err, errlen, "the keyholder did not become ready within 60 s");
+            break;
+        }
+        r = read(ready[0], line + got, sizeof(line) - 1 - got);
+        if (r <= 0) {
+            snprintf(err, errlen, "the keyholder exited during start-up");
+            break;
+        }
+        got += (size_t)r;
+        line[got] = 0;
+        if (strchr(line, '\n') == NULL && got < sizeof(line) - 1)
+            continue;
+        close(ready[0]);
+        if (strncmp(line, "OK", 2) == 0)
+            return 0;
+        line[strcspn(line, "\n")] = 0;
+        snprintf(err, errlen, "%s", strncmp(line, "ERR ", 4) == 0 ? line + 4 : line);
+        return -1;
+    }
+    close(ready[0]);
+    return -1;
+}
+
+static void start_worker(int i)
+{
+    int ctl[2];
+    pid_t pid;
+
+    if (P.workers[i].kh_end < 0) {
+        /* the keyholder has a dead slot for this worker: give it a new socket */
+        int sp[2];
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
+            fatal("socketpair");
+        send_fd(P.kh.ctl, (uint8_t)i, sp[0]);
+        close(sp[0]);
+        P.workers[i].kh_end = sp[1];
+    }
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, ctl) != 0)
+        fatal("socketpair");
+    if ((pid = fork()) < 0)
+        fatal("fork");
+    if (pid == 0) {
+        char name[32];
+        int kh_fd = P.workers[i].kh_end;
+
+        close(ctl[0]);
+        close_if(&P.kh.ctl);
+        for (int j = 0; j < P.cfg.workers; j++) {
+            if (j != i)
+                close_if(&P.workers[j].kh_end);
+            close_if(&P.workers[j].ctl);
+        }
+        snprintf(name, sizeof(name), "ps-worker%d", i & 63);
+        prctl(PR_SET_NAME, name, 0, 0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+        _exit(worker_main(&P.cfg, i, P.lfd, ctl[1], kh_fd));
+    }
+    close(ctl[1]);
+    close_if(&P.workers[i].ctl);
+    close_if(&P.workers[i].kh_end); /* the worker has it now */
+    P.workers[i].ctl = ctl[0];
+    P.workers[i].pid = pid;
+}
+
+/* After a keyholder restart: hand each running worker its new socket. */
+static void rewire_workers(void)
+{
+    for (int i = 0; i < P.cfg.workers; i++) {
+        if (P.workers[i].pid > 0 && P.workers[i].kh_end >= 0) {
+            send_fd(P.workers[i].ctl, 'K', P.workers[i].kh_end);
+            close_if(&P.workers[i].kh_end);
+        }
+    }
+}
+
+static double backoff(int restarts)
+{
+    double d = 0.2;
+
+    for (int i = 0; i < restarts && d < 30; i++)
+        d *= 2;
+    return d > 30 ? 30 : d;
+}
+
+static void reap(void)
+{
+    int status;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        char how[64];
+
+        if (WIFSIGNALED(status))
+            snprintf(how, sizeof(how), "killed by signal %d", WTERMSIG(status));
+        else
+            snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(status));
+        if (pid == P.kh.pid) {
+            log_warnx("keyholder %s; restarting it", how);
+            P.kh.pid = 0;
+            P.kh.restart_at = mono_now() + backoff(P.kh.restarts++);
+            continue;
+        }
+        for (int i = 0; i < P.cfg.workers; i++)
+            if (P.workers[i].pid == pid) {
+                log_warnx("worker %d %s; restarting it", i, how);
+                P.workers[i].pid = 0;
+                P.workers[i].restart_at = mono_now() + backoff(P.workers[i].restarts++);
+            }
+    }
+}
+
+static void restart_due(void)
+{
+    double now = mono_now();
+    char err[600];
+
+    if (P.kh.pid == 0 && now >= P.kh.restart_at) {
+        if (start_keyholder(err, sizeof(err)) == 0) {
+            log_info("keyholder restarted");
+            P.kh.restarts = 0;
+            rewire_workers();
+        } else {
+            log_warnx("keyholder restart failed: %s", err);
+            if (P.kh.pid > 0)
+                kill(P.kh.pid, SIGKILL);
+        }
+    }
+    for (int i = 0; i < P.cfg.workers; i++)
+        if (P.workers[i].pid == 0 && P.kh.pid > 0 && now >= P.workers[i].restart_at) {
+            start_worker(i);
+            log_info("worker %d restarted", i);
+        }
+}
+
+static void stop_all(void)
+{
+    double deadline = mono_now() + 10;
+    int alive;
+
+    for (int i = 0; i < P.cfg.workers; i++)
+        if (P.workers[i].pid > 0)
+            kill(P.workers[i].pid, SIGTERM);
+    do {
+        alive = 0;
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ;
+        for (int i = 0; i < P.cfg.workers; i++)
+            if (P.workers[i].pid > 0 && kill(P.workers[i].pid, 0) == 0 &&
+                waitpid(P.workers[i].pid, NULL, WNOHANG) == 0)
+                alive++;
+        if (alive)
+            usleep(50000);
+    } while (alive && mono_now() < deadline);
+    for (int i = 0; i < P.cfg.workers; i++)
+        if (P.workers[i].pid > 0)
+            kill(P.workers[i].pid, SIGKILL);
+    /* the keyholder last: workers may still be waiting for signatures */
+    if (P.kh.pid > 0) {
+        kill(P.kh.pid, SIGTERM);
+        for (int i = 0; i < 100 && waitpid(P.kh.pid, NULL, WNOHANG) == 0; i++)
+            usleep(50000);
+        kill(P.kh.pid, SIGKILL);
+    }
+    while (waitpid(-1, NULL, 0) > 0)
+        ;
+}
+
+static void write_pidfile(void)
+{
+    char tmp[4096];
+    FILE *f;
+
+    if (P.cfg.pid_file == NULL)
+        return;
+    snprintf(tmp, sizeof(tmp), "%s.tmp", P.cfg.pid_file);
+    if ((f = fopen(tmp, "w")) == NULL || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0 ||
+        rename(tmp, P.cfg.pid_file) != 0)
+        fatal("cannot write pid file %s", P.cfg.pid_file);
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: portseald -c CONFIG [-d] [-t]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    struct sigaction sa;
+    char err[600];
+    int ch, debug = 0, test_only = 0;
+    struct keyreg reg;
+
+    while ((ch = getopt(argc, argv, "c:dt")) != -1) {
+        switch (ch) {
+        case 'c': P.cfg_path = optarg; break;
+        case 'd': debug = 1; break;
+        case 't': test_only = 1; break;
+        default: usage();
+        }
+    }
+    if (P.cfg_path == NULL)
+        usage();
+    log_init("portseald", debug);
+    if (config_load(P.cfg_path, &P.cfg, err, sizeof(err)) != PS_OK)
+        fatalx("%s: %s", P.cfg_path, err);
+    if (P.cfg.workers > MAX_WORKERS)
+        fatalx("at most %d workers", MAX_WORKERS);
+    if (keyreg_load(&P.cfg, &reg, err, sizeof(err)) != PS_OK)
+        fatalx("%s", err);
+    keyreg_free(&reg);
+    if (test_only) {
+        printf("configuration %s is valid\n", P.cfg_path);
+        return 0;
+    }
+    if (mkdir(P.cfg.state_dir, 0700) != 0 && errno != EEXIST)
+        fatal("cannot create state_dir %s", P.cfg.state_dir);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    P.lfd = open_listener(&P.cfg);
+    P.kh.ctl = -1;
+    for (int i = 0; i < MAX_WORKERS; i++)
+        P.workers[i].ctl = P.workers[i].kh_end = -1;
+    if (start_keyholder(err, sizeof(err)) != 0) {
+        if (P.kh.pid > 0) {
+            kill(P.kh.pid, SIGKILL);
+            waitpid(P.kh.pid, NULL, 0);
+        }
+        fatalx("cannot start: %s", err);
+    }
+    for (int i = 0; i < P.cfg.workers; i++)
+        start_worker(i);
+    write_pidfile();
+    log_info("listening on %s:%d with %d workers", P.cfg.listen_host, P.cfg.listen_port,
+             P.cfg.workers);
+
+    while (!P.got_term) {
+        usleep(100000);
+        if (P.got_chld) {
+            P.got_chld = 0;
+            reap();
+        }
+        restart_due();
+    }
+    log_info("stopping");
+    stop_all();
+    if (P.cfg.pid_file)
+        unlink(P.cfg.pid_file);
+    config_free(&P.cfg);
+    return 0;
+}
