@@ -207,7 +207,8 @@ void api_sign_hash(struct request *r, const char *tail)
 
     (void)tail;
     if (!content_type_json(r)) {
-        http_error(r, 415, "unsupported_media_type", "send application/json");
+        http_error(r, 415, "unsupported_media_type",
+                   "send the body as Content-Type: application/json (got %.64s)", r->content_type);
         return;
     }
     root = json_loadb((const char *)r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
