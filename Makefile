@@ -13,7 +13,7 @@ LDLIBS += $(shell pkg-config --libs $(PKGS)) -ldl -lpthread
 DEB_PACKAGES = build-essential pkg-config libssl-dev libnghttp2-dev libjansson-dev libsodium-dev \
 	libsqlite3-dev libxml2-dev libxml2-utils libarchive-dev p11-kit libp11-kit-dev softhsm2 opensc \
 	nghttp2-client curl xmlsec1 python3 python3-h2 clang libclang-rt-14-dev clang-format procps \
-	iproute2
+	iproute2 sqlite3
 
 MAINS = appliance/portseald.c tools/portseal-keytool.c
 LIB_SRC = $(filter-out $(MAINS), $(wildcard protocol/*.c hsm/*.c certs/*.c appliance/*.c))
@@ -67,8 +67,7 @@ asan:
 	PORTSEAL_BUILD=build-asan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1 tests/run
 
-FORMAT_SRC = $(wildcard protocol/*.[ch] hsm/*.[ch] certs/*.[ch] appliance/*.[ch] tools/*.c \
-	tests/unit/*/*.c tests/unit/*.h tests/bench/*.c)
+FORMAT_SRC = $(wildcard protocol/*.[ch] hsm/*.[ch] certs/*.[ch] appliance/*.[ch] tools/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check:
@@ -78,7 +77,7 @@ bench: all
 	tests/bench/run
 
 demo: all
-	tools/portseal-demo start $(or $(DIR),/tmp/portseal-demo)
+	tools/demo-tour.sh $(or $(DIR),/tmp/portseal-demo)
 
 clean:
 	rm -rf build build-asan

@@ -43,8 +43,10 @@ static int worker_metrics_text(struct worker *w, struct buf *b)
     for (int i = 0; routes[i].method && i < METRIC_ROUTES; i++)
         for (int c = 0; c < 6; c++)
             if (m->requests[i][c])
-                r |= buf_printf(b, "portseal_http_requests_total{worker=\"%d\",route=\"%s\",code=\"%s\"} %llu\n",
-                                w->id, routes[i].name, cls[c], m->requests[i][c]);
+                r |= buf_printf(
+                    b,
+                    "portseal_http_requests_total{worker=\"%d\",route=\"%s\",code=\"%s\"} %llu\n",
+                    w->id, routes[i].name, cls[c], m->requests[i][c]);
     r |= buf_printf(b, "# TYPE portseal_http_request_seconds histogram\n");
     for (int i = 0; routes[i].method && i < METRIC_ROUTES; i++) {
         unsigned long long cum = 0;
@@ -52,10 +54,14 @@ static int worker_metrics_text(struct worker *w, struct buf *b)
         for (int k = 0; k <= LAT_BUCKETS; k++) {
             cum += m->lat[i][k];
             if (k < LAT_BUCKETS)
-                r |= buf_printf(b, "portseal_http_request_seconds_bucket{worker=\"%d\",route=\"%s\",le=\"%g\"} %llu\n",
+                r |= buf_printf(b,
+                                "portseal_http_request_seconds_bucket{worker=\"%d\",route=\"%s\","
+                                "le=\"%g\"} %llu\n",
                                 w->id, routes[i].name, lat_bounds[k], cum);
             else
-                r |= buf_printf(b, "portseal_http_request_seconds_bucket{worker=\"%d\",route=\"%s\",le=\"+Inf\"} %llu\n",
+                r |= buf_printf(b,
+                                "portseal_http_request_seconds_bucket{worker=\"%d\",route=\"%s\","
+                                "le=\"+Inf\"} %llu\n",
                                 w->id, routes[i].name, cum);
         }
         r |= buf_printf(b, "portseal_http_request_seconds_sum{worker=\"%d\",route=\"%s\"} %g\n",
@@ -63,15 +69,20 @@ static int worker_metrics_text(struct worker *w, struct buf *b)
         r |= buf_printf(b, "portseal_http_request_seconds_count{worker=\"%d\",route=\"%s\"} %llu\n",
                         w->id, routes[i].name, cum);
     }
-    r |= buf_printf(b,
-                    "# TYPE portseal_connections_open gauge\nportseal_connections_open{worker=\"%d\"} %u\n"
-                    "# TYPE portseal_connections_accepted_total counter\nportseal_connections_accepted_total{worker=\"%d\"} %llu\n"
-                    "# TYPE portseal_connections_refused_total counter\nportseal_connections_refused_total{worker=\"%d\"} %llu\n"
-                    "# TYPE portseal_tls_handshake_failures_total counter\nportseal_tls_handshake_failures_total{worker=\"%d\"} %llu\n"
-                    "# TYPE portseal_http1_refused_total counter\nportseal_http1_refused_total{worker=\"%d\"} %llu\n"
-                    "# TYPE portseal_keyholder_pending gauge\nportseal_keyholder_pending{worker=\"%d\"} %zu\n",
-                    w->id, w->nconns, w->id, m->conns_accepted, w->id, m->conns_refused, w->id,
-                    m->tls_failures, w->id, m->http1_refused, w->id, kh_client_pending(w->kh));
+    r |= buf_printf(
+        b,
+        "# TYPE portseal_connections_open gauge\nportseal_connections_open{worker=\"%d\"} %u\n"
+        "# TYPE portseal_connections_accepted_total "
+        "counter\nportseal_connections_accepted_total{worker=\"%d\"} %llu\n"
+        "# TYPE portseal_connections_refused_total "
+        "counter\nportseal_connections_refused_total{worker=\"%d\"} %llu\n"
+        "# TYPE portseal_tls_handshake_failures_total "
+        "counter\nportseal_tls_handshake_failures_total{worker=\"%d\"} %llu\n"
+        "# TYPE portseal_http1_refused_total counter\nportseal_http1_refused_total{worker=\"%d\"} "
+        "%llu\n"
+        "# TYPE portseal_keyholder_pending gauge\nportseal_keyholder_pending{worker=\"%d\"} %zu\n",
+        w->id, w->nconns, w->id, m->conns_accepted, w->id, m->conns_refused, w->id, m->tls_failures,
+        w->id, m->http1_refused, w->id, kh_client_pending(w->kh));
     return r == PS_OK ? PS_OK : PS_E_LIMIT;
 }
 

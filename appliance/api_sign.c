@@ -23,25 +23,15 @@ static void kh_error(struct request *r, int status, const uint8_t *msg, size_t l
     int n = len > 200 ? 200 : (int)len;
 
     switch (status) {
-    case PS_E_NOTFOUND:
-        http_error(r, 404, "key_not_found", "%.*s", n, (const char *)msg);
-        break;
-    case PS_E_DENIED:
-        http_error(r, 403, "forbidden", "%.*s", n, (const char *)msg);
-        break;
+    case PS_E_NOTFOUND: http_error(r, 404, "key_not_found", "%.*s", n, (const char *)msg); break;
+    case PS_E_DENIED: http_error(r, 403, "forbidden", "%.*s", n, (const char *)msg); break;
     case PS_E_UNSUPPORTED:
-    case PS_E_INVAL:
-        http_error(r, 400, "invalid_request", "%.*s", n, (const char *)msg);
-        break;
-    case PS_E_HSM:
-        http_error(r, 502, "hsm_error", "%.*s", n, (const char *)msg);
-        break;
-    case PS_E_STORAGE:
-        http_error(r, 503, "audit_unavailable", "%.*s", n, (const char *)msg);
-        break;
+    case PS_E_INVAL: http_error(r, 400, "invalid_request", "%.*s", n, (const char *)msg); break;
+    case PS_E_HSM: http_error(r, 502, "hsm_error", "%.*s", n, (const char *)msg); break;
+    case PS_E_STORAGE: http_error(r, 503, "audit_unavailable", "%.*s", n, (const char *)msg); break;
     default:
-        http_error(r, 503, "keyholder_unavailable", "the signing service is unavailable: %.*s",
-                   n, (const char *)msg);
+        http_error(r, 503, "keyholder_unavailable", "the signing service is unavailable: %.*s", n,
+                   (const char *)msg);
     }
 }
 
@@ -159,7 +149,8 @@ static int decode_hashes(struct request *r, json_t *hashes, enum ps_alg alg, uin
     size_t i;
     json_t *h;
 
-    json_array_foreach(hashes, i, h) {
+    json_array_foreach(hashes, i, h)
+    {
         const char *s = json_string_value(h);
         size_t bl = 0;
 
@@ -217,10 +208,10 @@ void api_sign_hash(struct request *r, const char *tail)
                    root ? "wrong type" : jerr.text);
         goto out;
     }
-    if (json_unpack_ex(root, &jerr, 0, "{s:s,s?s,s:o,s?s}", "key", &key, "alg", &alg_name,
-                       "hashes", &hashes, "format", &format) != 0) {
-        http_error(r, 400, "invalid_request", "%s (want {\"key\": str, \"alg\": str, \"hashes\": [b64...]})",
-                   jerr.text);
+    if (json_unpack_ex(root, &jerr, 0, "{s:s,s?s,s:o,s?s}", "key", &key, "alg", &alg_name, "hashes",
+                       &hashes, "format", &format) != 0) {
+        http_error(r, 400, "invalid_request",
+                   "%s (want {\"key\": str, \"alg\": str, \"hashes\": [b64...]})", jerr.text);
         goto out;
     }
     if (!json_is_array(hashes) || (n = json_array_size(hashes)) == 0) {
@@ -351,7 +342,8 @@ void api_sign_cms(struct request *r, const char *tail)
     if (pick_alg(r, k, k->type == KT_RSA ? "rsa-pkcs1-sha256" : "ecdsa-sha256") == ALG_NONE)
         return;
     if ((j = calloc(1, sizeof(*j))) == NULL || (proxy = proxykey_new(k->pub)) == NULL ||
-        (in = BIO_new_mem_buf(r->body.data ? (void *)r->body.data : (void *)"", (int)r->body.len)) == NULL ||
+        (in = BIO_new_mem_buf(r->body.data ? (void *)r->body.data : (void *)"",
+                              (int)r->body.len)) == NULL ||
         (j->cms = CMS_sign(NULL, NULL, NULL, NULL, flags)) == NULL ||
         (j->si = CMS_add1_signer(j->cms, k->cert, proxy, EVP_sha256(),
                                  CMS_BINARY | CMS_NOSMIMECAP | CMS_CADES)) == NULL)
@@ -377,14 +369,13 @@ void api_sign_cms(struct request *r, const char *tail)
     BIO_free(in);
     EVP_PKEY_free(proxy);
     return;
-fail:
-    {
-        char es[256];
+fail : {
+    char es[256];
 
-        ERR_error_string_n(ERR_get_error(), es, sizeof(es));
-        ERR_clear_error();
-        http_error(r, 500, "internal", "cannot build the CMS structure: %s", es);
-    }
+    ERR_error_string_n(ERR_get_error(), es, sizeof(es));
+    ERR_clear_error();
+    http_error(r, 500, "internal", "cannot build the CMS structure: %s", es);
+}
 out_free:
     if (j)
         CMS_ContentInfo_free(j->cms);

@@ -10,14 +10,32 @@
 #include "../protocol/buf.h"
 #include "../protocol/strnum.h"
 
-#define CFG_MAX_FILE (1024 * 1024)
+#define CFG_MAX_FILE  (1024 * 1024)
 #define CFG_MAX_WORDS 16
 
-const char *const config_directives[] = {
-    "listen", "workers", "user", "pid_file", "state_dir", "tls_cert", "tls_key", "client_ca", "crl",
-    "pkcs11_module", "pkcs11_token", "pin_file", "pkcs11_env", "keyholder_threads", "max_body",
-    "max_hashes", "max_streams", "max_connections", "idle_timeout", "handshake_timeout", "tenant",
-    "key", NULL};
+const char *const config_directives[] = {"listen",
+                                         "workers",
+                                         "user",
+                                         "pid_file",
+                                         "state_dir",
+                                         "tls_cert",
+                                         "tls_key",
+                                         "client_ca",
+                                         "crl",
+                                         "pkcs11_module",
+                                         "pkcs11_token",
+                                         "pin_file",
+                                         "pkcs11_env",
+                                         "keyholder_threads",
+                                         "max_body",
+                                         "max_hashes",
+                                         "max_streams",
+                                         "max_connections",
+                                         "idle_timeout",
+                                         "handshake_timeout",
+                                         "tenant",
+                                         "key",
+                                         NULL};
 
 static void cfg_defaults(struct config *cfg)
 {
@@ -204,10 +222,9 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         const char *name;
         long long lo, hi;
     } nums[] = {
-        {"workers", 1, 64},           {"keyholder_threads", 1, 64},
-        {"max_body", 1024, 1LL << 30}, {"max_hashes", 1, 100000},
-        {"max_streams", 1, 1000},     {"max_connections", 1, 1000000},
-        {"idle_timeout", 1, 86400},   {"handshake_timeout", 1, 3600},
+        {"workers", 1, 64},         {"keyholder_threads", 1, 64},   {"max_body", 1024, 1LL << 30},
+        {"max_hashes", 1, 100000},  {"max_streams", 1, 1000},       {"max_connections", 1, 1000000},
+        {"idle_timeout", 1, 86400}, {"handshake_timeout", 1, 3600},
     };
     const char *d = w[0];
     long long v;
@@ -241,7 +258,8 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
     }
     if (strcmp(d, "pkcs11_env") == 0) {
         if (strchr(w[1], '=') == NULL || cfg->n_env == CFG_MAX_ENV)
-            return cfg_err(err, errlen, line, "pkcs11_env wants NAME=VALUE (at most %d)", CFG_MAX_ENV);
+            return cfg_err(err, errlen, line, "pkcs11_env wants NAME=VALUE (at most %d)",
+                           CFG_MAX_ENV);
         return set_str(&cfg->pkcs11_env[cfg->n_env++], w[1]);
     }
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
@@ -251,16 +269,24 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         if (strcmp(d, nums[i].name) != 0)
             continue;
         if (parse_uint(w[1], nums[i].lo, nums[i].hi, &v) != PS_OK)
-            return cfg_err(err, errlen, line, "%s must be a number from %lld to %lld", d, nums[i].lo,
-                           nums[i].hi);
-        if (strcmp(d, "workers") == 0) cfg->workers = (int)v;
-        else if (strcmp(d, "keyholder_threads") == 0) cfg->keyholder_threads = (int)v;
-        else if (strcmp(d, "max_body") == 0) cfg->max_body = (size_t)v;
-        else if (strcmp(d, "max_hashes") == 0) cfg->max_hashes = (size_t)v;
-        else if (strcmp(d, "max_streams") == 0) cfg->max_streams = (unsigned)v;
-        else if (strcmp(d, "max_connections") == 0) cfg->max_connections = (unsigned)v;
-        else if (strcmp(d, "idle_timeout") == 0) cfg->idle_timeout = (unsigned)v;
-        else cfg->handshake_timeout = (unsigned)v;
+            return cfg_err(err, errlen, line, "%s must be a number from %lld to %lld", d,
+                           nums[i].lo, nums[i].hi);
+        if (strcmp(d, "workers") == 0)
+            cfg->workers = (int)v;
+        else if (strcmp(d, "keyholder_threads") == 0)
+            cfg->keyholder_threads = (int)v;
+        else if (strcmp(d, "max_body") == 0)
+            cfg->max_body = (size_t)v;
+        else if (strcmp(d, "max_hashes") == 0)
+            cfg->max_hashes = (size_t)v;
+        else if (strcmp(d, "max_streams") == 0)
+            cfg->max_streams = (unsigned)v;
+        else if (strcmp(d, "max_connections") == 0)
+            cfg->max_connections = (unsigned)v;
+        else if (strcmp(d, "idle_timeout") == 0)
+            cfg->idle_timeout = (unsigned)v;
+        else
+            cfg->handshake_timeout = (unsigned)v;
         return PS_OK;
     }
     return cfg_err(err, errlen, line, "unknown directive '%s'", d);
@@ -380,8 +406,8 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 
 void config_free(struct config *cfg)
 {
-    char **strs[] = {&cfg->listen_host, &cfg->user, &cfg->pid_file, &cfg->state_dir,
-                     &cfg->tls_cert, &cfg->tls_key, &cfg->client_ca, &cfg->crl,
+    char **strs[] = {&cfg->listen_host,   &cfg->user,         &cfg->pid_file,  &cfg->state_dir,
+                     &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca, &cfg->crl,
                      &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {

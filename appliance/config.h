@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include "../protocol/err.h"
 
-#define CFG_MAX_KEYS 256
+#define CFG_MAX_KEYS    256
 #define CFG_MAX_TENANTS 256
-#define CFG_MAX_ENV 16
+#define CFG_MAX_ENV     16
 
 struct cfg_tenant {
     char *id;
@@ -38,11 +38,11 @@ struct config {
     char *pkcs11_env[CFG_MAX_ENV];
     size_t n_env;
     int keyholder_threads;
-    size_t max_body;         /* request body limit, bytes */
-    size_t max_hashes;       /* /v1/sign/hash batch limit */
-    unsigned max_streams;    /* concurrent HTTP/2 streams per connection */
-    unsigned max_connections;/* per worker */
-    unsigned idle_timeout;   /* seconds without a request before a connection closes */
+    size_t max_body;            /* request body limit, bytes */
+    size_t max_hashes;          /* /v1/sign/hash batch limit */
+    unsigned max_streams;       /* concurrent HTTP/2 streams per connection */
+    unsigned max_connections;   /* per worker */
+    unsigned idle_timeout;      /* seconds without a request before a connection closes */
     unsigned handshake_timeout; /* seconds for TLS handshake and the first request */
     struct cfg_tenant tenants[CFG_MAX_TENANTS];
     size_t ntenants;

@@ -21,8 +21,8 @@
 #include "router.h"
 
 #define OUT_HIGH_WATER (64 * 1024)
-#define OUT_MAX (1024 * 1024)
-#define READ_CHUNK 16384
+#define OUT_MAX        (1024 * 1024)
+#define READ_CHUNK     16384
 
 enum conn_state { CS_HANDSHAKE, CS_H2, CS_HTTP1, CS_CLOSING };
 
@@ -42,7 +42,7 @@ struct conn {
     struct buf out;
     unsigned nstreams;
     struct stream *streams; /* every open stream, for teardown */
-    int dead; /* closed; freed at the end of the loop turn */
+    int dead;               /* closed; freed at the end of the loop turn */
 };
 
 struct stream {
@@ -135,8 +135,8 @@ void http_respond(struct request *r, int status, const char *ctype, const void *
         return;
     snprintf(sbuf, sizeof(sbuf), "%d", status);
     snprintf(lbuf, sizeof(lbuf), "%zu", len);
-#define NV(n, v) \
-    nv[nnv++] = (nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), \
+#define NV(n, v)                                                                                   \
+    nv[nnv++] = (nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v),                 \
                              NGHTTP2_NV_FLAG_NO_COPY_NAME}
     NV(":status", sbuf);
     NV("content-type", ctype);
@@ -329,8 +329,8 @@ static void copy_field(char *dst, size_t cap, const uint8_t *v, size_t n, int *b
     dst[n] = 0;
 }
 
-static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
-                     size_t nlen, const uint8_t *value, size_t vlen, uint8_t flags, void *ud)
+static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nlen,
+                     const uint8_t *value, size_t vlen, uint8_t flags, void *ud)
 {
     struct stream *st;
     struct request *r;
@@ -369,7 +369,7 @@ static void headers_done(struct stream *st)
     int status;
 
     r->route = router_match(r->method, r->path, &tail, &status);
-    r->max_body = r->route == NULL ? 0
+    r->max_body = r->route == NULL                   ? 0
                   : r->route->max_body == (size_t)-1 ? st->c->w->cfg->max_body
                                                      : r->route->max_body;
     r->body.max = r->max_body;

@@ -25,7 +25,7 @@ struct request {
     struct worker *w;
     int refs;
     char method[8];
-    char path[512];  /* without the query */
+    char path[512]; /* without the query */
     char query[1024];
     char content_type[128];
     char request_id[24];
@@ -37,7 +37,7 @@ struct request {
     const char *tenant;     /* tenant id when the certificate maps to one */
     char peer_cn[128];
     int responded;
-    int status; /* status sent */
+    int status;   /* status sent */
     double start; /* monotonic seconds */
     const struct route *route;
 };

@@ -17,11 +17,11 @@ void fatal_impl(const char *func, int with_errno, const char *fmt, ...)
 
 enum { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
-#define log_warn(...) log_msg(LOG_LVL_WARN, __func__, 1, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LVL_WARN, __func__, 1, __VA_ARGS__)
 #define log_warnx(...) log_msg(LOG_LVL_WARN, __func__, 0, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_LVL_INFO, __func__, 0, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LVL_INFO, __func__, 0, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, __func__, 0, __VA_ARGS__)
-#define fatal(...) fatal_impl(__func__, 1, __VA_ARGS__)
-#define fatalx(...) fatal_impl(__func__, 0, __VA_ARGS__)
+#define fatal(...)     fatal_impl(__func__, 1, __VA_ARGS__)
+#define fatalx(...)    fatal_impl(__func__, 0, __VA_ARGS__)
 
 #endif

@@ -30,8 +30,8 @@
 
 struct child {
     pid_t pid;
-    int ctl;     /* parent end of the control socket */
-    int kh_end;  /* worker end of its keyholder socket, kept until the worker is forked */
+    int ctl;    /* parent end of the control socket */
+    int kh_end; /* worker end of its keyholder socket, kept until the worker is forked */
     double restart_at;
     int restarts;
 };

@@ -133,9 +133,7 @@ static void loop(struct worker *w)
             struct ev_item *it = evs[i].data.ptr;
 
             switch (it->kind) {
-            case EV_LISTEN:
-                on_accept(w);
-                break;
+            case EV_LISTEN: on_accept(w); break;
             case EV_CTL:
                 if (on_ctl(w) < 0) {
                     log_info("parent is gone; stopping");
@@ -153,9 +151,7 @@ static void loop(struct worker *w)
                     epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL);
                 break;
             }
-            case EV_CONN:
-                conn_on_event((struct conn *)it, evs[i].events);
-                break;
+            case EV_CONN: conn_on_event((struct conn *)it, evs[i].events); break;
             }
             conn_flush_queued(w);
         }

@@ -15,12 +15,13 @@
 #include "http.h"
 
 #define METRIC_ROUTES 16
-#define LAT_BUCKETS 12
+#define LAT_BUCKETS   12
 
 struct conn;
 
 struct worker_metrics {
-    unsigned long long requests[METRIC_ROUTES][6]; /* by route index and status class 1xx..5xx, [0]=other */
+    unsigned long long requests[METRIC_ROUTES]
+                               [6]; /* by route index and status class 1xx..5xx, [0]=other */
     unsigned long long lat[METRIC_ROUTES][LAT_BUCKETS + 1];
     double lat_sum[METRIC_ROUTES];
     unsigned long long signatures, conns_accepted, conns_refused, tls_failures, http1_refused;

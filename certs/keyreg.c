@@ -16,10 +16,8 @@ enum ps_keytype pkey_type(EVP_PKEY *pk, unsigned *bits)
 
     *bits = (unsigned)EVP_PKEY_get_bits(pk);
     switch (EVP_PKEY_get_base_id(pk)) {
-    case EVP_PKEY_RSA:
-        return KT_RSA;
-    case EVP_PKEY_ED25519:
-        return KT_ED25519;
+    case EVP_PKEY_RSA: return KT_RSA;
+    case EVP_PKEY_ED25519: return KT_ED25519;
     case EVP_PKEY_EC:
         if (!EVP_PKEY_get_utf8_string_param(pk, "group", group, sizeof(group), &gl))
             return KT_NONE;

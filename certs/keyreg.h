@@ -17,11 +17,11 @@
 struct key_entry {
     const struct cfg_key *cfg; /* points into the config the registry was loaded from */
     X509 *cert;
-    STACK_OF(X509) *chain; /* certificates after the leaf, in file order */
+    STACK_OF(X509) * chain; /* certificates after the leaf, in file order */
     EVP_PKEY *pub;
     enum ps_keytype type;
     unsigned bits;
-    unsigned algs; /* effective allowed algorithms, bit per enum ps_alg */
+    unsigned algs;   /* effective allowed algorithms, bit per enum ps_alg */
     char certno[64]; /* certificate serial, lowercase hex (CEB KeyName) */
     time_t not_before, not_after;
 };

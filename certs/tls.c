@@ -50,7 +50,7 @@ static void ssl_err(char *err, size_t errlen, const char *what, const char *file
 SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    STACK_OF(X509_NAME) *names;
+    STACK_OF(X509_NAME) * names;
     X509_STORE *store;
     X509_LOOKUP *lu;
 

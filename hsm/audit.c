@@ -10,16 +10,15 @@ struct audit {
     sqlite3_stmt *ins;
 };
 
-static const char schema[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=FULL;"
-    "CREATE TABLE IF NOT EXISTS audit ("
-    " seq INTEGER PRIMARY KEY,"
-    " ts_ms INTEGER NOT NULL,"
-    " tenant TEXT NOT NULL,"
-    " key TEXT NOT NULL,"
-    " alg TEXT NOT NULL,"
-    " digest BLOB NOT NULL);";
+static const char schema[] = "PRAGMA journal_mode=WAL;"
+                             "PRAGMA synchronous=FULL;"
+                             "CREATE TABLE IF NOT EXISTS audit ("
+                             " seq INTEGER PRIMARY KEY,"
+                             " ts_ms INTEGER NOT NULL,"
+                             " tenant TEXT NOT NULL,"
+                             " key TEXT NOT NULL,"
+                             " alg TEXT NOT NULL,"
+                             " digest BLOB NOT NULL);";
 
 int audit_open(const char *path, struct audit **out, char *err, size_t errlen)
 {
@@ -35,8 +34,7 @@ int audit_open(const char *path, struct audit **out, char *err, size_t errlen)
                            "INSERT INTO audit(seq, ts_ms, tenant, key, alg, digest) "
                            "VALUES (?, ?, ?, ?, ?, ?)",
                            -1, &a->ins, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "audit database %s: %s", path,
-                 msg ? msg : sqlite3_errmsg(a->db));
+        snprintf(err, errlen, "audit database %s: %s", path, msg ? msg : sqlite3_errmsg(a->db));
         sqlite3_free(msg);
         audit_close(a);
         return PS_E_STORAGE;
@@ -50,8 +48,8 @@ static int next_seq(struct audit *a, uint64_t *seq)
     sqlite3_stmt *st;
     int r = PS_E_STORAGE;
 
-    if (sqlite3_prepare_v2(a->db, "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit", -1, &st,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(a->db, "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit", -1, &st, NULL) !=
+        SQLITE_OK)
         return r;
     if (sqlite3_step(st) == SQLITE_ROW) {
         *seq = (uint64_t)sqlite3_column_int64(st, 0);

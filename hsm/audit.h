@@ -23,7 +23,8 @@ struct audit_rec {
 
 int audit_open(const char *path, struct audit **out, char *err, size_t errlen) PS_WUR;
 /* Append n records in one transaction; *first_seq is the sequence number of recs[0]. */
-int audit_append(struct audit *a, const struct audit_rec *recs, size_t n, uint64_t *first_seq) PS_WUR;
+int audit_append(struct audit *a, const struct audit_rec *recs, size_t n,
+                 uint64_t *first_seq) PS_WUR;
 /* Number of records and whether the database answers. */
 int audit_count(struct audit *a, uint64_t *n) PS_WUR;
 void audit_close(struct audit *a);

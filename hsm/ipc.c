@@ -140,8 +140,7 @@ int ipc_sign_req_decode(const uint8_t *p, size_t len, struct ipc_sign_req *r)
     const uint8_t *end = p + len;
 
     memset(r, 0, sizeof(*r));
-    if (get_id(&p, end, r->tenant) != PS_OK || get_id(&p, end, r->key) != PS_OK ||
-        end - p < 4)
+    if (get_id(&p, end, r->tenant) != PS_OK || get_id(&p, end, r->key) != PS_OK || end - p < 4)
         return PS_E_INVAL;
     r->alg = p[0];
     r->flags = p[1];

@@ -21,12 +21,12 @@
 #include "../protocol/buf.h"
 #include "../protocol/err.h"
 
-#define IPC_HDR_LEN 12
+#define IPC_HDR_LEN     12
 #define IPC_MAX_PAYLOAD (1024 * 1024)
 #define IPC_MAX_DIGESTS 10000
-#define IPC_MAX_DIGEST 64
-#define IPC_MAX_SIG 1024
-#define IPC_MAX_ID 64
+#define IPC_MAX_DIGEST  64
+#define IPC_MAX_SIG     1024
+#define IPC_MAX_ID      64
 
 enum ipc_type { IPC_SIGN = 1, IPC_STATUS = 2 };
 

@@ -34,8 +34,8 @@
 #include "policy.h"
 
 #define KH_MAX_WORKERS 64
-#define KH_OUT_MAX (64 * 1024 * 1024)
-#define KH_COMMIT_MAX 4096 /* signatures in one transaction, at most */
+#define KH_OUT_MAX     (64 * 1024 * 1024)
+#define KH_COMMIT_MAX  4096 /* signatures in one transaction, at most */
 
 struct kh_peer {
     int fd;
@@ -143,7 +143,8 @@ static void peer_send(struct kh_peer *p, unsigned gen, const uint8_t *data, size
         shutdown(p->fd, SHUT_RDWR);
     }
     while (p->fd >= 0 && buf_unread(&p->out)) {
-        ssize_t n = send(p->fd, buf_rptr(&p->out), buf_unread(&p->out), MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n =
+            send(p->fd, buf_rptr(&p->out), buf_unread(&p->out), MSG_DONTWAIT | MSG_NOSIGNAL);
 
         if (n <= 0)
             break;
@@ -185,8 +186,7 @@ static void *signer_thread(void *arg)
 
     (void)arg;
     if (p11_session(kh.p11, &s) != PS_OK)
-        fatalx("cannot open a PKCS#11 session for a signer thread: %s",
-               p11_rv_str(p11_last_rv()));
+        fatalx("cannot open a PKCS#11 session for a signer thread: %s", p11_rv_str(p11_last_rv()));
     for (;;) {
         struct kh_job *j = q_pop(&kh.signq, 0);
         const struct ps_alg_info *ai = alg_info(j->req.alg);
@@ -446,7 +446,8 @@ static void peer_flush(struct kh_peer *p)
 {
     pthread_mutex_lock(&p->lock);
     while (p->fd >= 0 && buf_unread(&p->out)) {
-        ssize_t n = send(p->fd, buf_rptr(&p->out), buf_unread(&p->out), MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n =
+            send(p->fd, buf_rptr(&p->out), buf_unread(&p->out), MSG_DONTWAIT | MSG_NOSIGNAL);
 
         if (n <= 0)
             break;
@@ -508,7 +509,8 @@ static void on_term(int sig)
     kh.stop = 1;
 }
 
-static void ready_fail(int ready_fd, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void ready_fail(int ready_fd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
 static void ready_fail(int ready_fd, const char *fmt, ...)
 {
     char msg[512], line[600];

@@ -174,7 +174,8 @@ static void lost(struct kh_client *c, const char *why)
 int kh_client_flush(struct kh_client *c)
 {
     while (c->fd >= 0 && buf_unread(&c->out)) {
-        ssize_t n = send(c->fd, buf_rptr(&c->out), buf_unread(&c->out), MSG_DONTWAIT | MSG_NOSIGNAL);
+        ssize_t n =
+            send(c->fd, buf_rptr(&c->out), buf_unread(&c->out), MSG_DONTWAIT | MSG_NOSIGNAL);
 
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return 1;

@@ -73,8 +73,8 @@ static int label_eq(const unsigned char padded[32], const char *label)
     return 1;
 }
 
-int p11_open(const char *module_path, const char *token_label, struct p11_module **out,
-             char *err, size_t errlen)
+int p11_open(const char *module_path, const char *token_label, struct p11_module **out, char *err,
+             size_t errlen)
 {
     CK_C_GetFunctionList gfl;
     CK_C_INITIALIZE_ARGS args;
@@ -139,7 +139,7 @@ void p11_close(struct p11_module *m)
 int p11_session(struct p11_module *m, CK_SESSION_HANDLE *out)
 {
     return rv_ok(m->f->C_OpenSession(m->slot, CKF_SERIAL_SESSION, NULL, NULL, out)) ? PS_OK
-                                                                                   : PS_E_HSM;
+                                                                                    : PS_E_HSM;
 }
 
 void p11_session_close(struct p11_module *m, CK_SESSION_HANDLE s)
@@ -155,8 +155,8 @@ int p11_session_alive(struct p11_module *m, CK_SESSION_HANDLE s)
            (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS);
 }
 
-int p11_login(struct p11_module *m, CK_SESSION_HANDLE s, const char *pin, size_t pinlen,
-              char *err, size_t errlen)
+int p11_login(struct p11_module *m, CK_SESSION_HANDLE s, const char *pin, size_t pinlen, char *err,
+              size_t errlen)
 {
     CK_RV rv = m->f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, pinlen);
 
@@ -226,8 +226,7 @@ static enum ps_keytype ec_type(const uint8_t *params, size_t len, unsigned *bits
     return KT_NONE;
 }
 
-int p11_find_key(struct p11_module *m, CK_SESSION_HANDLE s, const char *label,
-                 struct p11_key *out)
+int p11_find_key(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, struct p11_key *out)
 {
     CK_KEY_TYPE kt;
     CK_ATTRIBUTE a = {CKA_KEY_TYPE, &kt, sizeof(kt)};
@@ -256,8 +255,7 @@ int p11_find_key(struct p11_module *m, CK_SESSION_HANDLE s, const char *label,
         out->type = KT_ED25519;
         out->bits = 256;
         break;
-    default:
-        out->type = KT_NONE;
+    default: out->type = KT_NONE;
     }
     free(v);
     return out->type == KT_NONE ? PS_E_UNSUPPORTED : PS_OK;
@@ -273,8 +271,8 @@ static const uint8_t di_sha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x
 static const uint8_t di_sha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
                                     0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
 
-int p11_sign(struct p11_module *m, CK_SESSION_HANDLE s, const struct p11_key *key,
-             enum ps_alg alg, const uint8_t *dgst, size_t dlen, uint8_t *sig, size_t *siglen)
+int p11_sign(struct p11_module *m, CK_SESSION_HANDLE s, const struct p11_key *key, enum ps_alg alg,
+             const uint8_t *dgst, size_t dlen, uint8_t *sig, size_t *siglen)
 {
     const struct ps_alg_info *ai = alg_info(alg);
     CK_RSA_PKCS_PSS_PARAMS pss;
@@ -393,8 +391,8 @@ static EVP_PKEY *pub_ed(const uint8_t *point, size_t ptl)
     return pk;
 }
 
-int p11_pubkey_spki(struct p11_module *m, CK_SESSION_HANDLE s, const char *label,
-                    uint8_t **der, size_t *derlen)
+int p11_pubkey_spki(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, uint8_t **der,
+                    size_t *derlen)
 {
     CK_OBJECT_HANDLE h;
     CK_KEY_TYPE kt;

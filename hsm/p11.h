@@ -31,15 +31,15 @@ struct p11_key {
 };
 
 /* dlopen the module, C_Initialize (OS locking), find the slot whose token has this label. */
-int p11_open(const char *module_path, const char *token_label, struct p11_module **out,
-             char *err, size_t errlen) PS_WUR;
+int p11_open(const char *module_path, const char *token_label, struct p11_module **out, char *err,
+             size_t errlen) PS_WUR;
 void p11_close(struct p11_module *m);
 /* Open a read-only serial session. */
 int p11_session(struct p11_module *m, CK_SESSION_HANDLE *out) PS_WUR;
 void p11_session_close(struct p11_module *m, CK_SESSION_HANDLE s);
 /* Log the user in (once, for all sessions of this process). CKR_USER_ALREADY_LOGGED_IN is ok. */
-int p11_login(struct p11_module *m, CK_SESSION_HANDLE s, const char *pin, size_t pinlen,
-              char *err, size_t errlen) PS_WUR;
+int p11_login(struct p11_module *m, CK_SESSION_HANDLE s, const char *pin, size_t pinlen, char *err,
+              size_t errlen) PS_WUR;
 /* Find the private key with CKA_LABEL label and learn its type and size. */
 int p11_find_key(struct p11_module *m, CK_SESSION_HANDLE s, const char *label,
                  struct p11_key *out) PS_WUR;
@@ -47,12 +47,11 @@ int p11_find_key(struct p11_module *m, CK_SESSION_HANDLE s, const char *label,
  * Sign a digest (for Ed25519: the bytes given, as the message) with alg.
  * ECDSA signatures are raw r||s as PKCS#11 returns them. *siglen is in/out.
  */
-int p11_sign(struct p11_module *m, CK_SESSION_HANDLE s, const struct p11_key *key,
-             enum ps_alg alg, const uint8_t *dgst, size_t dlen, uint8_t *sig,
-             size_t *siglen) PS_WUR;
+int p11_sign(struct p11_module *m, CK_SESSION_HANDLE s, const struct p11_key *key, enum ps_alg alg,
+             const uint8_t *dgst, size_t dlen, uint8_t *sig, size_t *siglen) PS_WUR;
 /* DER SubjectPublicKeyInfo of the public key with CKA_LABEL label; free() the result. */
-int p11_pubkey_spki(struct p11_module *m, CK_SESSION_HANDLE s, const char *label,
-                    uint8_t **der, size_t *derlen) PS_WUR;
+int p11_pubkey_spki(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, uint8_t **der,
+                    size_t *derlen) PS_WUR;
 /* 1 if the session still answers C_GetSessionInfo and the user is logged in. */
 int p11_session_alive(struct p11_module *m, CK_SESSION_HANDLE s);
 /* Human-readable name of a CK_RV (static). */

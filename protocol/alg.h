@@ -28,11 +28,11 @@ enum ps_hash { HASH_NONE = 0, HASH_SHA1, HASH_SHA256, HASH_SHA384, HASH_SHA512 }
 
 struct ps_alg_info {
     enum ps_alg alg;
-    const char *name;     /* API name, e.g. "ecdsa-sha256" */
-    int family;           /* KT_RSA, KT_EC_P256 (any EC), KT_ED25519 */
-    enum ps_hash hash;    /* digest the caller hashes with */
-    int pss;              /* RSA-PSS, salt length = digest length */
-    int default_allowed;  /* allowed when a key lists no algs */
+    const char *name;    /* API name, e.g. "ecdsa-sha256" */
+    int family;          /* KT_RSA, KT_EC_P256 (any EC), KT_ED25519 */
+    enum ps_hash hash;   /* digest the caller hashes with */
+    int pss;             /* RSA-PSS, salt length = digest length */
+    int default_allowed; /* allowed when a key lists no algs */
 };
 
 /* Table entry for an algorithm, or NULL. */

@@ -27,8 +27,14 @@ int buf_append(struct buf *b, const void *p, size_t n) PS_WUR;
 int buf_append_str(struct buf *b, const char *s) PS_WUR;
 int buf_printf(struct buf *b, const char *fmt, ...) PS_WUR __attribute__((format(printf, 2, 3)));
 /* Unread bytes: data + off .. data + len. */
-static inline size_t buf_unread(const struct buf *b) { return b->len - b->off; }
-static inline const uint8_t *buf_rptr(const struct buf *b) { return b->data + b->off; }
+static inline size_t buf_unread(const struct buf *b)
+{
+    return b->len - b->off;
+}
+static inline const uint8_t *buf_rptr(const struct buf *b)
+{
+    return b->data + b->off;
+}
 /* Mark n unread bytes as consumed; compacts when everything is consumed. */
 void buf_consume(struct buf *b, size_t n);
 /* Hand the memory to the caller (free() it); the buffer becomes empty. */

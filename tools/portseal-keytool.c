@@ -1,8 +1,8 @@
 /*
  * portseal-keytool - key ceremony helper that talks to the token directly.
  *
- *   portseal-keytool csr --module M --token T --pin-file F --label L --subject /CN=../O=.. --out CSR
- *   portseal-keytool pubkey --module M --token T --pin-file F --label L --out PEM
+ *   portseal-keytool csr --module M --token T --pin-file F --label L --subject /CN=../O=.. --out
+ * CSR portseal-keytool pubkey --module M --token T --pin-file F --label L --out PEM
  *
  * The CSR is signed inside the HSM: the tool encodes CertificationRequestInfo itself and asks
  * the token to sign it (ECDSA/RSA over its SHA-256, Ed25519 over the bytes). The PIN is read
@@ -28,10 +28,11 @@ struct opts {
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: portseal-keytool csr --module M --token T --pin-file F --label L "
-            "--subject /CN=NAME[/O=ORG...] --out FILE\n"
-            "       portseal-keytool pubkey --module M --token T --pin-file F --label L --out FILE\n");
+    fprintf(
+        stderr,
+        "usage: portseal-keytool csr --module M --token T --pin-file F --label L "
+        "--subject /CN=NAME[/O=ORG...] --out FILE\n"
+        "       portseal-keytool pubkey --module M --token T --pin-file F --label L --out FILE\n");
     exit(2);
 }
 
@@ -105,8 +106,7 @@ out:
     return rc;
 }
 
-static int cmd_csr(struct p11_module *m, CK_SESSION_HANDLE s, const struct opts *o,
-                   EVP_PKEY *pub)
+static int cmd_csr(struct p11_module *m, CK_SESSION_HANDLE s, const struct opts *o, EVP_PKEY *pub)
 {
     X509_REQ *req = X509_REQ_new();
     X509_NAME *name = X509_NAME_new();
@@ -173,13 +173,20 @@ int main(int argc, char **argv)
 
         if (i + 1 >= argc)
             usage();
-        if (strcmp(argv[i], "--module") == 0) dst = &o.module;
-        else if (strcmp(argv[i], "--token") == 0) dst = &o.token;
-        else if (strcmp(argv[i], "--pin-file") == 0) dst = &o.pin_file;
-        else if (strcmp(argv[i], "--label") == 0) dst = &o.label;
-        else if (strcmp(argv[i], "--subject") == 0) dst = &o.subject;
-        else if (strcmp(argv[i], "--out") == 0) dst = &o.out;
-        else usage();
+        if (strcmp(argv[i], "--module") == 0)
+            dst = &o.module;
+        else if (strcmp(argv[i], "--token") == 0)
+            dst = &o.token;
+        else if (strcmp(argv[i], "--pin-file") == 0)
+            dst = &o.pin_file;
+        else if (strcmp(argv[i], "--label") == 0)
+            dst = &o.label;
+        else if (strcmp(argv[i], "--subject") == 0)
+            dst = &o.subject;
+        else if (strcmp(argv[i], "--out") == 0)
+            dst = &o.out;
+        else
+            usage();
         *dst = argv[++i];
     }
     if (o.module == NULL || o.token == NULL || o.pin_file == NULL || o.label == NULL ||
@@ -189,8 +196,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "portseal-keytool: %s\n", err);
         return 1;
     }
-    if (p11_open(o.module, o.token, &m, err, sizeof(err)) != PS_OK ||
-        p11_session(m, &s) != PS_OK ||
+    if (p11_open(o.module, o.token, &m, err, sizeof(err)) != PS_OK || p11_session(m, &s) != PS_OK ||
         p11_login(m, s, pin.data, pin.len, err, sizeof(err)) != PS_OK) {
         fprintf(stderr, "portseal-keytool: %s\n", err);
         goto out;

@@ -15,7 +15,9 @@
  *   idle_connections=N      once every connection is established (or failed)
  *   idle_held=N             after --hold seconds, connections still alive
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 
 #include <arpa/inet.h>
 #include <errno.h>

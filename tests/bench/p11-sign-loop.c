@@ -14,7 +14,9 @@
  * Output (one line on stdout):
  *   signs=N seconds=F sign_per_s=F cpu_s=F cpu_us_per_sign=F
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 
 #include <dlfcn.h>
 #include <errno.h>

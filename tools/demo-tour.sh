@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# demo-tour.sh [DIR] - start a demo appliance and walk through cloud signing with curl,
+# printing each step and its result. Leaves the appliance running. (`make demo` runs this.)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+DIR=${1:-/tmp/portseal-demo}
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '$ %s\n' "$*" >&2; "$@"; }
+
+step "Starting the appliance in $DIR (SoftHSM token and test PKI made on the first run)"
+eval "$("$HERE/portseal-demo" start "$DIR")"
+printf 'URL=%s\nCA_FILE=%s\nCLIENT_CERT=%s\nCLIENT_KEY=%s\nPID=%s\nLOG=%s\n' \
+    "$URL" "$CA_FILE" "$CLIENT_CERT" "$CLIENT_KEY" "$PID" "$LOG"
+C=(curl -sS --http2 --cacert "$CA_FILE" --cert "$CLIENT_CERT" --key "$CLIENT_KEY")
+
+step "Is it ready? (keyholder, HSM session, audit storage)"
+show "${C[@]}" "$URL/readyz"; echo
+
+step "The keys of tenant platform-a (client certificate CN=platform-a...)"
+"${C[@]}" "$URL/v1/keys" | python3 -m json.tool | grep -E '"(id|type|certNo|not_after)"'
+
+step "Sign the SHA-256 of a declaration with the HSM-held ECDSA key"
+printf '<CEB311Message>order 2026-0001</CEB311Message>' >"$DIR/declaration.xml"
+H=$(openssl dgst -sha256 -binary "$DIR/declaration.xml" | base64 -w0)
+show "${C[@]}" -H 'content-type: application/json' \
+    -d "{\"key\":\"t1-ec\",\"alg\":\"ecdsa-sha256\",\"hashes\":[\"$H\"]}" "$URL/v1/sign/hash" |
+    tee "$DIR/sign.json"
+echo
+python3 -c "import json,base64,sys; sys.stdout.buffer.write(base64.b64decode(json.load(open('$DIR/sign.json'))['signatures'][0]))" >"$DIR/declaration.sig"
+openssl x509 -in "$DIR/keys/t1-ec.pem" -pubkey -noout >"$DIR/t1-ec.pub.pem"
+step "Verify it with openssl alone, against the key's certificate"
+show openssl dgst -sha256 -verify "$DIR/t1-ec.pub.pem" -signature "$DIR/declaration.sig" "$DIR/declaration.xml"
+
+step "A detached CMS (CAdES-BES) signature over the whole file, with the certificate chain"
+show "${C[@]}" --data-binary "@$DIR/declaration.xml" -o "$DIR/declaration.p7s" "$URL/v1/sign/cms?key=t1-rsa"
+show openssl cms -verify -binary -inform DER -in "$DIR/declaration.p7s" -content "$DIR/declaration.xml" \
+    -CAfile "$CA_FILE" -purpose any -out /dev/null
+
+step "Every signature was recorded by the keyholder before it was returned"
+show sqlite3 "$DIR/state/audit.db" "select seq, tenant, key, alg, hex(digest) from audit order by seq desc limit 2"
+
+step "Explore, then stop"
+cat <<MSG
+  ${C[*]} $URL/v1/keys/t1-rsa
+  ${C[*]} $URL/metrics
+  tail -f $LOG
+  $HERE/portseal-demo stop $DIR
+MSG
