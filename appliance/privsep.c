@@ -2,6 +2,8 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -18,6 +20,19 @@ void privsep_harden(void)
         log_warn("PR_SET_DUMPABLE");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         log_warn("PR_SET_NO_NEW_PRIVS");
+}
+
+void privsep_child_signals(void (*on_term)(int))
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 }
 
 int privsep_drop(const char *user)

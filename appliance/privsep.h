@@ -6,6 +6,8 @@
 
 /* No core dumps, not dumpable (no ptrace by the same user), no_new_privs. */
 void privsep_harden(void);
+/* Signals of a child process: SIGTERM/SIGINT call on_term; SIGPIPE and SIGHUP ignored. */
+void privsep_child_signals(void (*on_term)(int));
 /* If running as root and user is set: drop to that user's uid/gid, no supplementary groups. */
 int privsep_drop(const char *user) PS_WUR;
 

@@ -170,20 +170,13 @@ int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd
 {
     struct worker w;
     struct epoll_event ev;
-    struct sigaction sa;
     char name[32], err[512];
 
     memset(&w, 0, sizeof(w));
     snprintf(name, sizeof(name), "worker%d", id);
     log_setproc(name);
     privsep_harden();
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_term;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    privsep_child_signals(on_term);
     w.cfg = cfg;
     w.id = id;
     w.lfd = lfd;

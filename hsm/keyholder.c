@@ -125,6 +125,19 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Write as much of p->out as the socket takes now; p->lock is held. */
+static void peer_write_locked(struct kh_peer *p)
+{
+    while (p->fd >= 0 && buf_unread(&p->out)) {
+        ssize_t n =
+            send(p->fd, buf_rptr(&p->out), buf_unread(&p->out), MSG_DONTWAIT | MSG_NOSIGNAL);
+
+        if (n <= 0)
+            break;
+        buf_consume(&p->out, (size_t)n);
+    }
+}
+
 /*
  * Append bytes to a peer's output and try to write them; the main thread flushes the rest.
  * A reply for an earlier generation of this worker slot (a restarted worker) is dropped.
@@ -142,14 +155,7 @@ static void peer_send(struct kh_peer *p, unsigned gen, const uint8_t *data, size
         log_warnx("worker output buffer full; dropping the worker");
         shutdown(p->fd, SHUT_RDWR);
     }
-    while (p->fd >= 0 && buf_unread(&p->out)) {
-        ssize_t n =
-            send(p->fd, buf_rptr(&p->out), buf_unread(&p->out), MSG_DONTWAIT | MSG_NOSIGNAL);
-
-        if (n <= 0)
-            break;
-        buf_consume(&p->out, (size_t)n);
-    }
+    peer_write_locked(p);
     pending = p->fd >= 0 && buf_unread(&p->out) > 0;
     pthread_mutex_unlock(&p->lock);
     if (pending) {
@@ -445,14 +451,7 @@ static void peer_read(struct kh_peer *p)
 static void peer_flush(struct kh_peer *p)
 {
     pthread_mutex_lock(&p->lock);
-    while (p->fd >= 0 && buf_unread(&p->out)) {
-        ssize_t n =
-            send(p->fd, buf_rptr(&p->out), buf_unread(&p->out), MSG_DONTWAIT | MSG_NOSIGNAL);
-
-        if (n <= 0)
-            break;
-        buf_consume(&p->out, (size_t)n);
-    }
+    peer_write_locked(p);
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -588,17 +587,10 @@ void keyholder_main(const struct config *cfg, const int *fds, int nfds, int read
 {
     struct pollfd pfd[KH_MAX_WORKERS + 2];
     pthread_t tid;
-    struct sigaction sa;
 
     log_setproc("keyholder");
     privsep_harden();
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_term;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    privsep_child_signals(on_term);
 
     kh.cfg = cfg;
     if (nfds > KH_MAX_WORKERS)

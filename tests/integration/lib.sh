@@ -22,6 +22,11 @@ cleanup() {
     local d
     for d in "${INSTANCES[@]}"; do
         "$DEMO" stop "$d" >/dev/null 2>&1
+        # sanitizer builds: any report in a daemon log fails the script
+        if grep -q -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$d/portseald.log" 2>/dev/null; then
+            nok "sanitizer report in $d/portseald.log"
+            grep -A 30 -E 'ERROR: AddressSanitizer|runtime error:' "$d/portseald.log" | head -60
+        fi
     done
     rm -rf "$TMP"
 }
