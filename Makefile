@@ -67,7 +67,8 @@ asan:
 	PORTSEAL_BUILD=build-asan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1 tests/run
 
-FORMAT_SRC = $(wildcard protocol/*.[ch] hsm/*.[ch] certs/*.[ch] appliance/*.[ch] tools/*.c)
+FORMAT_SRC = $(wildcard protocol/*.[ch] hsm/*.[ch] certs/*.[ch] appliance/*.[ch] tools/*.c \
+	tests/unit/*.h tests/unit/*/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check:

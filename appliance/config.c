@@ -103,6 +103,7 @@ static int parse_listen(struct config *cfg, const char *v)
     char host[256];
     long long port;
     size_t hl;
+    int bracketed = 0;
 
     if (colon == NULL || colon == v)
         return PS_E_INVAL;
@@ -110,11 +111,14 @@ static int parse_listen(struct config *cfg, const char *v)
     if (v[0] == '[' && hl >= 2 && v[hl - 1] == ']') {
         v++;
         hl -= 2;
+        bracketed = 1;
     }
-    if (hl >= sizeof(host))
+    if (hl == 0 || hl >= sizeof(host))
         return PS_E_INVAL;
     memcpy(host, v, hl);
     host[hl] = 0;
+    if (!bracketed && strchr(host, ':') != NULL)
+        return PS_E_INVAL; /* an IPv6 address needs brackets: [::1]:8443 */
     if (strnum_ll(colon + 1, 1, 65535, &port) != PS_OK)
         return PS_E_INVAL;
     cfg->listen_port = (int)port;
@@ -223,7 +227,7 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         long long lo, hi;
     } nums[] = {
         {"workers", 1, 64},         {"keyholder_threads", 1, 64},   {"max_body", 1024, 1LL << 30},
-        {"max_hashes", 1, 100000},  {"max_streams", 1, 1000},       {"max_connections", 1, 1000000},
+        {"max_hashes", 1, 10000},  {"max_streams", 1, 1000},       {"max_connections", 1, 1000000},
         {"idle_timeout", 1, 86400}, {"handshake_timeout", 1, 3600},
     };
     const char *d = w[0];

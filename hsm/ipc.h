@@ -22,7 +22,8 @@
 #include "../protocol/err.h"
 
 #define IPC_HDR_LEN     12
-#define IPC_MAX_PAYLOAD (1024 * 1024)
+/* A full reply (IPC_MAX_DIGESTS signatures of IPC_MAX_SIG bytes) always fits. */
+#define IPC_MAX_PAYLOAD (16 * 1024 * 1024)
 #define IPC_MAX_DIGESTS 10000
 #define IPC_MAX_DIGEST  64
 #define IPC_MAX_SIG     1024

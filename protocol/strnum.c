@@ -8,7 +8,7 @@ int strnum_ll(const char *s, long long lo, long long hi, long long *out)
     char *end;
     long long v;
 
-    if (s == NULL || *s == 0 || *s == ' ' || *s == '+')
+    if (s == NULL || !((*s >= '0' && *s <= '9') || *s == '-'))
         return PS_E_INVAL;
     errno = 0;
     v = strtoll(s, &end, 10);

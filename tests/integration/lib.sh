@@ -89,3 +89,34 @@ expect_status() {
     ok "$desc"
 }
 b64_sha256() { printf '%s' "$1" | openssl dgst -sha256 -binary | base64 -w0; }
+
+# ---- added for bad_input.sh, tenants_and_certs.sh, faults.sh ----
+# expect_error DESC STATUS CODE: like expect_status, and the body is an application/json
+# {"error":{"code","message"}} with a non-empty message
+expect_error() {
+    local desc=$1 want=$2 code=$3
+    if [ "$STATUS" = "$want" ] && [ "$(jget "j['error']['code']")" = "$code" ]; then
+        if ! grep -qi '^content-type: application/json' "$TMP/headers"; then
+            nok "$desc: error response is not application/json"
+            return 1
+        fi
+        if [ -z "$(jget "j['error']['message']")" ]; then
+            nok "$desc: error response has no message"
+            return 1
+        fi
+    fi
+    expect_status "$desc" "$want" "$code"
+}
+# wait_until SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds; fails after SECONDS
+wait_until() {
+    local end=$(($(date +%s%N) + $1 * 1000000000))
+    shift
+    until "$@"; do
+        [ "$(date +%s%N)" -lt "$end" ] || return 1
+        sleep 0.1
+    done
+}
+# audit_count DIR: number of records in the instance's audit table
+audit_count() { sqlite3 "$1/state/audit.db" "select count(*) from audit"; }
+# b64_rand N: base64 of N random bytes
+b64_rand() { head -c "$1" /dev/urandom | base64 -w0; }

@@ -54,8 +54,8 @@ static void test_hdr(void)
     for (unsigned t = 0; t < 8; t++) {
         h.type = (uint16_t)t;
         ipc_hdr_encode(b, &h);
-        CHECK((ipc_hdr_decode(b, &d) == PS_OK) == (t == IPC_SIGN || t == IPC_STATUS),
-              "type %u %s", t, t == IPC_SIGN || t == IPC_STATUS ? "accepted" : "rejected");
+        CHECK((ipc_hdr_decode(b, &d) == PS_OK) == (t == IPC_SIGN || t == IPC_STATUS), "type %u %s",
+              t, t == IPC_SIGN || t == IPC_STATUS ? "accepted" : "rejected");
     }
     h.type = 0xffff;
     ipc_hdr_encode(b, &h);
@@ -81,7 +81,8 @@ static void test_frame_append(void)
 
         CHECK(ipc_frame_append(&b, 9, IPC_SIGN, 0, big, sizeof(big)) == PS_E_LIMIT && b.len == was,
               "frame_append past the buffer max fails and leaves the buffer unchanged");
-        CHECK(ipc_frame_append(&b, 9, IPC_SIGN, 0, big, (size_t)IPC_MAX_PAYLOAD + 1) == PS_E_LIMIT &&
+        CHECK(ipc_frame_append(&b, 9, IPC_SIGN, 0, big, (size_t)IPC_MAX_PAYLOAD + 1) ==
+                      PS_E_LIMIT &&
                   b.len == was,
               "frame_append refuses payloads > IPC_MAX_PAYLOAD");
     }
@@ -114,21 +115,20 @@ static void test_req_roundtrip(void)
 
     buf_init(&b, 4096);
     CHECK(buf_append(&b, "XY", 2) == PS_OK, "prefix bytes before the frame");
-    CHECK(ipc_sign_req_encode(&b, 0xdeadbeefu, tenant, key, 0xfe, 0x81, digests,
-                              dlens, 4) == PS_OK,
+    CHECK(ipc_sign_req_encode(&b, 0xdeadbeefu, tenant, key, 0xfe, 0x81, digests, dlens, 4) == PS_OK,
           "encode a 4-digest request with a 64-character key id");
     CHECK(memcmp(b.data, "XY", 2) == 0, "encode appends after existing data");
     CHECK(ipc_hdr_decode(b.data + 2, &h) == PS_OK, "request header decodes");
     CHECK(h.len == b.len - 2 - IPC_HDR_LEN && h.id == 0xdeadbeefu && h.type == IPC_SIGN &&
               h.status == 0,
           "request header: len %u, id, type IPC_SIGN, status 0", (unsigned)h.len);
-    CHECK(h.len == 1 + strlen(tenant) + 1 + IPC_MAX_ID + 4 + (1 + 32) + (1 + 64) + (1 + 1) + (1 + 48),
+    CHECK(h.len ==
+              1 + strlen(tenant) + 1 + IPC_MAX_ID + 4 + (1 + 32) + (1 + 64) + (1 + 1) + (1 + 48),
           "payload length is exactly the documented layout");
     pl = b.data + 2 + IPC_HDR_LEN;
     CHECK(ipc_sign_req_decode(pl, h.len, &r) == PS_OK, "request decodes");
     CHECK(strcmp(r.tenant, tenant) == 0 && strcmp(r.key, key) == 0, "tenant and key round trip");
-    CHECK(r.alg == 0xfe && r.flags == 0x81 && r.count == 4,
-          "alg, flags, count round trip");
+    CHECK(r.alg == 0xfe && r.flags == 0x81 && r.count == 4, "alg, flags, count round trip");
     for (int i = 0; i < 4 && r.digests; i++)
         all &= r.digests[i].len == dlens[i] && memcmp(r.digests[i].p, digests[i], dlens[i]) == 0 &&
                r.digests[i].p >= pl && r.digests[i].p + dlens[i] <= pl + h.len;
@@ -169,12 +169,12 @@ static void test_req_reject(void)
 
     memset(long_id, 'a', sizeof(long_id));
 
-#define TAIL(alg, cnt)                                                                            \
-    do {                                                                                          \
-        p[n++] = (alg);                                                                           \
-        p[n++] = 0;                                                                               \
-        p[n++] = (uint8_t)((cnt) >> 8);                                                           \
-        p[n++] = (uint8_t)(cnt);                                                                  \
+#define TAIL(alg, cnt)                                                                             \
+    do {                                                                                           \
+        p[n++] = (alg);                                                                            \
+        p[n++] = 0;                                                                                \
+        p[n++] = (uint8_t)((cnt) >> 8);                                                            \
+        p[n++] = (uint8_t)(cnt);                                                                   \
     } while (0)
 
     /* sanity: the hand-built form is accepted when valid */
@@ -324,7 +324,8 @@ static void test_req_encode_refuses(void)
     long_id[IPC_MAX_ID + 1] = 0;
     buf_init(&b, 4096);
     CHECK(buf_append(&b, pre, 6) == PS_OK, "buffer holds a prefix");
-    CHECK(ipc_sign_req_encode(&b, 1, "t", "k", 1, 0, dp, dl, 0) == PS_E_INVAL && buf_same(&b, pre, 6),
+    CHECK(ipc_sign_req_encode(&b, 1, "t", "k", 1, 0, dp, dl, 0) == PS_E_INVAL &&
+              buf_same(&b, pre, 6),
           "encode refuses count 0, buffer unchanged");
     CHECK(ipc_sign_req_encode(&b, 1, "t", "k", 1, 0, dp, dl, IPC_MAX_DIGESTS + 1) == PS_E_INVAL &&
               buf_same(&b, pre, 6),
@@ -335,9 +336,11 @@ static void test_req_encode_refuses(void)
     CHECK(ipc_sign_req_encode(&b, 1, "t", long_id, 1, 0, dp, dl, 2) == PS_E_INVAL &&
               buf_same(&b, pre, 6),
           "encode refuses a 65-character key, buffer unchanged");
-    CHECK(ipc_sign_req_encode(&b, 1, "", "k", 1, 0, dp, dl, 2) == PS_E_INVAL && buf_same(&b, pre, 6),
+    CHECK(ipc_sign_req_encode(&b, 1, "", "k", 1, 0, dp, dl, 2) == PS_E_INVAL &&
+              buf_same(&b, pre, 6),
           "encode refuses an empty tenant, buffer unchanged");
-    CHECK(ipc_sign_req_encode(&b, 1, "t", "", 1, 0, dp, dl, 2) == PS_E_INVAL && buf_same(&b, pre, 6),
+    CHECK(ipc_sign_req_encode(&b, 1, "t", "", 1, 0, dp, dl, 2) == PS_E_INVAL &&
+              buf_same(&b, pre, 6),
           "encode refuses an empty key, buffer unchanged");
     CHECK(ipc_sign_req_encode(&b, 1, "t", "k", 1, 0, bp, bl0, 2) == PS_E_INVAL &&
               buf_same(&b, pre, 6),
@@ -349,7 +352,8 @@ static void test_req_encode_refuses(void)
 
     buf_init(&b, IPC_HDR_LEN + 6 + 40);
     CHECK(buf_append(&b, pre, 6) == PS_OK, "small buffer holds a prefix");
-    CHECK(ipc_sign_req_encode(&b, 1, "t", "k", 1, 0, dp, dl, 2) == PS_E_LIMIT && buf_same(&b, pre, 6),
+    CHECK(ipc_sign_req_encode(&b, 1, "t", "k", 1, 0, dp, dl, 2) == PS_E_LIMIT &&
+              buf_same(&b, pre, 6),
           "encode past the buffer max fails with PS_E_LIMIT, buffer unchanged");
     buf_free(&b);
 }
@@ -394,7 +398,8 @@ static void test_reply(void)
     CHECK(h.len == b.len - start - IPC_HDR_LEN && h.id == 0x11223344u && h.type == IPC_SIGN &&
               h.status == 0,
           "reply header: patched len %u, id, type, status", (unsigned)h.len);
-    CHECK(h.len == 10 + (2 + 1) + (2 + 71) + (2 + IPC_MAX_SIG), "reply payload is the documented layout");
+    CHECK(h.len == 10 + (2 + 1) + (2 + 71) + (2 + IPC_MAX_SIG),
+          "reply payload is the documented layout");
     pl = b.data + start + IPC_HDR_LEN;
     CHECK(ipc_sign_reply_decode(pl, h.len, &fs, &count, sigs, lens, 4) == PS_OK, "reply decodes");
     CHECK(fs == seq, "first_seq keeps all 64 bits (got %016llx)", (unsigned long long)fs);

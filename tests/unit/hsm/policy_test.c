@@ -3,13 +3,13 @@
 #include "../../../hsm/policy.h"
 #include "../unit.h"
 
-#define NOW ((time_t)1700000000)
+#define NOW    ((time_t)1700000000)
 #define BIT(a) (1u << (a))
 
 static struct cfg_key ck[6] = {
-    {"t1-ec", "platform-a", "t1-ec", NULL, 0},   {"t1-rsa", "platform-a", "t1-rsa", NULL, 0},
-    {"t1-ed", "platform-a", "t1-ed", NULL, 0},   {"t2-ec", "platform-b", "t2-ec", NULL, 0},
-    {"old", "platform-a", "old", NULL, 0},       {"future", "platform-a", "future", NULL, 0},
+    {"t1-ec", "platform-a", "t1-ec", NULL, 0}, {"t1-rsa", "platform-a", "t1-rsa", NULL, 0},
+    {"t1-ed", "platform-a", "t1-ed", NULL, 0}, {"t2-ec", "platform-b", "t2-ec", NULL, 0},
+    {"old", "platform-a", "old", NULL, 0},     {"future", "platform-a", "future", NULL, 0},
 };
 static struct key_entry keys[6];
 static struct keyreg reg = {keys, 6};
@@ -90,7 +90,8 @@ int main(void)
     setup();
 
     r = mkreq("platform-a", "t1-ec", ALG_ECDSA_SHA256, 2, 32);
-    CHECK(run(&r, 10, NOW, &k) == PS_OK && k == &keys[0], "good ecdsa-sha256 request passes, sets *key");
+    CHECK(run(&r, 10, NOW, &k) == PS_OK && k == &keys[0],
+          "good ecdsa-sha256 request passes, sets *key");
     r = mkreq("platform-a", "t1-rsa", ALG_RSA_PSS_SHA384, 1, 48);
     CHECK(run(&r, 10, NOW, &k) == PS_OK && k == &keys[1], "good rsa-pss-sha384 request passes");
     r = mkreq("platform-b", "t2-ec", ALG_ECDSA_SHA384, 1, 48);
@@ -102,7 +103,8 @@ int main(void)
     r = mkreq("platform-a", "t1-e", ALG_ECDSA_SHA256, 1, 32);
     CHECK(run(&r, 10, NOW, &k) == PS_E_NOTFOUND, "key id prefix is not a match");
     r = mkreq("platform-a", "t2-ec", ALG_ECDSA_SHA256, 1, 32);
-    CHECK(run(&r, 10, NOW, &k) == PS_E_NOTFOUND, "another tenant's key -> PS_E_NOTFOUND (not DENIED)");
+    CHECK(run(&r, 10, NOW, &k) == PS_E_NOTFOUND,
+          "another tenant's key -> PS_E_NOTFOUND (not DENIED)");
     r = mkreq("platform-b", "t1-ec", ALG_ED25519, 1, 7);
     CHECK(run(&r, 10, NOW, &k) == PS_E_NOTFOUND,
           "another tenant's key with a bad alg and digest is still PS_E_NOTFOUND");
@@ -116,11 +118,13 @@ int main(void)
     r = mkreq("platform-a", "t1-ec", ALG_ED25519, 1, 32);
     CHECK(run(&r, 10, NOW, &k) == PS_E_UNSUPPORTED, "ed25519 on an EC key -> PS_E_UNSUPPORTED");
     r = mkreq("platform-a", "t1-ec", ALG_RSA_PKCS1_SHA256, 1, 32);
-    CHECK(run(&r, 10, NOW, &k) == PS_E_UNSUPPORTED, "rsa-pkcs1-sha256 on an EC key -> PS_E_UNSUPPORTED");
+    CHECK(run(&r, 10, NOW, &k) == PS_E_UNSUPPORTED,
+          "rsa-pkcs1-sha256 on an EC key -> PS_E_UNSUPPORTED");
     r = mkreq("platform-a", "t1-rsa", ALG_ECDSA_SHA256, 1, 32);
     CHECK(run(&r, 10, NOW, &k) == PS_E_UNSUPPORTED, "ecdsa on an RSA key -> PS_E_UNSUPPORTED");
     r = mkreq("platform-a", "t1-ed", ALG_RSA_PSS_SHA256, 1, 32);
-    CHECK(run(&r, 10, NOW, &k) == PS_E_UNSUPPORTED, "rsa-pss on an Ed25519 key -> PS_E_UNSUPPORTED");
+    CHECK(run(&r, 10, NOW, &k) == PS_E_UNSUPPORTED,
+          "rsa-pss on an Ed25519 key -> PS_E_UNSUPPORTED");
     r = mkreq("platform-a", "t1-ec", ALG_NONE, 1, 32);
     CHECK(run(&r, 10, NOW, &k) == PS_E_UNSUPPORTED, "ALG_NONE -> PS_E_UNSUPPORTED");
     r = mkreq("platform-a", "t1-ec", ALG_MAX, 1, 32);
@@ -139,13 +143,15 @@ int main(void)
     /* validity */
     r = mkreq("platform-a", "old", ALG_ECDSA_SHA256, 1, 32);
     CHECK(run(&r, 10, NOW, &k) == PS_E_DENIED, "expired key -> PS_E_DENIED");
-    CHECK(run(&r, 10, NOW - 1, &k) == PS_OK && k == &keys[4], "at not_after exactly it is still valid");
+    CHECK(run(&r, 10, NOW - 1, &k) == PS_OK && k == &keys[4],
+          "at not_after exactly it is still valid");
     r = mkreq("platform-a", "future", ALG_ECDSA_SHA256, 1, 32);
     CHECK(run(&r, 10, NOW, &k) == PS_E_DENIED, "not yet valid key -> PS_E_DENIED");
     CHECK(run(&r, 10, NOW + 1, &k) == PS_OK && k == &keys[5], "at not_before exactly it is valid");
     r = mkreq("platform-a", "t1-ec", ALG_ECDSA_SHA256, 1, 32);
     CHECK(run(&r, 10, NOW + 1001, &k) == PS_E_DENIED, "one second after not_after -> PS_E_DENIED");
-    CHECK(run(&r, 10, NOW - 1001, &k) == PS_E_DENIED, "one second before not_before -> PS_E_DENIED");
+    CHECK(run(&r, 10, NOW - 1001, &k) == PS_E_DENIED,
+          "one second before not_before -> PS_E_DENIED");
 
     /* batch size */
     r = mkreq("platform-a", "t1-ec", ALG_ECDSA_SHA256, 5, 32);
@@ -174,10 +180,12 @@ int main(void)
     CHECK(run(&r, 10, NOW, &k) == PS_OK, "ed25519 accepts a 32/64 mix");
     r = mkreq("platform-a", "t1-ec", ALG_ECDSA_SHA256, 8, 32);
     digs[7].len = 48;
-    CHECK(run(&r, 10, NOW, &k) == PS_E_INVAL, "one wrong digest at the end of a batch -> PS_E_INVAL");
+    CHECK(run(&r, 10, NOW, &k) == PS_E_INVAL,
+          "one wrong digest at the end of a batch -> PS_E_INVAL");
     r = mkreq("platform-a", "t1-ec", ALG_ECDSA_SHA256, 8, 32);
     digs[3].len = 31;
-    CHECK(run(&r, 10, NOW, &k) == PS_E_INVAL, "one wrong digest in the middle of a batch -> PS_E_INVAL");
+    CHECK(run(&r, 10, NOW, &k) == PS_E_INVAL,
+          "one wrong digest in the middle of a batch -> PS_E_INVAL");
 
     /* key_alg_allowed */
     {
@@ -190,10 +198,13 @@ int main(void)
         CHECK(!key_alg_allowed(&e, ALG_ECDSA_SHA384) && !key_alg_allowed(&e, ALG_RSA_PSS_SHA256),
               "key_alg_allowed: unlisted algorithms");
         e.algs = ~0u;
-        CHECK(!key_alg_allowed(&e, ALG_NONE), "key_alg_allowed: ALG_NONE never, even with bit 0 set");
-        CHECK(!key_alg_allowed(&e, ALG_MAX), "key_alg_allowed: ALG_MAX never, even with its bit set");
-        CHECK(!key_alg_allowed(&e, (enum ps_alg)-1), "key_alg_allowed: negative alg never");
-        CHECK(!key_alg_allowed(&e, (enum ps_alg)40), "key_alg_allowed: alg 40 never (no shift overflow)");
+        CHECK(!key_alg_allowed(&e, ALG_NONE),
+              "key_alg_allowed: ALG_NONE never, even with bit 0 set");
+        CHECK(!key_alg_allowed(&e, ALG_MAX),
+              "key_alg_allowed: ALG_MAX never, even with its bit set");
+        CHECK(!key_alg_allowed(&e, (enum ps_alg) - 1), "key_alg_allowed: negative alg never");
+        CHECK(!key_alg_allowed(&e, (enum ps_alg)40),
+              "key_alg_allowed: alg 40 never (no shift overflow)");
         {
             int all = 1;
 

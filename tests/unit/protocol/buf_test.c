@@ -18,7 +18,8 @@ int main(void)
     CHECK(buf_unread(&b) == 0 && b.len == 0, "consuming everything resets");
     CHECK(buf_printf(&b, "%d-%s", 42, "ab") == PS_OK && strcmp((char *)b.data, "42-ab") == 0,
           "printf appends");
-    CHECK(buf_printf(&b, "%s", "too long") == PS_E_LIMIT && b.len == 5, "printf past the max fails cleanly");
+    CHECK(buf_printf(&b, "%s", "too long") == PS_E_LIMIT && b.len == 5,
+          "printf past the max fails cleanly");
     buf_free(&b);
     return unit_done();
 }

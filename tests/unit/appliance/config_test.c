@@ -1,0 +1,506 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../../appliance/config.h"
+#include "../../../protocol/alg.h"
+#include "../unit.h"
+
+#define EXAMPLE "portseald.conf.example"
+
+/* Required directives plus one tenant and one key; a line appended after these is line 13. */
+static const char *const head_lines[] = {
+    "# test config",
+    "",
+    "listen 127.0.0.1:8443",
+    "state_dir /var/lib/portseal",
+    "tls_cert /etc/c.pem",
+    "tls_key /etc/k.pem",
+    "client_ca /etc/ca.pem",
+    "pkcs11_module /usr/lib/m.so",
+    "pkcs11_token tok",
+    "pin_file /etc/pin",
+    "tenant ta cn-a",
+    "key k0 tenant=ta label=l0 cert=/c0.pem",
+    NULL,
+};
+#define EXTRA_LINE 13
+
+static char *join(const char *skip, const char *extra, const char *tail)
+{
+    size_t n = 1 + (extra ? strlen(extra) + 1 : 0) + (tail ? strlen(tail) : 0);
+    char *t, *p;
+
+    for (int i = 0; head_lines[i]; i++)
+        n += strlen(head_lines[i]) + 1;
+    p = t = malloc(n);
+    for (int i = 0; head_lines[i]; i++) {
+        size_t l = strlen(head_lines[i]);
+
+        if (skip && strncmp(head_lines[i], skip, strlen(skip)) == 0 &&
+            head_lines[i][strlen(skip)] == ' ')
+            continue;
+        memcpy(p, head_lines[i], l);
+        p += l;
+        *p++ = '\n';
+    }
+    if (extra) {
+        memcpy(p, extra, strlen(extra));
+        p += strlen(extra);
+        *p++ = '\n';
+    }
+    if (tail) {
+        memcpy(p, tail, strlen(tail));
+        p += strlen(tail);
+    }
+    *p = 0;
+    return t;
+}
+
+/* Parse len bytes; expect PS_E_CONFIG with err starting "line N:" (N > 0) or with prefix. */
+static int fails_len(const char *text, size_t len, int line, const char *prefix, const char *needle)
+{
+    struct config cfg;
+    char err[512] = "", want[32];
+    int rc;
+
+    rc = config_parse(text, len, &cfg, err, sizeof(err));
+    if (rc == PS_OK) {
+        printf("# parsed OK, expected an error\n");
+        config_free(&cfg);
+        return 0;
+    }
+    config_free(&cfg); /* must be safe after a failed parse */
+    printf("# err: %s\n", err);
+    if (line > 0) {
+        snprintf(want, sizeof(want), "line %d: ", line);
+        prefix = want;
+    }
+    return rc == PS_E_CONFIG && strncmp(err, prefix, strlen(prefix)) == 0 &&
+           (needle == NULL || strstr(err, needle) != NULL);
+}
+
+static int fails_at(const char *extra, const char *needle)
+{
+    char *t = join(NULL, extra, "# end\n");
+    int ok = fails_len(t, strlen(t), EXTRA_LINE, NULL, needle);
+
+    free(t);
+    return ok;
+}
+
+static int parses_with(const char *extra, struct config *cfg)
+{
+    char *t = join(NULL, extra, NULL), err[512] = "";
+    int rc = config_parse(t, strlen(t), cfg, err, sizeof(err));
+
+    if (rc != PS_OK)
+        printf("# err: %s\n", err);
+    free(t);
+    return rc == PS_OK;
+}
+
+static const char full[] = "# a full configuration\n"
+                           "listen 192.0.2.7:9443\n"
+                           "workers 8\n"
+                           "user portseal\n"
+                           "pid_file /run/portseald.pid\n"
+                           "state_dir /var/lib/ps\n"
+                           "tls_cert /etc/ps/server.pem\n"
+                           "tls_key /etc/ps/server.key\n"
+                           "client_ca /etc/ps/ca.pem\n"
+                           "crl /etc/ps/crl.pem\n"
+                           "pkcs11_module /usr/lib/softhsm/libsofthsm2.so\n"
+                           "pkcs11_token my-token\n"
+                           "pin_file /etc/ps/pin\n"
+                           "pkcs11_env SOFTHSM2_CONF=/etc/ps/softhsm2.conf\n"
+                           "pkcs11_env OTHER=a=b\n"
+                           "keyholder_threads 4\n"
+                           "max_body 2048\n"
+                           "max_hashes 5000\n"
+                           "max_streams 50\n"
+                           "max_connections 999\n"
+                           "idle_timeout 300\n"
+                           "handshake_timeout 7\n"
+                           "tenant platform-a platform-a.cn.test\n"
+                           "tenant Plat_B.2 b-cn\n"
+                           "key t1-ec tenant=platform-a label=t1-ec-label cert=/etc/ps/t1.pem "
+                           "algs=ecdsa-sha256,ecdsa-sha384\n"
+                           "key t2.rsa tenant=Plat_B.2 label=rsa cert=/etc/ps/t2.pem\n"
+                           "key K_3 cert=/c3.pem label=l3 tenant=platform-a algs=rsa-pkcs1-sha1\n";
+
+static int streq(const char *a, const char *b)
+{
+    return a != NULL && strcmp(a, b) == 0;
+}
+
+static void test_full(void)
+{
+    struct config c;
+    char err[256] = "";
+    int seen[64] = {0}, all = 1;
+
+    CHECK(config_parse(full, sizeof(full) - 1, &c, err, sizeof(err)) == PS_OK,
+          "full config parses (%s)", err);
+    CHECK(streq(c.listen_host, "192.0.2.7") && c.listen_port == 9443, "listen host and port");
+    CHECK(c.workers == 8 && c.keyholder_threads == 4, "workers, keyholder_threads");
+    CHECK(streq(c.user, "portseal") && streq(c.pid_file, "/run/portseald.pid") &&
+              streq(c.state_dir, "/var/lib/ps"),
+          "user, pid_file, state_dir");
+    CHECK(streq(c.tls_cert, "/etc/ps/server.pem") && streq(c.tls_key, "/etc/ps/server.key") &&
+              streq(c.client_ca, "/etc/ps/ca.pem") && streq(c.crl, "/etc/ps/crl.pem"),
+          "tls_cert, tls_key, client_ca, crl");
+    CHECK(streq(c.pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so") &&
+              streq(c.pkcs11_token, "my-token") && streq(c.pin_file, "/etc/ps/pin"),
+          "pkcs11_module, pkcs11_token, pin_file");
+    CHECK(c.n_env == 2 && streq(c.pkcs11_env[0], "SOFTHSM2_CONF=/etc/ps/softhsm2.conf") &&
+              streq(c.pkcs11_env[1], "OTHER=a=b"),
+          "pkcs11_env (repeatable, kept in order)");
+    CHECK(c.max_body == 2048 && c.max_hashes == 5000 && c.max_streams == 50 &&
+              c.max_connections == 999 && c.idle_timeout == 300 && c.handshake_timeout == 7,
+          "numeric limits");
+    CHECK(c.ntenants == 2 && streq(c.tenants[0].id, "platform-a") &&
+              streq(c.tenants[0].cn, "platform-a.cn.test") && streq(c.tenants[1].id, "Plat_B.2") &&
+              streq(c.tenants[1].cn, "b-cn"),
+          "tenants");
+    CHECK(c.nkeys == 3, "three keys");
+    if (c.nkeys == 3) {
+        CHECK(streq(c.keys[0].id, "t1-ec") && streq(c.keys[0].tenant, "platform-a") &&
+                  streq(c.keys[0].label, "t1-ec-label") &&
+                  streq(c.keys[0].cert_file, "/etc/ps/t1.pem") &&
+                  c.keys[0].algs == ((1u << ALG_ECDSA_SHA256) | (1u << ALG_ECDSA_SHA384)),
+              "key t1-ec with algs");
+        CHECK(streq(c.keys[1].id, "t2.rsa") && streq(c.keys[1].tenant, "Plat_B.2") &&
+                  c.keys[1].algs == 0,
+              "key without algs= has algs 0 (type defaults)");
+        CHECK(streq(c.keys[2].id, "K_3") && streq(c.keys[2].tenant, "platform-a") &&
+                  streq(c.keys[2].label, "l3") && streq(c.keys[2].cert_file, "/c3.pem") &&
+                  c.keys[2].algs == (1u << ALG_RSA_PKCS1_SHA1),
+              "key options in any order");
+    }
+    CHECK(config_key(&c, "t2.rsa") == &c.keys[1] && config_key(&c, "t2") == NULL &&
+              config_key(&c, "T1-EC") == NULL,
+          "config_key finds by exact id");
+    CHECK(config_tenant_by_cn(&c, "b-cn") == &c.tenants[1] &&
+              config_tenant_by_cn(&c, "platform-a") == NULL,
+          "config_tenant_by_cn finds by exact CN");
+
+    /* The full config above uses every directive. */
+    for (const char *const *d = config_directives; *d; d++) {
+        char pat[64];
+        int i = (int)(d - config_directives);
+
+        snprintf(pat, sizeof(pat), "\n%s ", *d);
+        if (i < 64)
+            seen[i] = strstr(full, pat) != NULL;
+        all &= i < 64 && seen[i];
+        if (!(i < 64 && seen[i]))
+            printf("# full config lacks directive %s\n", *d);
+    }
+    CHECK(all, "the full config in this test uses every directive in config_directives");
+    config_free(&c);
+    config_free(&c);
+    CHECK(1, "config_free twice is safe");
+}
+
+static void test_defaults(void)
+{
+    struct config c;
+
+    CHECK(parses_with(NULL, &c), "minimal config parses");
+    CHECK(c.workers == 2, "default workers 2");
+    CHECK(c.keyholder_threads == 2, "default keyholder_threads 2");
+    CHECK(c.max_hashes == 1000, "default max_hashes 1000");
+    CHECK(c.max_body == 1024 * 1024, "default max_body 1 MiB");
+    CHECK(c.max_streams == 100, "default max_streams 100");
+    CHECK(c.max_connections == 4096, "default max_connections 4096");
+    CHECK(c.idle_timeout == 120, "default idle_timeout 120");
+    CHECK(c.handshake_timeout == 10, "default handshake_timeout 10");
+    CHECK(c.user == NULL && c.pid_file == NULL && c.crl == NULL && c.n_env == 0,
+          "optional strings default to unset");
+    CHECK(c.ntenants == 1 && c.nkeys == 1 && streq(c.keys[0].id, "k0"), "one tenant, one key");
+    config_free(&c);
+}
+
+static void test_syntax_ok(void)
+{
+    struct config c;
+    static const char crlf[] =
+        "# crlf\r\n\r\nlisten [::1]:8443\r\n"
+        "state_dir /s\r\ntls_cert /c\r\ntls_key /k\r\nclient_ca /ca\r\n"
+        "   \t pkcs11_module\t/m.so   # trailing comment\r\n"
+        "pkcs11_token tok\r\npin_file /p\r\nworkers 3\r\n"
+        "tenant ta cn\r\nkey k tenant=ta label=l cert=/c.pem algs=ecdsa-sha256\r\n"
+        "#last line without a newline";
+    char err[256] = "";
+
+    CHECK(config_parse(crlf, sizeof(crlf) - 1, &c, err, sizeof(err)) == PS_OK,
+          "CRLF, blank lines, comments, tabs, leading blanks, no final newline (%s)", err);
+    CHECK(streq(c.listen_host, "::1") && c.listen_port == 8443,
+          "listen [::1]:8443 -> host ::1 port 8443");
+    CHECK(streq(c.pkcs11_module, "/m.so") && streq(c.pkcs11_token, "tok") && c.workers == 3,
+          "values have no CR or comment attached");
+    CHECK(c.nkeys == 1 && streq(c.keys[0].cert_file, "/c.pem") &&
+              c.keys[0].algs == (1u << ALG_ECDSA_SHA256),
+          "CR stripped from the last word of a key line");
+    config_free(&c);
+
+    CHECK(parses_with("listen [2001:db8::5]:1", &c) && streq(c.listen_host, "2001:db8::5") &&
+              c.listen_port == 1,
+          "listen [2001:db8::5]:1");
+    config_free(&c);
+    CHECK(parses_with("listen localhost:65535", &c) && streq(c.listen_host, "localhost") &&
+              c.listen_port == 65535,
+          "listen localhost:65535");
+    config_free(&c);
+    CHECK(parses_with("listen 0.0.0.0:443", &c) && streq(c.listen_host, "0.0.0.0") &&
+              c.listen_port == 443,
+          "a later listen overrides the earlier one");
+    config_free(&c);
+    CHECK(parses_with("workers 1", &c) && c.workers == 1, "workers 1 (lower bound)");
+    config_free(&c);
+    CHECK(parses_with("workers 64", &c) && c.workers == 64, "workers 64 (upper bound)");
+    config_free(&c);
+    CHECK(parses_with("max_body 1073741824", &c) && c.max_body == 1073741824u,
+          "max_body 1 GiB (upper bound)");
+    config_free(&c);
+    CHECK(parses_with("key k9 tenant=ta label=l cert=/c algs=ed25519", &c) && c.nkeys == 2 &&
+              c.keys[1].algs == (1u << ALG_ED25519),
+          "second key with algs=ed25519");
+    config_free(&c);
+    {
+        char *line = malloc(4096);
+
+        line[0] = '#';
+        memset(line + 1, 'x', 4094);
+        line[4095] = 0;
+        CHECK(parses_with(line, &c), "a 4095-character comment line is fine");
+        config_free(&c);
+        free(line);
+    }
+}
+
+static void test_errors(void)
+{
+    CHECK(fails_at("bogus 1", "unknown directive"), "unknown directive, with its line");
+    CHECK(fails_at("Workers 2", "unknown directive"), "directives are case-sensitive");
+    CHECK(fails_at("workers 2x", "workers"), "workers 2x");
+    CHECK(fails_at("workers 0", "workers"), "workers 0");
+    CHECK(fails_at("workers 65", "workers"), "workers 65");
+    CHECK(fails_at("workers -1", NULL), "workers -1");
+    CHECK(fails_at("workers +2", NULL), "workers +2");
+    CHECK(fails_at("workers 0x10", NULL), "workers 0x10");
+    CHECK(fails_at("workers 99999999999999999999", NULL), "workers with overflow");
+    CHECK(fails_at("workers", NULL), "workers without a value");
+    CHECK(fails_at("workers 2 3", NULL), "workers with two values");
+    CHECK(fails_at("keyholder_threads 65", NULL), "keyholder_threads 65");
+    CHECK(fails_at("max_body 1023", NULL), "max_body 1023");
+    CHECK(fails_at("max_body 1073741825", NULL), "max_body 1 GiB + 1");
+    CHECK(fails_at("max_hashes 0", NULL), "max_hashes 0");
+    CHECK(fails_at("max_hashes 100001", NULL), "max_hashes 100001");
+    CHECK(fails_at("max_streams 1001", NULL), "max_streams 1001");
+    CHECK(fails_at("max_connections 1000001", NULL), "max_connections 1000001");
+    CHECK(fails_at("idle_timeout 86401", NULL), "idle_timeout 86401");
+    CHECK(fails_at("handshake_timeout 0", NULL), "handshake_timeout 0");
+    CHECK(fails_at("user", NULL), "user without a value");
+    CHECK(fails_at("state_dir /a /b", NULL), "state_dir with two values");
+
+    CHECK(fails_at("listen 127.0.0.1", "listen"), "listen without a port");
+    CHECK(fails_at("listen 127.0.0.1:", "listen"), "listen with an empty port");
+    CHECK(fails_at("listen :8443", "listen"), "listen without a host");
+    CHECK(fails_at("listen host:0", "listen"), "listen port 0");
+    CHECK(fails_at("listen host:65536", "listen"), "listen port 65536");
+    CHECK(fails_at("listen host:80x", "listen"), "listen port 80x");
+    CHECK(fails_at("listen host:-80", "listen"), "listen port -80");
+    CHECK(fails_at("listen [::1]", "listen"), "listen [::1] without a port");
+    CHECK(fails_at("listen [::1]:", "listen"), "listen [::1]: with an empty port");
+    CHECK(fails_at("listen ::1", "listen"), "listen ::1 (unbracketed IPv6, no port)");
+    CHECK(fails_at("listen []:8443", "listen"), "listen []:8443 (empty host)");
+    CHECK(fails_at("listen", NULL), "listen without a value");
+
+    CHECK(fails_at("key", "key"), "key without an id");
+    CHECK(fails_at("key k1", "needs tenant"), "key without options");
+    CHECK(fails_at("key k1 label=l cert=/c", "needs tenant"), "key without tenant=");
+    CHECK(fails_at("key k1 tenant=ta cert=/c", "needs tenant"), "key without label=");
+    CHECK(fails_at("key k1 tenant=ta label=l", "needs tenant"), "key without cert=");
+    CHECK(fails_at("key k1 tenant=ta label=l cert=/c color=red", "unknown key option"),
+          "key with an unknown option");
+    CHECK(fails_at("key k1 tenant=ta label=l cert=/c bare", "name=value"),
+          "key with an option without =");
+    CHECK(fails_at("key k1 tenant=ta label=l cert=/c algs=ecdsa-sha256,foo", "algorithm"),
+          "key with an unknown alg in algs=");
+    CHECK(fails_at("key k1 tenant=ta label=l cert=/c algs=ECDSA-SHA256", "algorithm"),
+          "algs names are case-sensitive");
+    CHECK(fails_at("key k1 tenant=ta label=l cert=/c algs=", "algorithm"),
+          "key with an empty algs=");
+    CHECK(fails_at("key k1 tenant=ta label=l cert=/c algs=ecdsa-sha256,", "algorithm"),
+          "key with a trailing comma in algs=");
+    CHECK(fails_at("key k0 tenant=ta label=l cert=/c", "duplicate"), "duplicate key id");
+    CHECK(fails_at("key bad/id tenant=ta label=l cert=/c", "key id"), "key id with '/'");
+    CHECK(fails_at("key bad:id tenant=ta label=l cert=/c", "key id"), "key id with ':'");
+    CHECK(fails_at("key k\xc3\xa9 tenant=ta label=l cert=/c", "key id"),
+          "key id with a non-ASCII letter");
+    CHECK(fails_at("key aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
+                   "tenant=ta label=l cert=/c",
+                   "key id"),
+          "key id of 65 characters");
+    {
+        struct config c;
+
+        CHECK(parses_with("key aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa "
+                          "tenant=ta label=l cert=/c",
+                          &c),
+              "key id of 64 characters is fine");
+        config_free(&c);
+    }
+    CHECK(fails_at("tenant ta cn-other", "duplicate"), "duplicate tenant id");
+    CHECK(fails_at("tenant tb cn-a", "duplicate"), "duplicate tenant CN");
+    CHECK(fails_at("tenant t/b cn-b", "tenant id"), "tenant id with '/'");
+    CHECK(fails_at("tenant tb", "tenant"), "tenant without a CN");
+    CHECK(fails_at("tenant tb cn extra", "tenant"), "tenant with three values");
+    CHECK(fails_at("pkcs11_env NOEQUALS", "pkcs11_env"), "pkcs11_env without =");
+    {
+        char many[17 * 16 + 1];
+        char *t;
+        size_t o = 0;
+
+        for (int i = 0; i < 17; i++) {
+            memcpy(many + o, "pkcs11_env A=1\n", 15);
+            o += 15;
+        }
+        many[o - 1] = 0; /* join adds the last newline */
+        t = join(NULL, many, NULL);
+        CHECK(fails_len(t, strlen(t), EXTRA_LINE + 16, NULL, "pkcs11_env"),
+              "a 17th pkcs11_env is refused on its own line");
+        free(t);
+    }
+    CHECK(fails_at("a b c d e f g h i j k l m n o p q", "words"), "more than 16 words on a line");
+
+    {
+        char *t = join(NULL, "key k2 tenant=nobody label=l cert=/c", NULL);
+
+        CHECK(fails_len(t, strlen(t), 0, "key k2 names unknown tenant nobody", NULL),
+              "a key naming an unknown tenant (no line number)");
+        free(t);
+    }
+    {
+        static const char *const req[] = {"listen",       "state_dir", "tls_cert",
+                                          "tls_key",      "client_ca", "pkcs11_module",
+                                          "pkcs11_token", "pin_file",  NULL};
+
+        for (int i = 0; req[i]; i++) {
+            char *t = join(req[i], NULL, NULL), want[64], pat[64];
+
+            snprintf(want, sizeof(want), "missing directive '%s'", req[i]);
+            snprintf(pat, sizeof(pat), "\n%s ", req[i]);
+            if (strstr(t, pat) != NULL)
+                printf("# test text still has %s\n", req[i]);
+            CHECK(fails_len(t, strlen(t), 0, want, NULL), "missing %s is an error", req[i]);
+            free(t);
+        }
+    }
+    {
+        char *t = join(NULL, "workers 2", NULL);
+        size_t l = strlen(t);
+        char *u = malloc(l + 3);
+
+        /* rebuild with an embedded NUL in line 13: "workers 2<NUL>x" */
+        memcpy(u, t, l - 1);
+        memcpy(u + l - 1, "\0x\n", 3);
+        CHECK(fails_len(u, l + 2, EXTRA_LINE, NULL, "NUL"), "NUL byte in the text, with its line");
+        free(u);
+        free(t);
+    }
+    {
+        char *line = malloc(4098);
+        char *t;
+
+        line[0] = '#';
+        memset(line + 1, 'x', 4096);
+        line[4097] = 0;
+        t = join(NULL, line, "workers 3\n");
+        CHECK(fails_len(t, strlen(t), EXTRA_LINE, NULL, "too long"),
+              "a 4097-character line fails (even a comment), with its line");
+        free(t);
+        free(line);
+    }
+    {
+        struct config c;
+        char err[64];
+
+        memset(&c, 0, sizeof(c));
+        CHECK(config_parse("nonsense\n", 9, &c, err, sizeof(err)) == PS_E_CONFIG &&
+                  strncmp(err, "line 1: ", 8) == 0,
+              "error on line 1 (%s)", err);
+        config_free(&c);
+        config_free(&c);
+        CHECK(1, "config_free twice after a failed parse is safe");
+        CHECK(config_parse("", 0, &c, err, sizeof(err)) == PS_E_CONFIG &&
+                  strstr(err, "missing directive") != NULL,
+              "empty text: missing directives (%s)", err);
+        config_free(&c);
+    }
+}
+
+/* Every directive appears (as an active directive line) in the example configuration. */
+static void test_example(void)
+{
+    FILE *f = fopen(EXAMPLE, "r");
+    char *text;
+    size_t len = 0, cap = 1 << 16, n;
+    struct config ex, def;
+    char err[256] = "";
+
+    if (f == NULL) {
+        printf("ok - # skip %s not found in the current directory (run from the repo root)\n",
+               EXAMPLE);
+        return;
+    }
+    text = malloc(cap + 1);
+    while ((n = fread(text + len, 1, cap - len, f)) > 0) {
+        len += n;
+        if (len == cap) {
+            cap *= 2;
+            text = realloc(text, cap + 1);
+        }
+    }
+    fclose(f);
+    text[len] = 0;
+
+    for (const char *const *d = config_directives; *d; d++) {
+        int found = 0;
+        size_t dl = strlen(*d);
+
+        for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+            const char *q = p;
+
+            while (*q == ' ' || *q == '\t')
+                q++;
+            if (strncmp(q, *d, dl) == 0 && (q[dl] == ' ' || q[dl] == '\t')) {
+                found = 1;
+                break;
+            }
+        }
+        CHECK(found, "directive %s is shown in %s", *d, EXAMPLE);
+    }
+    CHECK(config_parse(text, len, &ex, err, sizeof(err)) == PS_OK, "%s parses (%s)", EXAMPLE, err);
+    CHECK(parses_with(NULL, &def), "minimal config parses (for the defaults)");
+    CHECK(ex.workers == def.workers && ex.keyholder_threads == def.keyholder_threads &&
+              ex.max_body == def.max_body && ex.max_hashes == def.max_hashes &&
+              ex.max_streams == def.max_streams && ex.max_connections == def.max_connections &&
+              ex.idle_timeout == def.idle_timeout && ex.handshake_timeout == def.handshake_timeout,
+          "numbers in %s are the built-in defaults it says they are", EXAMPLE);
+    config_free(&ex);
+    config_free(&def);
+    free(text);
+}
+
+int main(void)
+{
+    test_full();
+    test_defaults();
+    test_syntax_ok();
+    test_errors();
+    test_example();
+    return unit_done();
+}

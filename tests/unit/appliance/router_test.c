@@ -1,0 +1,104 @@
+#include <string.h>
+
+#include "../../../appliance/router.h"
+#include "../unit.h"
+
+/* Match and return the route; *status is set to -1 first so a hit leaves it untouched. */
+static const struct route *m(const char *method, const char *path, const char **tail, int *status)
+{
+    *tail = NULL;
+    *status = -1;
+    return router_match(method, path, tail, status);
+}
+
+static int miss(const char *method, const char *path, int want)
+{
+    const char *tail;
+    int status;
+    const struct route *rt = m(method, path, &tail, &status);
+
+    if (rt != NULL)
+        printf("# %s %s matched route %s\n", method, path, rt->name);
+    return rt == NULL && status == want;
+}
+
+int main(void)
+{
+    const struct route *rt;
+    const char *tail;
+    int status, n = 0;
+
+    for (const struct route *r = routes; r->method; r++) {
+        char path[128];
+        size_t pl = strlen(r->path);
+
+        n++;
+        CHECK(pl + 3 < sizeof(path) && r->path[0] == '/', "route %s has a sane path", r->name);
+        memcpy(path, r->path, pl + 1);
+        if (r->prefix) {
+            CHECK(r->path[pl - 1] == '/', "prefix route %s ends in '/'", r->name);
+            memcpy(path + pl, "id", 3);
+        }
+        rt = m(r->method, path, &tail, &status);
+        CHECK(rt == r && status == -1, "%s %s matches route %s", r->method, path, r->name);
+        CHECK(tail != NULL && strcmp(tail, r->prefix ? "id" : "") == 0, "route %s tail is '%s'",
+              r->name, tail ? tail : "(null)");
+        CHECK(r->fn != NULL && r->name != NULL, "route %s has a handler and a name", r->name);
+        if (strcmp(r->method, "GET") == 0) {
+            rt = m("HEAD", path, &tail, &status);
+            CHECK(rt == r, "HEAD %s matches the GET route %s", path, r->name);
+        } else {
+            CHECK(miss("HEAD", path, 405), "HEAD %s is 405 (only GET routes take HEAD)", path);
+        }
+        CHECK(miss(strcmp(r->method, "GET") == 0 ? "POST" : "GET", path, 405),
+              "%s with the wrong method is 405", path);
+        CHECK(miss("DELETE", path, 405), "DELETE %s is 405", path);
+        CHECK(miss("get", path, 405), "lowercase method 'get' on %s is 405", path);
+    }
+    CHECK(n == 7, "routes[] has %d entries", n);
+
+    rt = m("GET", "/v1/keys/t1-ec", &tail, &status);
+    CHECK(rt != NULL && strcmp(rt->name, "key") == 0 && tail != NULL && strcmp(tail, "t1-ec") == 0,
+          "GET /v1/keys/t1-ec -> key route, tail 't1-ec'");
+    rt = m("GET", "/v1/keys", &tail, &status);
+    CHECK(rt != NULL && strcmp(rt->name, "keys") == 0 && tail != NULL && *tail == 0,
+          "GET /v1/keys -> keys list, empty tail");
+    rt = m("POST", "/v1/sign/hash", &tail, &status);
+    CHECK(rt != NULL && rt->max_body == (size_t)-1 && (rt->flags & ROUTE_TENANT),
+          "sign_hash takes the configured body and needs a tenant");
+    rt = m("GET", "/healthz", &tail, &status);
+    CHECK(rt != NULL && (rt->flags & ROUTE_PUBLIC) && rt->max_body == 0,
+          "healthz is public, no body");
+    {
+        int ok = 1;
+
+        for (const struct route *r = routes; r->method; r++)
+            if (strcmp(r->method, "GET") == 0 && r->max_body != 0)
+                ok = 0;
+        CHECK(ok, "no GET route takes a body");
+    }
+
+    CHECK(miss("GET", "/v1/keys/", 404), "/v1/keys/ (empty tail) is 404");
+    CHECK(miss("GET", "/v1/keys/a/b", 404), "/v1/keys/a/b (slash in tail) is 404");
+    CHECK(miss("GET", "/v1/keys/a/", 404), "/v1/keys/a/ (trailing slash) is 404");
+    CHECK(miss("GET", "/v1/keys/../x", 404), "/v1/keys/../x is 404");
+    CHECK(miss("GET", "/healthzx", 404), "/healthzx is 404");
+    CHECK(miss("GET", "/healthz/", 404), "/healthz/ is 404");
+    CHECK(miss("GET", "/health", 404), "/health is 404");
+    CHECK(miss("GET", "/HEALTHZ", 404), "/HEALTHZ is 404 (paths are case-sensitive)");
+    CHECK(miss("GET", "", 404), "empty path is 404");
+    CHECK(miss("GET", "/", 404), "/ is 404");
+    CHECK(miss("GET", "/v1", 404), "/v1 is 404");
+    CHECK(miss("GET", "/v1/keysx", 404), "/v1/keysx is 404");
+    CHECK(miss("GET", "/v1/keys/", 404) && miss("POST", "/v1/keys/", 404),
+          "/v1/keys/ is 404 for any method");
+    CHECK(miss("POST", "/v1/keys/a/b", 404), "POST /v1/keys/a/b is 404, not 405");
+    CHECK(miss("POST", "/v1/sign/hash/", 404), "/v1/sign/hash/ is 404");
+    CHECK(miss("POST", "/v1/sign", 404), "/v1/sign is 404");
+    CHECK(miss("POST", "/x/v1/sign/hash", 404), "/x/v1/sign/hash is 404");
+    CHECK(miss("GET", "//v1/keys", 404), "//v1/keys is 404");
+    CHECK(miss("POST", "/v1/keys/t1-ec", 405), "POST /v1/keys/t1-ec is 405");
+    CHECK(miss("HEAD", "/v1/sign/cms", 405), "HEAD /v1/sign/cms is 405");
+    CHECK(miss("OPTIONS", "/healthz", 405), "OPTIONS /healthz is 405");
+    return unit_done();
+}
