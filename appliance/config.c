@@ -227,7 +227,7 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         long long lo, hi;
     } nums[] = {
         {"workers", 1, 64},         {"keyholder_threads", 1, 64},   {"max_body", 1024, 1LL << 30},
-        {"max_hashes", 1, 10000},  {"max_streams", 1, 1000},       {"max_connections", 1, 1000000},
+        {"max_hashes", 1, 10000},   {"max_streams", 1, 1000},       {"max_connections", 1, 1000000},
         {"idle_timeout", 1, 86400}, {"handshake_timeout", 1, 3600},
     };
     const char *d = w[0];

@@ -21,7 +21,7 @@
 #include "../protocol/buf.h"
 #include "../protocol/err.h"
 
-#define IPC_HDR_LEN     12
+#define IPC_HDR_LEN 12
 /* A full reply (IPC_MAX_DIGESTS signatures of IPC_MAX_SIG bytes) always fits. */
 #define IPC_MAX_PAYLOAD (16 * 1024 * 1024)
 #define IPC_MAX_DIGESTS 10000
