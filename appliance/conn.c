@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,7 +44,7 @@ struct conn {
     struct buf out;
     unsigned nstreams;
     struct stream *streams; /* every open stream, for teardown */
-    int dead;               /* closed; freed at the end of the loop turn */
+    int dead;               /* closed; freed by conn_reap at the end of the loop turn */
 };
 
 struct stream {
@@ -668,6 +670,12 @@ void conn_new(struct worker *w, int fd)
         close(fd);
         return;
     }
+    {
+        int one = 1;
+
+        /* responses are small and latency matters: no Nagle delay */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
     c->ev.kind = EV_CONN;
     c->w = w;
     c->fd = fd;
@@ -728,9 +736,20 @@ static void conn_close(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     c->w->nconns--;
-    if (!c->queued_flush)
+    /* Later events of this epoll batch, or the flush queue, may still point at c. */
+    c->prev = NULL;
+    c->next = c->w->graveyard;
+    c->w->graveyard = c;
+}
+
+void conn_reap(struct worker *w)
+{
+    while (w->graveyard) {
+        struct conn *c = w->graveyard;
+
+        w->graveyard = c->next;
         free(c);
-    /* else: freed by conn_flush_queued, which still holds it */
+    }
 }
 
 void conn_flush_queued(struct worker *w)
@@ -740,11 +759,7 @@ void conn_flush_queued(struct worker *w)
 
         w->flushq = c->flush_next;
         c->queued_flush = 0;
-        if (c->dead) {
-            free(c);
-            continue;
-        }
-        conn_flush(c); /* may close and free c */
+        conn_flush(c); /* does nothing for a closed connection */
     }
 }
 
@@ -767,4 +782,5 @@ void conn_close_all(struct worker *w)
     while (w->conns)
         conn_close(w->conns);
     conn_flush_queued(w);
+    conn_reap(w);
 }

@@ -21,5 +21,7 @@ void conn_sweep(struct worker *w, double now);
 /* Write what responses queued outside the connection's own I/O (keyholder replies). */
 void conn_flush_queued(struct worker *w);
 void conn_close_all(struct worker *w);
+/* Free the connections closed during this loop turn (call once per turn, at its end). */
+void conn_reap(struct worker *w);
 
 #endif

@@ -32,6 +32,7 @@ struct child {
     pid_t pid;
     int ctl;    /* parent end of the control socket */
     int kh_end; /* worker end of its keyholder socket, kept until the worker is forked */
+    int lfd;    /* the worker's listening socket (SO_REUSEPORT: the kernel spreads clients) */
     double restart_at;
     int restarts;
 };
@@ -39,7 +40,6 @@ struct child {
 static struct {
     struct config cfg;
     const char *cfg_path;
-    int lfd;
     struct child kh;
     struct child workers[MAX_WORKERS];
     volatile sig_atomic_t got_term, got_chld;
@@ -53,7 +53,12 @@ static void on_signal(int sig)
         P.got_term = 1;
 }
 
-static int open_listener(const struct config *cfg)
+/*
+ * A listening socket with SO_REUSEPORT (one per worker). The first call (probe = 1) binds
+ * once without it, so that a port another program (or a second portseald) already uses is
+ * an error instead of a silently shared port.
+ */
+static int open_listener(const struct config *cfg, int probe)
 {
     struct addrinfo hints = {0}, *res = NULL;
     char port[8];
@@ -65,8 +70,16 @@ static int open_listener(const struct config *cfg)
     snprintf(port, sizeof(port), "%d", cfg->listen_port);
     if ((e = getaddrinfo(cfg->listen_host, port, &hints, &res)) != 0)
         fatalx("listen %s:%s: %s", cfg->listen_host, port, gai_strerror(e));
+    if (probe) {
+        fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+            bind(fd, res->ai_addr, res->ai_addrlen) != 0)
+            fatal("cannot listen on %s:%s", cfg->listen_host, port);
+        close(fd);
+    }
     fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
         bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 4096) != 0)
         fatal("cannot listen on %s:%s", cfg->listen_host, port);
     freeaddrinfo(res);
@@ -128,10 +141,10 @@ static int start_keyholder(char *err, size_t errlen)
     if (pid == 0) {
         close(ready[0]);
         close(ctl[0]);
-        close(P.lfd);
         for (int i = 0; i < n; i++) {
             close_if(&P.workers[i].kh_end);
             close_if(&P.workers[i].ctl);
+            close_if(&P.workers[i].lfd);
         }
         prctl(PR_SET_NAME, "ps-keyholder", 0, 0, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
@@ -199,14 +212,16 @@ static void start_worker(int i)
         close(ctl[0]);
         close_if(&P.kh.ctl);
         for (int j = 0; j < P.cfg.workers; j++) {
-            if (j != i)
+            if (j != i) {
                 close_if(&P.workers[j].kh_end);
+                close_if(&P.workers[j].lfd);
+            }
             close_if(&P.workers[j].ctl);
         }
         snprintf(name, sizeof(name), "ps-worker%d", i & 63);
         prctl(PR_SET_NAME, name, 0, 0, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
-        _exit(worker_main(&P.cfg, i, P.lfd, ctl[1], kh_fd));
+        _exit(worker_main(&P.cfg, i, P.workers[i].lfd, ctl[1], kh_fd));
     }
     close(ctl[1]);
     close_if(&P.workers[i].ctl);
@@ -377,10 +392,11 @@ int main(int argc, char **argv)
     sigaction(SIGPIPE, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
 
-    P.lfd = open_listener(&P.cfg);
     P.kh.ctl = -1;
-    for (int i = 0; i < MAX_WORKERS; i++)
+    for (int i = 0; i < MAX_WORKERS; i++) {
         P.workers[i].ctl = P.workers[i].kh_end = -1;
+        P.workers[i].lfd = i < P.cfg.workers ? open_listener(&P.cfg, i == 0) : -1;
+    }
     if (start_keyholder(err, sizeof(err)) != 0) {
         if (P.kh.pid > 0) {
             kill(P.kh.pid, SIGKILL);

@@ -162,6 +162,7 @@ static void loop(struct worker *w)
             conn_flush_queued(w);
             next_sweep = mono_now() + 1;
         }
+        conn_reap(w);
     }
     conn_close_all(w);
 }

@@ -36,7 +36,8 @@ struct worker {
     struct kh_client *kh;
     int kh_wants_out;
     struct conn *conns;
-    struct conn *flushq; /* connections with responses queued outside their own I/O */
+    struct conn *flushq;    /* connections with responses queued outside their own I/O */
+    struct conn *graveyard; /* closed this loop turn, freed at its end */
     unsigned nconns;
     struct worker_metrics m;
     struct proxy_keys *proxies;

@@ -91,21 +91,33 @@ expect_status() {
 b64_sha256() { printf '%s' "$1" | openssl dgst -sha256 -binary | base64 -w0; }
 
 # ---- added for bad_input.sh, tenants_and_certs.sh, faults.sh ----
-# expect_error DESC STATUS CODE: like expect_status, and the body is an application/json
-# {"error":{"code","message"}} with a non-empty message
+# expect_error DESC STATUS CODE: like expect_status (status, error code, x-request-id), and the
+# body is an application/json {"error":{"code","message"}} with a non-empty message
 expect_error() {
-    local desc=$1 want=$2 code=$3
-    if [ "$STATUS" = "$want" ] && [ "$(jget "j['error']['code']")" = "$code" ]; then
-        if ! grep -qi '^content-type: application/json' "$TMP/headers"; then
-            nok "$desc: error response is not application/json"
-            return 1
-        fi
-        if [ -z "$(jget "j['error']['message']")" ]; then
-            nok "$desc: error response has no message"
-            return 1
-        fi
+    local desc=$1 want=$2 code=$3 got
+    got=$(python3 -I -S -c "
+import json,sys
+try:
+    e=json.load(open(sys.argv[1]))['error']; m=e['message']
+    print(e['code'] if isinstance(m,str) and m else 'NO-MESSAGE')
+except Exception: print('NOT-AN-ERROR-OBJECT')" "$TMP/body" 2>/dev/null)
+    if [ "$STATUS" != "$want" ]; then
+        nok "$desc: status $STATUS, want $want: $(head -c 300 "$TMP/body" 2>/dev/null)"
+        return 1
     fi
-    expect_status "$desc" "$want" "$code"
+    if [ "$got" != "$code" ]; then
+        nok "$desc: error code '$got', want '$code': $(head -c 300 "$TMP/body" 2>/dev/null)"
+        return 1
+    fi
+    if ! grep -qi '^content-type: application/json' "$TMP/headers"; then
+        nok "$desc: error response is not application/json"
+        return 1
+    fi
+    if ! grep -qi '^x-request-id: ' "$TMP/headers"; then
+        nok "$desc: no x-request-id header"
+        return 1
+    fi
+    ok "$desc"
 }
 # wait_until SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds; fails after SECONDS
 wait_until() {
