@@ -29,6 +29,7 @@ static void kh_error(struct request *r, int status, const uint8_t *msg, size_t l
     case PS_E_INVAL: http_error(r, 400, "invalid_request", "%.*s", n, (const char *)msg); break;
     case PS_E_HSM: http_error(r, 502, "hsm_error", "%.*s", n, (const char *)msg); break;
     case PS_E_STORAGE: http_error(r, 503, "audit_unavailable", "%.*s", n, (const char *)msg); break;
+    case PS_E_AGAIN: http_error(r, 504, "keyholder_timeout", "%.*s", n, (const char *)msg); break;
     default:
         http_error(r, 503, "keyholder_unavailable", "the signing service is unavailable: %.*s", n,
                    (const char *)msg);

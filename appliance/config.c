@@ -33,6 +33,7 @@ const char *const config_directives[] = {"listen",
                                          "max_connections",
                                          "idle_timeout",
                                          "handshake_timeout",
+                                         "keyholder_timeout",
                                          "tenant",
                                          "key",
                                          NULL};
@@ -48,6 +49,7 @@ static void cfg_defaults(struct config *cfg)
     cfg->max_connections = 4096;
     cfg->idle_timeout = 120;
     cfg->handshake_timeout = 10;
+    cfg->keyholder_timeout = 30;
 }
 
 static int cfg_err(char *err, size_t errlen, int line, const char *fmt, ...)
@@ -222,14 +224,29 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         {"pkcs11_token", offsetof(struct config, pkcs11_token)},
         {"pin_file", offsetof(struct config, pin_file)},
     };
+    /* numbers: size_t fields (NUM_SIZE), unsigned (NUM_UINT), int (NUM_INT) */
+    enum { NUM_INT, NUM_UINT, NUM_SIZE };
+#define NUM(name, lo, hi, field, kind)                                                             \
+    {                                                                                              \
+        name, lo, hi, offsetof(struct config, field), kind                                         \
+    }
     static const struct {
         const char *name;
         long long lo, hi;
+        size_t off;
+        int kind;
     } nums[] = {
-        {"workers", 1, 64},         {"keyholder_threads", 1, 64},   {"max_body", 1024, 1LL << 30},
-        {"max_hashes", 1, 10000},   {"max_streams", 1, 1000},       {"max_connections", 1, 1000000},
-        {"idle_timeout", 1, 86400}, {"handshake_timeout", 1, 3600},
+        NUM("workers", 1, 64, workers, NUM_INT),
+        NUM("keyholder_threads", 1, 64, keyholder_threads, NUM_INT),
+        NUM("max_body", 1024, 1LL << 30, max_body, NUM_SIZE),
+        NUM("max_hashes", 1, 10000, max_hashes, NUM_SIZE),
+        NUM("max_streams", 1, 1000, max_streams, NUM_UINT),
+        NUM("max_connections", 1, 1000000, max_connections, NUM_UINT),
+        NUM("idle_timeout", 1, 86400, idle_timeout, NUM_UINT),
+        NUM("handshake_timeout", 1, 3600, handshake_timeout, NUM_UINT),
+        NUM("keyholder_timeout", 1, 3600, keyholder_timeout, NUM_UINT),
     };
+#undef NUM
     const char *d = w[0];
     long long v;
 
@@ -275,22 +292,12 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         if (parse_uint(w[1], nums[i].lo, nums[i].hi, &v) != PS_OK)
             return cfg_err(err, errlen, line, "%s must be a number from %lld to %lld", d,
                            nums[i].lo, nums[i].hi);
-        if (strcmp(d, "workers") == 0)
-            cfg->workers = (int)v;
-        else if (strcmp(d, "keyholder_threads") == 0)
-            cfg->keyholder_threads = (int)v;
-        else if (strcmp(d, "max_body") == 0)
-            cfg->max_body = (size_t)v;
-        else if (strcmp(d, "max_hashes") == 0)
-            cfg->max_hashes = (size_t)v;
-        else if (strcmp(d, "max_streams") == 0)
-            cfg->max_streams = (unsigned)v;
-        else if (strcmp(d, "max_connections") == 0)
-            cfg->max_connections = (unsigned)v;
-        else if (strcmp(d, "idle_timeout") == 0)
-            cfg->idle_timeout = (unsigned)v;
+        if (nums[i].kind == NUM_INT)
+            *(int *)((char *)cfg + nums[i].off) = (int)v;
+        else if (nums[i].kind == NUM_UINT)
+            *(unsigned *)((char *)cfg + nums[i].off) = (unsigned)v;
         else
-            cfg->handshake_timeout = (unsigned)v;
+            *(size_t *)((char *)cfg + nums[i].off) = (size_t)v;
         return PS_OK;
     }
     return cfg_err(err, errlen, line, "unknown directive '%s'", d);

@@ -44,6 +44,7 @@ struct config {
     unsigned max_connections;   /* per worker */
     unsigned idle_timeout;      /* seconds without a request before a connection closes */
     unsigned handshake_timeout; /* seconds for TLS handshake and the first request */
+    unsigned keyholder_timeout; /* seconds a request may wait for the keyholder */
     struct cfg_tenant tenants[CFG_MAX_TENANTS];
     size_t ntenants;
     struct cfg_key keys[CFG_MAX_KEYS];

@@ -236,28 +236,49 @@ int http_query_param(const struct request *r, const char *name, char *out, size_
 
 /* ---- dispatch ---- */
 
-static void dispatch(struct stream *st)
+/* 16 hex digits: a random 32-bit prefix per process and a counter (unique, and cheap). */
+static void request_id(char out[24])
+{
+    static const char hex[] = "0123456789abcdef";
+    static uint32_t prefix, counter;
+    uint64_t v;
+
+    if (prefix == 0 && RAND_bytes((unsigned char *)&prefix, sizeof(prefix)) != 1)
+        prefix = (uint32_t)getpid();
+    v = (uint64_t)prefix << 32 | ++counter;
+    for (int i = 15; i >= 0; i--, v >>= 4)
+        out[i] = hex[v & 15];
+    out[16] = 0;
+}
+
+/*
+ * After the request headers: route, size and client-certificate checks. A request that
+ * fails them is answered at once, and its body (if any) is discarded unread.
+ */
+static void admit(struct stream *st)
 {
     struct request *r = st->req;
-    const char *tail = "";
     int status = 404;
 
-    st->dispatched = 1;
+    st->discard_body = st->dispatched = 1; /* until admitted */
+    if (r->header_error == 414) {
+        http_error(r, 414, "uri_too_long", "the path or the query string is too long");
+        return;
+    }
+    if (r->header_error) {
+        http_error(r, 431, "header_too_large", "a request header or the header block is too large");
+        return;
+    }
     if (r->method[0] == 0 || r->path[0] != '/') {
         http_error(r, 400, "bad_request", "missing :method or :path");
         return;
     }
-    if (r->route == NULL) {
-        if ((r->route = router_match(r->method, r->path, &tail, &status)) == NULL) {
-            if (status == 405)
-                http_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method,
-                           r->path);
-            else
-                http_error(r, 404, "not_found", "no such endpoint: %s", r->path);
-            return;
-        }
-    } else {
-        router_match(r->method, r->path, &tail, &status);
+    if ((r->route = router_match(r->method, r->path, &r->tail, &status)) == NULL) {
+        if (status == 405)
+            http_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->method, r->path);
+        else
+            http_error(r, 404, "not_found", "no such endpoint: %s", r->path);
+        return;
     }
     if (!(r->route->flags & ROUTE_PUBLIC)) {
         if (r->cert == CERT_NONE) {
@@ -276,7 +297,16 @@ static void dispatch(struct stream *st)
             return;
         }
     }
-    r->route->fn(r, tail);
+    r->max_body = r->route->max_body == (size_t)-1 ? st->c->w->cfg->max_body : r->route->max_body;
+    r->body.max = r->max_body;
+    st->discard_body = st->dispatched = 0;
+}
+
+/* The whole request is in: run the handler. */
+static void dispatch(struct stream *st)
+{
+    st->dispatched = 1;
+    st->req->route->fn(st->req, st->req->tail);
 }
 
 /* ---- nghttp2 callbacks ---- */
@@ -286,7 +316,6 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
     struct conn *c = ud;
     struct stream *st;
     struct request *r;
-    uint8_t rnd[8];
 
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
@@ -308,9 +337,7 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
     r->cert_error = c->id.cert_error;
     r->tenant = c->id.tenant;
     snprintf(r->peer_cn, sizeof(r->peer_cn), "%s", c->id.cn);
-    RAND_bytes(rnd, sizeof(rnd));
-    for (int i = 0; i < 8; i++)
-        snprintf(r->request_id + 2 * i, 3, "%02x", rnd[i]);
+    request_id(r->request_id);
     buf_init(&r->body, 0);
     c->nstreams++;
     st->next = c->streams;
@@ -321,11 +348,16 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
     return 0;
 }
 
-static void copy_field(char *dst, size_t cap, const uint8_t *v, size_t n, int *bad)
+#define MAX_HEADER_BLOCK 16384 /* as advertised in SETTINGS_MAX_HEADER_LIST_SIZE */
+
+/* Copy a header value; on overflow remember the status to answer with (first one wins). */
+static void copy_field(struct request *r, char *dst, size_t cap, const uint8_t *v, size_t n,
+                       int status)
 {
     if (n >= cap) {
-        *bad = 1;
-        n = cap - 1;
+        if (r->header_error == 0)
+            r->header_error = status;
+        n = 0;
     }
     memcpy(dst, v, n);
     dst[n] = 0;
@@ -336,7 +368,6 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 {
     struct stream *st;
     struct request *r;
-    int bad = 0;
 
     (void)flags;
     (void)ud;
@@ -344,37 +375,22 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
         (st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id)) == NULL)
         return 0;
     r = st->req;
+    r->header_bytes += nlen + vlen + 32; /* RFC 9113 section 6.5.2 accounting */
+    if (r->header_bytes > MAX_HEADER_BLOCK && r->header_error == 0)
+        r->header_error = 431;
     if (nlen == 7 && memcmp(name, ":method", 7) == 0) {
-        copy_field(r->method, sizeof(r->method), value, vlen, &bad);
+        copy_field(r, r->method, sizeof(r->method), value, vlen, 431);
     } else if (nlen == 5 && memcmp(name, ":path", 5) == 0) {
         const uint8_t *q = memchr(value, '?', vlen);
         size_t pl = q ? (size_t)(q - value) : vlen;
 
-        copy_field(r->path, sizeof(r->path), value, pl, &bad);
+        copy_field(r, r->path, sizeof(r->path), value, pl, 414);
         if (q)
-            copy_field(r->query, sizeof(r->query), q + 1, vlen - pl - 1, &bad);
+            copy_field(r, r->query, sizeof(r->query), q + 1, vlen - pl - 1, 414);
     } else if (nlen == 12 && memcmp(name, "content-type", 12) == 0) {
-        copy_field(r->content_type, sizeof(r->content_type), value, vlen, &bad);
+        copy_field(r, r->content_type, sizeof(r->content_type), value, vlen, 431);
     }
-    if (bad)
-        return nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id,
-                                         NGHTTP2_REFUSED_STREAM) == 0
-                   ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
-                   : NGHTTP2_ERR_CALLBACK_FAILURE;
     return 0;
-}
-
-static void headers_done(struct stream *st)
-{
-    struct request *r = st->req;
-    const char *tail;
-    int status;
-
-    r->route = router_match(r->method, r->path, &tail, &status);
-    r->max_body = r->route == NULL                   ? 0
-                  : r->route->max_body == (size_t)-1 ? st->c->w->cfg->max_body
-                                                     : r->route->max_body;
-    r->body.max = r->max_body;
 }
 
 static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *data,
@@ -389,9 +405,7 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
     if (buf_append(&st->req->body, data, len) != PS_OK) {
         st->discard_body = 1;
         st->dispatched = 1;
-        if (st->req->route == NULL)
-            http_error(st->req, 404, "not_found", "no such endpoint: %s", st->req->path);
-        else if (st->req->max_body == 0)
+        if (st->req->max_body == 0)
             http_error(st->req, 400, "unexpected_body", "%s takes no request body", st->req->path);
         else
             http_error(st->req, 413, "payload_too_large", "request body exceeds %zu bytes",
@@ -410,7 +424,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
     if ((st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id)) == NULL)
         return 0;
     if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST)
-        headers_done(st);
+        admit(st);
     if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && !st->dispatched)
         dispatch(st);
     return 0;
@@ -537,11 +551,14 @@ static void start_http1_refusal(struct conn *c)
     static const char body[] =
         "{\"error\":{\"code\":\"http2_required\",\"message\":\"portseal speaks HTTP/2 only: "
         "use ALPN h2 (curl --http2)\"}}\n";
-    char head[256];
-    int n = snprintf(head, sizeof(head),
-                     "HTTP/1.1 505 HTTP Version Not Supported\r\ncontent-type: application/json\r\n"
-                     "content-length: %zu\r\nconnection: close\r\n\r\n",
-                     sizeof(body) - 1);
+    char head[256], rid[24];
+    int n;
+
+    request_id(rid);
+    n = snprintf(head, sizeof(head),
+                 "HTTP/1.1 505 HTTP Version Not Supported\r\ncontent-type: application/json\r\n"
+                 "content-length: %zu\r\nx-request-id: %s\r\nconnection: close\r\n\r\n",
+                 sizeof(body) - 1, rid);
 
     c->state = CS_HTTP1;
     c->w->m.http1_refused++;

@@ -40,6 +40,9 @@ struct request {
     int status;   /* status sent */
     double start; /* monotonic seconds */
     const struct route *route;
+    const char *tail;    /* rest of the path after a prefix route */
+    int header_error;    /* 414 or 431 when a header did not fit */
+    size_t header_bytes; /* header block size, RFC 9113 accounting */
 };
 
 void http_hold(struct request *r);

@@ -34,6 +34,7 @@ struct child {
     int kh_end; /* worker end of its keyholder socket, kept until the worker is forked */
     int lfd;    /* the worker's listening socket (SO_REUSEPORT: the kernel spreads clients) */
     double restart_at;
+    double started; /* a child that ran over a second was no crash loop: delay reset */
     int restarts;
 };
 
@@ -157,6 +158,7 @@ static int start_keyholder(char *err, size_t errlen)
     close_if(&P.kh.ctl);
     P.kh.ctl = ctl[0];
     P.kh.pid = pid;
+    P.kh.started = mono_now();
     /* wait for "OK" or "ERR reason" (a login can take a while on a real HSM) */
     for (;;) {
         struct pollfd pf = {ready[0], POLLIN, 0};
@@ -228,6 +230,7 @@ static void start_worker(int i)
     close_if(&P.workers[i].kh_end); /* the worker has it now */
     P.workers[i].ctl = ctl[0];
     P.workers[i].pid = pid;
+    P.workers[i].started = mono_now();
 }
 
 /* After a keyholder restart: hand each running worker its new socket. */
@@ -265,6 +268,8 @@ static void reap(void)
         if (pid == P.kh.pid) {
             log_warnx("keyholder %s; restarting it", how);
             P.kh.pid = 0;
+            if (mono_now() - P.kh.started > 1)
+                P.kh.restarts = 0;
             P.kh.restart_at = mono_now() + backoff(P.kh.restarts++);
             continue;
         }
@@ -272,6 +277,8 @@ static void reap(void)
             if (P.workers[i].pid == pid) {
                 log_warnx("worker %d %s; restarting it", i, how);
                 P.workers[i].pid = 0;
+                if (mono_now() - P.workers[i].started > 1)
+                    P.workers[i].restarts = 0;
                 P.workers[i].restart_at = mono_now() + backoff(P.workers[i].restarts++);
             }
     }

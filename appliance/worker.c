@@ -157,7 +157,9 @@ static void loop(struct worker *w)
         }
         kh_flush(w);
         conn_flush_queued(w);
+        kh_client_set_time(w->kh, mono_now());
         if (mono_now() >= next_sweep) {
+            kh_client_expire(w->kh);
             conn_sweep(w, mono_now());
             conn_flush_queued(w);
             next_sweep = mono_now() + 1;
@@ -192,6 +194,7 @@ int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd
     if ((w.kh = kh_client_new()) == NULL || (w.ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
         fatal("setup");
     kh_client_set_fd(w.kh, kh_fd);
+    kh_client_set_timeouts(w.kh, cfg->keyholder_timeout, 2);
     ev.events = EPOLLIN | EPOLLEXCLUSIVE;
     ev.data.ptr = &ev_listen;
     if (epoll_ctl(w.ep, EPOLL_CTL_ADD, lfd, &ev) != 0)

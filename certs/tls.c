@@ -6,12 +6,18 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+static int verify_err_idx = -1;
+
 static int verify_cb(int ok, X509_STORE_CTX *ctx)
 {
-    /* Keep going: the error stays in the verify result and the request is refused with a
-     * message, instead of a bare TLS alert. */
-    (void)ok;
-    (void)ctx;
+    /* Keep going, and remember the first error (the root cause: an untrusted issuer rather
+     * than the missing CRL that follows from it). The request is then refused with that
+     * message instead of a bare TLS alert. */
+    SSL *ssl = X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+
+    if (!ok && ssl && SSL_get_ex_data(ssl, verify_err_idx) == NULL)
+        SSL_set_ex_data(ssl, verify_err_idx,
+                        (void *)X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
     return 1;
 }
 
@@ -93,6 +99,8 @@ SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen)
         }
         X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
     }
+    if (verify_err_idx < 0)
+        verify_err_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
     SSL_CTX_set_verify_depth(ctx, 4);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
@@ -123,8 +131,10 @@ void tls_client_id(SSL *ssl, const struct config *cfg, struct client_id *out)
     }
     v = SSL_get_verify_result(ssl);
     if (v != X509_V_OK) {
+        const char *first = SSL_get_ex_data(ssl, verify_err_idx);
+
         out->cert = CERT_BAD;
-        out->cert_error = X509_verify_cert_error_string(v);
+        out->cert_error = first ? first : X509_verify_cert_error_string(v);
         return;
     }
     if (!has_client_auth_eku(peer)) {

@@ -40,6 +40,7 @@
 struct kh_peer {
     int fd;
     unsigned gen; /* bumped when the parent installs a new socket for this worker slot */
+    int dirty;    /* committer only: replies queued, not yet pushed */
     struct buf in;
     struct buf out; /* guarded by lock */
     pthread_mutex_t lock;
@@ -81,19 +82,29 @@ static struct kh {
     /* counters (atomic adds) */
     unsigned long long n_sig, n_req, n_denied, n_hsm_err, n_commits;
     int storage_ok;
+    struct kh_job *batch_head, *batch_tail; /* main thread: decoded, not yet queued */
 } kh;
+
+/* Append a list of jobs (head..tail, linked by next) with one lock and one wake-up. */
+static void q_push_list(struct kh_queue *q, struct kh_job *head, struct kh_job *tail)
+{
+    tail->next = NULL;
+    pthread_mutex_lock(&q->lock);
+    if (q->tail)
+        q->tail->next = head;
+    else
+        q->head = head;
+    q->tail = tail;
+    if (head != tail)
+        pthread_cond_broadcast(&q->cond);
+    else
+        pthread_cond_signal(&q->cond);
+    pthread_mutex_unlock(&q->lock);
+}
 
 static void q_push(struct kh_queue *q, struct kh_job *j)
 {
-    j->next = NULL;
-    pthread_mutex_lock(&q->lock);
-    if (q->tail)
-        q->tail->next = j;
-    else
-        q->head = j;
-    q->tail = j;
-    pthread_cond_signal(&q->cond);
-    pthread_mutex_unlock(&q->lock);
+    q_push_list(q, j, j);
 }
 
 /* Pop one job (all = 0) or the whole list (all = 1); blocks until there is one. */
@@ -139,22 +150,26 @@ static void peer_write_locked(struct kh_peer *p)
 }
 
 /*
- * Append bytes to a peer's output and try to write them; the main thread flushes the rest.
+ * Append bytes to a peer's output without writing them yet (peer_push writes).
  * A reply for an earlier generation of this worker slot (a restarted worker) is dropped.
  */
-static void peer_send(struct kh_peer *p, unsigned gen, const uint8_t *data, size_t len)
+static void peer_queue(struct kh_peer *p, unsigned gen, const uint8_t *data, size_t len)
+{
+    pthread_mutex_lock(&p->lock);
+    if (gen == p->gen && p->fd >= 0 && buf_append(&p->out, data, len) != PS_OK) {
+        log_warnx("worker output buffer full; dropping the worker");
+        shutdown(p->fd, SHUT_RDWR);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Write what is queued for p, in as few writes as the socket allows; the main thread
+ * flushes what the socket does not take now. */
+static void peer_push(struct kh_peer *p)
 {
     int pending;
 
     pthread_mutex_lock(&p->lock);
-    if (gen != p->gen) {
-        pthread_mutex_unlock(&p->lock);
-        return;
-    }
-    if (p->fd >= 0 && buf_append(&p->out, data, len) != PS_OK) {
-        log_warnx("worker output buffer full; dropping the worker");
-        shutdown(p->fd, SHUT_RDWR);
-    }
     peer_write_locked(p);
     pending = p->fd >= 0 && buf_unread(&p->out) > 0;
     pthread_mutex_unlock(&p->lock);
@@ -164,6 +179,12 @@ static void peer_send(struct kh_peer *p, unsigned gen, const uint8_t *data, size
         if (write(kh.wake_fd, &one, sizeof(one)) < 0)
             log_warn("eventfd");
     }
+}
+
+static void peer_send(struct kh_peer *p, unsigned gen, const uint8_t *data, size_t len)
+{
+    peer_queue(p, gen, data, len);
+    peer_push(p);
 }
 
 static void send_error(struct kh_peer *p, unsigned gen, uint32_t id, uint16_t type, int err,
@@ -295,17 +316,27 @@ static void *committer_thread(void *arg)
             struct kh_job *next = j->next;
 
             if (!ok && !j->failed) {
+                static const char msg[] = "audit record could not be written";
+
                 log_warnx("audit record could not be written; signature withheld");
-                send_error(j->peer, j->peer_gen, j->id, IPC_SIGN, PS_E_STORAGE,
-                           "audit record could not be written");
-            } else {
-                if (!j->failed)
-                    __atomic_add_fetch(&kh.n_sig, j->req.count, __ATOMIC_RELAXED);
-                peer_send(j->peer, j->peer_gen, j->reply.data, j->reply.len);
+                buf_reset(&j->reply);
+                if (ipc_frame_append(&j->reply, j->id, IPC_SIGN, (uint16_t)-PS_E_STORAGE, msg,
+                                     sizeof(msg) - 1) != PS_OK)
+                    fatalx("reply buffer");
+            } else if (!j->failed) {
+                __atomic_add_fetch(&kh.n_sig, j->req.count, __ATOMIC_RELAXED);
             }
+            peer_queue(j->peer, j->peer_gen, j->reply.data, j->reply.len);
+            j->peer->dirty = 1;
             job_free(j);
             j = next;
         }
+        /* one write per worker for the whole group */
+        for (int i = 0; i < kh.npeers; i++)
+            if (kh.peers[i].dirty) {
+                kh.peers[i].dirty = 0;
+                peer_push(&kh.peers[i]);
+            }
         while (rest) {
             struct kh_job *next = rest->next;
 
@@ -401,7 +432,12 @@ static int handle_frame(struct kh_peer *p, const struct ipc_hdr *h, const uint8_
     j->id = h->id;
     j->p11key = &kh.p11keys[j->key - kh.reg.keys];
     j->ts_ms = now_ms();
-    q_push(&kh.signq, j);
+    /* collected, and handed to the signers at once after this poll round */
+    if (kh.batch_tail)
+        kh.batch_tail->next = j;
+    else
+        kh.batch_head = j;
+    kh.batch_tail = j;
     return PS_OK;
 }
 
@@ -653,6 +689,10 @@ void keyholder_main(const struct config *cfg, const int *fds, int nfds, int read
                 peer_flush(&kh.peers[i]);
             if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
                 peer_read(&kh.peers[i]);
+        }
+        if (kh.batch_head) {
+            q_push_list(&kh.signq, kh.batch_head, kh.batch_tail);
+            kh.batch_head = kh.batch_tail = NULL;
         }
     }
     log_info("stopping");

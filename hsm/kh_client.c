@@ -12,8 +12,9 @@
 #define KH_SLOTS 65536 /* requests in flight per worker, at most */
 
 struct kh_slot {
-    kh_cb cb;
+    kh_cb cb; /* NULL once the request timed out: its late reply is dropped */
     void *ctx;
+    double deadline; /* monotonic seconds; the request fails with PS_E_AGAIN after it */
     uint16_t gen;
     uint16_t type;
     int used;
@@ -26,6 +27,8 @@ struct kh_client {
     uint32_t *free_list;
     size_t nfree;
     size_t pending;
+    double now; /* set by the event loop each turn */
+    double sign_timeout, status_timeout;
 };
 
 struct kh_client *kh_client_new(void)
@@ -44,6 +47,8 @@ struct kh_client *kh_client_new(void)
         c->free_list[i] = KH_SLOTS - 1 - i;
     c->nfree = KH_SLOTS;
     c->fd = -1;
+    c->sign_timeout = 30;
+    c->status_timeout = 2;
     buf_init(&c->out, 64 * 1024 * 1024);
     buf_init(&c->in, IPC_MAX_PAYLOAD + IPC_HDR_LEN + 65536);
     return c;
@@ -61,7 +66,8 @@ static void fail_all(struct kh_client *c, int err, const char *msg)
         s->gen++;
         c->free_list[c->nfree++] = i;
         c->pending--;
-        s->cb(s->ctx, err, (const uint8_t *)msg, strlen(msg));
+        if (s->cb)
+            s->cb(s->ctx, err, (const uint8_t *)msg, strlen(msg));
     }
 }
 
@@ -106,6 +112,32 @@ size_t kh_client_pending(const struct kh_client *c)
     return c->pending;
 }
 
+void kh_client_set_time(struct kh_client *c, double now)
+{
+    c->now = now;
+}
+
+void kh_client_set_timeouts(struct kh_client *c, double sign, double status)
+{
+    c->sign_timeout = sign;
+    c->status_timeout = status;
+}
+
+void kh_client_expire(struct kh_client *c)
+{
+    static const char msg[] = "the keyholder did not answer in time";
+
+    for (uint32_t i = 0; i < KH_SLOTS; i++) {
+        struct kh_slot *s = &c->slots[i];
+        kh_cb cb = s->cb;
+
+        if (!s->used || cb == NULL || c->now < s->deadline)
+            continue;
+        s->cb = NULL; /* the slot stays taken until the reply comes, if ever */
+        cb(s->ctx, PS_E_AGAIN, (const uint8_t *)msg, sizeof(msg) - 1);
+    }
+}
+
 static int slot_take(struct kh_client *c, kh_cb cb, void *ctx, uint16_t type, uint32_t *id)
 {
     uint32_t i;
@@ -119,6 +151,7 @@ static int slot_take(struct kh_client *c, kh_cb cb, void *ctx, uint16_t type, ui
     c->slots[i].ctx = ctx;
     c->slots[i].type = type;
     c->slots[i].used = 1;
+    c->slots[i].deadline = c->now + (type == IPC_STATUS ? c->status_timeout : c->sign_timeout);
     c->pending++;
     *id = (uint32_t)c->slots[i].gen << 16 | i;
     return PS_OK;
@@ -227,7 +260,8 @@ void kh_client_on_readable(struct kh_client *c)
                 void *ctx = s->ctx;
 
                 slot_give_back(c, h.id);
-                cb(ctx, h.status ? -(int)h.status : PS_OK, payload, h.len);
+                if (cb)
+                    cb(ctx, h.status ? -(int)h.status : PS_OK, payload, h.len);
             }
             if (c->fd < 0)
                 return;

@@ -36,5 +36,12 @@ int kh_client_flush(struct kh_client *c);
 /* Read and dispatch replies. */
 void kh_client_on_readable(struct kh_client *c);
 size_t kh_client_pending(const struct kh_client *c);
+/* The event loop's clock (monotonic seconds), stamped on new requests. */
+void kh_client_set_time(struct kh_client *c, double now);
+/* Seconds a sign request (default 30) and a status request (default 2) may wait. */
+void kh_client_set_timeouts(struct kh_client *c, double sign, double status);
+/* Fail requests past their deadline with PS_E_AGAIN (a stuck HSM must not hang clients);
+ * their late replies are dropped. */
+void kh_client_expire(struct kh_client *c);
 
 #endif

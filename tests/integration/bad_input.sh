@@ -151,6 +151,26 @@ check "sign/cms with a NUL in key= is refused (status $STATUS)" test "$STATUS" =
 api POST "/v1/sign/cms?key=t1-ec" --data-binary "@$TMP/over.json"
 expect_error "sign/cms: body of 1 MiB + 1 byte" 413 payload_too_large
 
+# ---- over-long request fields: a 4xx JSON error, not a stream reset without an answer
+# expect_4xx DESC: the last request got some 4xx with a JSON error code and x-request-id
+expect_4xx() {
+    case $STATUS in
+    4??) ;;
+    *) nok "$1: status $STATUS, want a 4xx error ($(tail -n 1 "$TMP/curl.err" 2>/dev/null))"; return 1 ;;
+    esac
+    expect_error "$1" "$STATUS" "$(jget "j['error']['code']")"
+}
+long() { printf "$1%.0s" $(seq "$2"); }
+api GET "/v1/keys/$(long k 600)"
+expect_4xx "GET /v1/keys/ with a 600-character key id"
+post_json "/v1/sign/hash/$(long p 600)" "{\"key\":\"t1-ec\",\"hashes\":[\"$H\"]}"
+expect_4xx "POST to a 600-character path"
+api POST "/v1/sign/cms?key=t1-ec&pad=$(long q 1100)" --data-binary "@$TMP/doc"
+expect_4xx "sign/cms with a 1100-character query"
+api POST /v1/sign/hash -H "content-type: application/json; x=$(long x 200)" \
+    --data-binary "{\"key\":\"no-such-key\",\"hashes\":[\"$H\"]}"
+expect_4xx "sign/hash with a 220-character content-type"
+
 # ---- nothing was signed, no worker died
 check "no audit record for any rejected request (had $audit0, now $(audit_count "$INST"))" \
     test "$(audit_count "$INST")" = "$audit0"

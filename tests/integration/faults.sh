@@ -73,8 +73,8 @@ for d in glob.glob(f"{tmp}/{name}.[0-9]*"):
         print(n, j["audit_seq"])
         n += 1
 PY
-    local n seq bad=0 seqs
-    while read -r n seq; do
+    local n bad=0 seqs
+    while read -r n _; do
         openssl dgst -sha256 -verify "$TMP/pub.pem" -signature "$TMP/$1-sig$n.bin" "$TMP/msg" \
             >/dev/null 2>&1 || { echo "signature $n does not verify" >&2; bad=1; }
     done <"$TMP/$1.sigs"
@@ -121,6 +121,8 @@ PY
 check "the loops' requests started after the recovery all got 200" \
     test "$(cat "$TMP"/kh.[0-9]*/log | awk -v t="$t_up" '$4 > t + 0.2 { print $1 }' | sort -u | tr '\n' ' ')" = "200 "
 check "every signature returned under load verifies and is audited once" loop_check_sigs kh
+n200=$(cat "$TMP"/kh.[0-9]*/log | awk '$1 == 200' | wc -l)
+check "the audit table grew by at least the $n200 signatures returned" test $(($(audit_count "$INST") - audit0)) -ge "$n200"
 KH2=$(keyholder)
 check "a new keyholder runs ($KH -> $KH2)" test -n "$KH2" -a "$KH2" != "$KH" -a "$(echo $KH2 | wc -w)" = 1
 check "the parent is the same process ($PID0)" test "$(alive "$PID0" && cat "$INST/portseald.pid")" = "$PID0"
@@ -192,6 +194,25 @@ check "after another keyholder kill the restarted workers sign again" test "$?" 
 n=0
 for i in $(seq 6); do sign_ok && sign_verifies && n=$((n + 1)); done
 check "6 of 6 signatures afterwards ($n)" test "$n" = 6
+
+# a worker that crashes now and then, after running fine for a while, is restarted promptly
+# each time (the restart back-off is for crash loops, not for every crash in the daemon's life)
+slow=""
+for round in 1 2 3 4 5; do
+    sleep 2 # the worker runs and serves for a while
+    sign_ok
+    w=$(pgrep -P "$PID0" -x ps-worker1)
+    kill -9 "$w"
+    t0=$(now)
+    if ! wait_until 3 sh -c "p=\$(pgrep -P $PID0 -x ps-worker1); [ -n \"\$p\" ] && [ \"\$p\" != $w ]"; then
+        slow="crash $round of worker 1 (pid $w): no new worker after 3 s"
+        wait_until 40 sh -c "pgrep -P $PID0 -x ps-worker1 >/dev/null"
+        break
+    fi
+    echo "# worker 1 crash $round: restarted after $(elapsed "$t0")s"
+done
+check "a worker that ran for 2 s is restarted within 3 s after each of 5 crashes${slow:+ ($slow)}" test -z "$slow"
+check "signing works after the worker crashes" sign_ok
 
 # ---- (c) start-up failures: portseald -c CONF in the foreground exits non-zero, saying why
 # variant NAME SED-ARGS...: $TMP/NAME.conf = the instance's config on another port, pid file
@@ -274,3 +295,24 @@ check "no process runs with the instance's config" no_process_with "$CONF"
 check "the parent exited on SIGTERM, not SIGKILL" sh -c "! grep -q SIGKILL '$TMP/stop.err'"
 check "the log says the parent stopped" grep -q "portseald\[$PID0\].*stopping" "$LOG"
 check "the pid file is removed" test ! -e "$INST/portseald.pid"
+
+# ---- (e) a keyholder that hangs (SIGSTOP: like an HSM call that never returns)
+start_instance "$TMP/stall"
+echo "keyholder_timeout 3" >>"$TMP/stall/portseald.conf"
+"$DEMO" stop "$TMP/stall" >/dev/null 2>&1
+start_instance "$TMP/stall"
+as_tenant1
+KH=$(pgrep -P "$PID" -x ps-keyholder)
+kill -STOP "$KH"
+t0=$(now)
+api GET /readyz --max-time 10
+expect_status "readyz answers 503 while the keyholder hangs" 503
+check "readyz says the keyholder is not ready" test "$(jget "j['checks']['keyholder']")" = False
+check "readyz answered within 4 s ($(elapsed "$t0") s)" python3 -c "import sys; sys.exit(not $(elapsed "$t0") < 4)"
+t0=$(now)
+post_json /v1/sign/hash "$GOOD" --max-time 15
+expect_error "a signing request fails with 504 after keyholder_timeout" 504 keyholder_timeout
+check "it failed after about 3 s, not never ($(elapsed "$t0") s)" \
+    python3 -c "import sys; t=$(elapsed "$t0"); sys.exit(not 2 <= t < 6)"
+kill -CONT "$KH"
+check "signing works again once the keyholder resumes" wait_until 5 sign_ok

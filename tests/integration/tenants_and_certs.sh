@@ -121,6 +121,7 @@ STATUS=$(curl -sS --http1.1 --cacert "$CA_FILE" --cert "$CLIENT_CERT" --key "$CL
 check "HTTP/1.1 gets status 505 (got $STATUS)" test "$STATUS" = 505
 check "HTTP/1.1 gets JSON error code http2_required" test "$(jget "j['error']['code']")" = http2_required
 check "HTTP/1.1 response is application/json" grep -qi '^content-type: application/json' "$TMP/headers"
+check "HTTP/1.1 response carries x-request-id (like every response)" grep -qi '^x-request-id: ' "$TMP/headers"
 STATUS=$(curl -sS --http1.1 --cacert "$CA_FILE" -o "$TMP/body" -w '%{http_code}' \
     "$URL/healthz" 2>"$TMP/curl.err") || STATUS=000
 check "HTTP/1.1 without a client certificate, /healthz: 505 too (got $STATUS)" test "$STATUS" = 505

@@ -122,6 +122,7 @@ static const char full[] = "# a full configuration\n"
                            "max_connections 999\n"
                            "idle_timeout 300\n"
                            "handshake_timeout 7\n"
+                           "keyholder_timeout 9\n"
                            "tenant platform-a platform-a.cn.test\n"
                            "tenant Plat_B.2 b-cn\n"
                            "key t1-ec tenant=platform-a label=t1-ec-label cert=/etc/ps/t1.pem "
@@ -157,7 +158,8 @@ static void test_full(void)
               streq(c.pkcs11_env[1], "OTHER=a=b"),
           "pkcs11_env (repeatable, kept in order)");
     CHECK(c.max_body == 2048 && c.max_hashes == 5000 && c.max_streams == 50 &&
-              c.max_connections == 999 && c.idle_timeout == 300 && c.handshake_timeout == 7,
+              c.max_connections == 999 && c.idle_timeout == 300 && c.handshake_timeout == 7 &&
+              c.keyholder_timeout == 9,
           "numeric limits");
     CHECK(c.ntenants == 2 && streq(c.tenants[0].id, "platform-a") &&
               streq(c.tenants[0].cn, "platform-a.cn.test") && streq(c.tenants[1].id, "Plat_B.2") &&
@@ -216,6 +218,7 @@ static void test_defaults(void)
     CHECK(c.max_connections == 4096, "default max_connections 4096");
     CHECK(c.idle_timeout == 120, "default idle_timeout 120");
     CHECK(c.handshake_timeout == 10, "default handshake_timeout 10");
+    CHECK(c.keyholder_timeout == 30, "default keyholder_timeout 30");
     CHECK(c.user == NULL && c.pid_file == NULL && c.crl == NULL && c.n_env == 0,
           "optional strings default to unset");
     CHECK(c.ntenants == 1 && c.nkeys == 1 && streq(c.keys[0].id, "k0"), "one tenant, one key");
@@ -302,6 +305,7 @@ static void test_errors(void)
     CHECK(fails_at("max_connections 1000001", NULL), "max_connections 1000001");
     CHECK(fails_at("idle_timeout 86401", NULL), "idle_timeout 86401");
     CHECK(fails_at("handshake_timeout 0", NULL), "handshake_timeout 0");
+    CHECK(fails_at("keyholder_timeout 3601", NULL), "keyholder_timeout 3601");
     CHECK(fails_at("user", NULL), "user without a value");
     CHECK(fails_at("state_dir /a /b", NULL), "state_dir with two values");
 
@@ -488,7 +492,9 @@ static void test_example(void)
     CHECK(ex.workers == def.workers && ex.keyholder_threads == def.keyholder_threads &&
               ex.max_body == def.max_body && ex.max_hashes == def.max_hashes &&
               ex.max_streams == def.max_streams && ex.max_connections == def.max_connections &&
-              ex.idle_timeout == def.idle_timeout && ex.handshake_timeout == def.handshake_timeout,
+              ex.idle_timeout == def.idle_timeout &&
+              ex.handshake_timeout == def.handshake_timeout &&
+              ex.keyholder_timeout == def.keyholder_timeout,
           "numbers in %s are the built-in defaults it says they are", EXAMPLE);
     config_free(&ex);
     config_free(&def);
