@@ -1,0 +1,584 @@
+/*
+ * ceb.c - build and read XMLDSig enveloped signatures (libxml2 for parsing and C14N).
+ */
+#include "ceb.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/c14n.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <openssl/evp.h>
+
+#define NS_DS         "http://www.w3.org/2000/09/xmldsig#"
+#define NS_XSI        "http://www.w3.org/2001/XMLSchema-instance"
+#define NS_CEB        "http://www.chinaport.gov.cn/ceb"
+#define C14N_URI      "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+#define ENVELOPED_URI "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+
+static const struct ceb_profile profiles[] = {
+    {"ceb-rsa-sha1", "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+     "http://www.w3.org/2000/09/xmldsig#sha1", "SHA1", 1, KT_RSA, ALG_RSA_PKCS1_SHA1, 0},
+    {"ceb-sm2", "http://www.w3.org/2000/09/xmldsig#sm2-sm3",
+     "http://www.w3.org/2000/09/xmldsig#sha1", "SHA1", 1, 0, ALG_NONE, 1},
+    {"xmldsig-rsa-sha256", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+     "http://www.w3.org/2001/04/xmlenc#sha256", "SHA256", 0, KT_RSA, ALG_RSA_PKCS1_SHA256, 0},
+    {"xmldsig-ecdsa-sha256", "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+     "http://www.w3.org/2001/04/xmlenc#sha256", "SHA256", 0, KT_EC_P256, ALG_ECDSA_SHA256, 1},
+};
+
+struct ceb_doc {
+    const uint8_t *xml; /* the caller's bytes; must outlive the doc */
+    size_t len;
+    size_t insert_at; /* offset of the root's end tag */
+    xmlDocPtr doc;
+    const struct ceb_profile *p;
+    struct buf sig_open; /* <ds:Signature ...> */
+    struct buf si_inner; /* SignedInfo as it appears in the document (no ns declarations) */
+    struct buf key_info; /* <ds:KeyInfo>...</ds:KeyInfo> */
+};
+
+const struct ceb_profile *ceb_profile_by_name(const char *name)
+{
+    for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
+        if (strcmp(profiles[i].name, name) == 0)
+            return &profiles[i];
+    return NULL;
+}
+
+const struct ceb_profile *ceb_profile_by_sig_uri(const char *uri)
+{
+    for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
+        if (strcmp(profiles[i].sig_uri, uri) == 0)
+            return &profiles[i];
+    return NULL;
+}
+
+static int fail(char *err, size_t errlen, const char *msg)
+{
+    snprintf(err, errlen, "%s", msg);
+    return PS_E_INVAL;
+}
+
+static int depth_ok(xmlNodePtr n, int max)
+{
+    int depth = 0;
+
+    /* iterative pre-order walk */
+    while (n) {
+        if (n->type == XML_ELEMENT_NODE && n->children) {
+            if (++depth > max)
+                return 0;
+            n = n->children;
+            continue;
+        }
+        while (n && n->next == NULL) {
+            n = n->parent;
+            if (n == NULL || n->type == XML_DOCUMENT_NODE)
+                return 1;
+            depth--;
+        }
+        if (n)
+            n = n->next;
+    }
+    return 1;
+}
+
+static int is_ds(xmlNodePtr n, const char *local)
+{
+    return n && n->type == XML_ELEMENT_NODE && n->ns && n->ns->href &&
+           strcmp((const char *)n->ns->href, NS_DS) == 0 &&
+           strcmp((const char *)n->name, local) == 0;
+}
+
+static xmlNodePtr find_ds(xmlNodePtr n, const char *local)
+{
+    for (; n; n = n->next) {
+        xmlNodePtr f;
+
+        if (is_ds(n, local))
+            return n;
+        if (n->type == XML_ELEMENT_NODE && (f = find_ds(n->children, local)) != NULL)
+            return f;
+    }
+    return NULL;
+}
+
+/* Parse with every network, DTD and entity feature off; checks size, encoding and depth. */
+static xmlDocPtr safe_parse(const uint8_t *xml, size_t len, const struct ceb_limits *lim, char *err,
+                            size_t errlen)
+{
+    xmlParserCtxtPtr ctxt;
+    xmlDocPtr doc;
+
+    if (len > lim->max_bytes) {
+        snprintf(err, errlen, "document is larger than %zu bytes", lim->max_bytes);
+        return NULL;
+    }
+    if (len > (size_t)1 << 30) {
+        fail(err, errlen, "document too large");
+        return NULL;
+    }
+    if (memmem(xml, len, "<!DOCTYPE", 9) || memmem(xml, len, "<!ENTITY", 8)) {
+        fail(err, errlen, "DTDs and entity declarations are not allowed");
+        return NULL;
+    }
+    if ((ctxt = xmlNewParserCtxt()) == NULL) {
+        fail(err, errlen, "out of memory");
+        return NULL;
+    }
+    doc = xmlCtxtReadMemory(ctxt, (const char *)xml, (int)len, NULL, NULL,
+                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (doc == NULL) {
+        const xmlError *e = xmlCtxtGetLastError(ctxt);
+
+        snprintf(err, errlen, "not well-formed XML: %s",
+                 e && e->message ? e->message : "parse error");
+        err[strcspn(err, "\n")] = 0;
+        xmlFreeParserCtxt(ctxt);
+        return NULL;
+    }
+    xmlFreeParserCtxt(ctxt);
+    if (doc->intSubset || doc->extSubset) {
+        fail(err, errlen, "DTDs are not allowed");
+        goto bad;
+    }
+    if (doc->encoding && strcasecmp((const char *)doc->encoding, "UTF-8") != 0) {
+        fail(err, errlen, "the document must be UTF-8");
+        goto bad;
+    }
+    if (xmlDocGetRootElement(doc) == NULL) {
+        fail(err, errlen, "no root element");
+        goto bad;
+    }
+    if (!depth_ok(xmlDocGetRootElement(doc), lim->max_depth)) {
+        snprintf(err, errlen, "elements nested deeper than %d", lim->max_depth);
+        goto bad;
+    }
+    return doc;
+bad:
+    xmlFreeDoc(doc);
+    return NULL;
+}
+
+/* Offset of the root's end tag: only white space may follow it. */
+static int find_root_end(const uint8_t *xml, size_t len, xmlNodePtr root, size_t *at)
+{
+    char qname[512];
+    size_t end = len, ql, pos;
+
+    if (root->ns && root->ns->prefix)
+        snprintf(qname, sizeof(qname), "</%s:%s", root->ns->prefix, root->name);
+    else
+        snprintf(qname, sizeof(qname), "</%s", root->name);
+    ql = strlen(qname);
+    while (end > 0 && (xml[end - 1] == ' ' || xml[end - 1] == '\t' || xml[end - 1] == '\r' ||
+                       xml[end - 1] == '\n'))
+        end--;
+    if (end == 0 || xml[end - 1] != '>')
+        return PS_E_INVAL;
+    pos = end - 1;
+    while (pos > 0 && (xml[pos - 1] == ' ' || xml[pos - 1] == '\t' || xml[pos - 1] == '\r' ||
+                       xml[pos - 1] == '\n'))
+        pos--;
+    if (pos < ql || memcmp(xml + pos - ql, qname, ql) != 0)
+        return PS_E_INVAL;
+    *at = pos - ql;
+    return PS_OK;
+}
+
+static int is_ceb_root(xmlNodePtr root)
+{
+    const char *n = (const char *)root->name;
+    size_t l = strlen(n);
+
+    if (root->ns == NULL || root->ns->href == NULL ||
+        strcmp((const char *)root->ns->href, NS_CEB) != 0)
+        return 0;
+    if (l < 11 || strncmp(n, "CEB", 3) != 0 || strcmp(n + l - 7, "Message") != 0)
+        return 0;
+    for (size_t i = 3; i < l - 7; i++)
+        if (n[i] < '0' || n[i] > '9')
+            return 0;
+    return 1;
+}
+
+int ceb_parse(const uint8_t *xml, size_t len, const struct ceb_profile *p,
+              const struct ceb_limits *lim, struct ceb_doc **out, char *err, size_t errlen)
+{
+    struct ceb_doc *d;
+    xmlNodePtr root;
+
+    if ((d = calloc(1, sizeof(*d))) == NULL)
+        return PS_E_NOMEM;
+    d->xml = xml;
+    d->len = len;
+    d->p = p;
+    buf_init(&d->sig_open, 1024);
+    buf_init(&d->si_inner, 4096);
+    buf_init(&d->key_info, 65536);
+    if ((d->doc = safe_parse(xml, len, lim, err, errlen)) == NULL)
+        goto bad;
+    root = xmlDocGetRootElement(d->doc);
+    if (find_ds(root, "Signature")) {
+        fail(err, errlen, "the message is already signed (it has a ds:Signature)");
+        goto bad;
+    }
+    if (p->ceb && !is_ceb_root(root)) {
+        snprintf(err, errlen, "profile %s needs a CEB message root (ceb:CEBnnnMessage in %s)",
+                 p->name, NS_CEB);
+        goto bad;
+    }
+    for (xmlNsPtr x = root->nsDef; x; x = x->next)
+        if (x->href && strpbrk((const char *)x->href, "&<\"\t\r\n")) {
+            /* implementations disagree on how to canonicalise these; no real schema uses them */
+            fail(err, errlen,
+                 "namespace URIs with '&', '<', quotes or control characters are "
+                 "not supported");
+            goto bad;
+        }
+    if (find_root_end(xml, len, root, &d->insert_at) != PS_OK) {
+        fail(err, errlen, "the root element must end the document with an end tag");
+        goto bad;
+    }
+    *out = d;
+    return PS_OK;
+bad:
+    ceb_free(d);
+    return PS_E_INVAL;
+}
+
+const char *ceb_root_name(const struct ceb_doc *d)
+{
+    return (const char *)xmlDocGetRootElement(d->doc)->name;
+}
+
+void ceb_free(struct ceb_doc *d)
+{
+    if (d == NULL)
+        return;
+    xmlFreeDoc(d->doc);
+    buf_free(&d->sig_open);
+    buf_free(&d->si_inner);
+    buf_free(&d->key_info);
+    free(d);
+}
+
+static int digest(const char *md, const uint8_t *p, size_t n, uint8_t *out, unsigned *outlen)
+{
+    const EVP_MD *m = EVP_get_digestbyname(md);
+
+    return m && EVP_Digest(p, n, out, outlen, m, NULL) ? PS_OK : PS_E_CRYPTO;
+}
+
+static int b64(struct buf *b, const uint8_t *p, size_t n)
+{
+    size_t need = 4 * ((n + 2) / 3) + 1;
+    int r;
+    char *tmp = malloc(need);
+
+    if (tmp == NULL)
+        return PS_E_NOMEM;
+    EVP_EncodeBlock((unsigned char *)tmp, p, (int)n);
+    r = buf_append_str(b, tmp);
+    free(tmp);
+    return r;
+}
+
+/* C14N attribute-value escaping */
+static int c14n_attr(struct buf *b, const char *v)
+{
+    int r = PS_OK;
+
+    for (; *v && r == PS_OK; v++) {
+        switch (*v) {
+        case '&': r = buf_append_str(b, "&amp;"); break;
+        case '<': r = buf_append_str(b, "&lt;"); break;
+        case '"': r = buf_append_str(b, "&quot;"); break;
+        case '\t': r = buf_append_str(b, "&#x9;"); break;
+        case '\n': r = buf_append_str(b, "&#xA;"); break;
+        case '\r': r = buf_append_str(b, "&#xD;"); break;
+        default: r = buf_append(b, v, 1);
+        }
+    }
+    return r;
+}
+
+struct ns_decl {
+    const char *prefix; /* "" for the default namespace */
+    const char *href;
+};
+
+static int ns_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct ns_decl *)a)->prefix, ((const struct ns_decl *)b)->prefix);
+}
+
+/*
+ * Namespace declarations in scope at SignedInfo: the root's, then the Signature element's
+ * (ds, and xsi for ceb-* when the root lacks it). Sorted as C14N sorts them.
+ */
+static size_t signedinfo_ns(const struct ceb_doc *d, struct ns_decl *ns, size_t max, int *add_xsi)
+{
+    xmlNodePtr root = xmlDocGetRootElement(d->doc);
+    size_t n = 0;
+    int has_xsi = 0;
+
+    for (xmlNsPtr x = root->nsDef; x && n < max - 2; x = x->next) {
+        const char *pfx = x->prefix ? (const char *)x->prefix : "";
+
+        if (strcmp(pfx, "ds") == 0)
+            continue; /* redeclared on Signature */
+        if (pfx[0] == 0 && (x->href == NULL || x->href[0] == 0))
+            continue; /* xmlns="" is not rendered */
+        has_xsi |= strcmp(pfx, "xsi") == 0;
+        ns[n].prefix = pfx;
+        ns[n].href = (const char *)x->href;
+        n++;
+    }
+    ns[n].prefix = "ds";
+    ns[n].href = NS_DS;
+    n++;
+    *add_xsi = d->p->ceb && !has_xsi;
+    if (*add_xsi) {
+        ns[n].prefix = "xsi";
+        ns[n].href = NS_XSI;
+        n++;
+    }
+    qsort(ns, n, sizeof(ns[0]), ns_cmp);
+    return n;
+}
+
+int ceb_prepare(struct ceb_doc *d, const char *certno, const uint8_t *cert_der, size_t cert_len,
+                struct buf *si)
+{
+    xmlChar *c14n = NULL;
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    struct ns_decl ns[64];
+    size_t nns;
+    int n, add_xsi, r = PS_E_CRYPTO;
+
+    n = xmlC14NDocDumpMemory(d->doc, NULL, XML_C14N_1_0, NULL, 0, &c14n);
+    if (n < 0 || digest(d->p->digest_md, c14n, (size_t)n, md, &mdlen) != PS_OK)
+        goto out;
+    nns = signedinfo_ns(d, ns, sizeof(ns) / sizeof(ns[0]), &add_xsi);
+    buf_reset(&d->sig_open);
+    buf_reset(&d->si_inner);
+    buf_reset(&d->key_info);
+    buf_reset(si);
+    r = buf_printf(&d->sig_open, "<ds:Signature xmlns:ds=\"%s\"%s>", NS_DS,
+                   add_xsi ? " xmlns:xsi=\"" NS_XSI "\"" : "");
+    r |= buf_printf(&d->si_inner,
+                    "<ds:CanonicalizationMethod Algorithm=\"%s\"></ds:CanonicalizationMethod>"
+                    "<ds:SignatureMethod Algorithm=\"%s\"></ds:SignatureMethod>"
+                    "<ds:Reference URI=\"\"><ds:Transforms><ds:Transform Algorithm=\"%s\">"
+                    "</ds:Transform></ds:Transforms><ds:DigestMethod Algorithm=\"%s\">"
+                    "</ds:DigestMethod><ds:DigestValue>",
+                    C14N_URI, d->p->sig_uri, ENVELOPED_URI, d->p->digest_uri);
+    r |= b64(&d->si_inner, md, mdlen);
+    r |= buf_append_str(&d->si_inner, "</ds:DigestValue></ds:Reference></ds:SignedInfo>");
+    /* the canonical form: same content, with every namespace in scope on the apex */
+    r |= buf_append_str(si, "<ds:SignedInfo");
+    for (size_t i = 0; i < nns; i++) {
+        r |= buf_printf(si, ns[i].prefix[0] ? " xmlns:%s=\"" : " xmlns%s=\"", ns[i].prefix);
+        r |= c14n_attr(si, ns[i].href);
+        r |= buf_append_str(si, "\"");
+    }
+    r |= buf_append_str(si, ">");
+    r |= buf_append(si, d->si_inner.data, d->si_inner.len);
+    r |= buf_printf(&d->key_info,
+                    "<ds:KeyInfo><ds:KeyName>%s</ds:KeyName><ds:X509Data>"
+                    "<ds:X509Certificate>",
+                    certno);
+    r |= b64(&d->key_info, cert_der, cert_len);
+    r |= buf_append_str(&d->key_info, "</ds:X509Certificate></ds:X509Data></ds:KeyInfo>");
+    r = r == PS_OK ? PS_OK : PS_E_LIMIT;
+out:
+    xmlFree(c14n);
+    return r;
+}
+
+int ceb_finish(struct ceb_doc *d, const uint8_t *sig, size_t siglen, struct buf *out)
+{
+    int r = PS_OK;
+
+    buf_reset(out);
+    r |= buf_append(out, d->xml, d->insert_at);
+    r |= buf_append(out, d->sig_open.data, d->sig_open.len);
+    r |= buf_append_str(out, "<ds:SignedInfo>");
+    r |= buf_append(out, d->si_inner.data, d->si_inner.len);
+    r |= buf_append_str(out, "<ds:SignatureValue>");
+    r |= b64(out, sig, siglen);
+    r |= buf_append_str(out, "</ds:SignatureValue>");
+    r |= buf_append(out, d->key_info.data, d->key_info.len);
+    r |= buf_append_str(out, "</ds:Signature>");
+    r |= buf_append(out, d->xml + d->insert_at, d->len - d->insert_at);
+    return r == PS_OK ? PS_OK : PS_E_LIMIT;
+}
+
+/* ---- reading a signed message ---- */
+
+static int in_subtree(void *ud, xmlNodePtr node, xmlNodePtr parent)
+{
+    xmlNodePtr top = ud, n = (node == NULL || node->type == XML_NAMESPACE_DECL) ? parent : node;
+
+    for (; n; n = n->parent)
+        if (n == top)
+            return 1;
+    return 0;
+}
+
+static int c14n_subtree(xmlDocPtr doc, xmlNodePtr top, struct buf *out)
+{
+    xmlOutputBufferPtr ob = xmlAllocOutputBuffer(NULL);
+    int r = PS_E_CRYPTO;
+
+    if (ob == NULL)
+        return PS_E_NOMEM;
+    if (xmlC14NExecute(doc, in_subtree, top, XML_C14N_1_0, NULL, 0, ob) >= 0)
+        r = buf_append(out, xmlOutputBufferGetContent(ob), xmlOutputBufferGetSize(ob));
+    xmlOutputBufferClose(ob);
+    return r;
+}
+
+/* Text content of a ds child element, decoded from base64 into out. */
+static int child_b64(xmlNodePtr parent, const char *local, uint8_t *out, size_t cap, size_t *len)
+{
+    xmlNodePtr n = find_ds(parent->children, local);
+    xmlChar *txt;
+    char *clean;
+    size_t o = 0, tl;
+    int dl;
+
+    if (n == NULL || (txt = xmlNodeGetContent(n)) == NULL)
+        return PS_E_INVAL;
+    tl = strlen((const char *)txt);
+    if ((clean = malloc(tl + 1)) == NULL) {
+        xmlFree(txt);
+        return PS_E_NOMEM;
+    }
+    for (size_t i = 0; i < tl; i++)
+        if (!strchr(" \t\r\n", txt[i]))
+            clean[o++] = (char)txt[i];
+    clean[o] = 0;
+    xmlFree(txt);
+    if (o % 4 || o / 4 * 3 > cap ||
+        (dl = EVP_DecodeBlock(out, (unsigned char *)clean, (int)o)) < 0) {
+        free(clean);
+        return PS_E_INVAL;
+    }
+    /* EVP_DecodeBlock counts padding as zero bytes */
+    if (o >= 1 && clean[o - 1] == '=')
+        dl--;
+    if (o >= 2 && clean[o - 2] == '=')
+        dl--;
+    free(clean);
+    *len = (size_t)dl;
+    return PS_OK;
+}
+
+static xmlChar *algorithm_of(xmlNodePtr parent, const char *local)
+{
+    xmlNodePtr n = find_ds(parent->children, local);
+
+    return n ? xmlGetProp(n, (const xmlChar *)"Algorithm") : NULL;
+}
+
+int ceb_read_signature(const uint8_t *xml, size_t len, const struct ceb_limits *lim,
+                       struct ceb_sig *sig, char *err, size_t errlen)
+{
+    xmlDocPtr doc;
+    xmlNodePtr root, s, si, ref;
+    xmlChar *sm = NULL, *dm = NULL, *c14n = NULL;
+    uint8_t want[EVP_MAX_MD_SIZE], got[EVP_MAX_MD_SIZE];
+    size_t wl = 0;
+    unsigned gl = 0;
+    int n, r = PS_E_INVAL;
+
+    memset(sig, 0, sizeof(*sig));
+    buf_init(&sig->signed_info, 65536);
+    if ((doc = safe_parse(xml, len, lim, err, errlen)) == NULL)
+        return PS_E_INVAL;
+    root = xmlDocGetRootElement(doc);
+    if ((s = find_ds(root->children, "Signature")) == NULL || s->parent != root) {
+        fail(err, errlen, "no ds:Signature child of the root element");
+        goto out;
+    }
+    if ((si = find_ds(s->children, "SignedInfo")) == NULL ||
+        (ref = find_ds(si->children, "Reference")) == NULL) {
+        fail(err, errlen, "ds:Signature has no SignedInfo/Reference");
+        goto out;
+    }
+    {
+        xmlChar *uri = xmlGetProp(ref, (const xmlChar *)"URI");
+        int whole = uri && uri[0] == 0;
+
+        xmlFree(uri);
+        if (!whole) {
+            fail(err, errlen, "only Reference URI=\"\" (the whole document) is supported");
+            goto out;
+        }
+    }
+    if ((sm = algorithm_of(si, "SignatureMethod")) == NULL ||
+        (dm = algorithm_of(ref, "DigestMethod")) == NULL) {
+        fail(err, errlen, "SignatureMethod or DigestMethod missing");
+        goto out;
+    }
+    sig->profile = ceb_profile_by_sig_uri((const char *)sm);
+    if (sig->profile == NULL || strcmp((const char *)dm, sig->profile->digest_uri) != 0) {
+        snprintf(err, errlen, "unsupported SignatureMethod/DigestMethod %.100s / %.100s", sm, dm);
+        sig->profile = NULL;
+        goto out;
+    }
+    if (child_b64(s, "SignatureValue", sig->sigval, sizeof(sig->sigval), &sig->siglen) != PS_OK ||
+        child_b64(ref, "DigestValue", want, sizeof(want), &wl) != PS_OK) {
+        fail(err, errlen, "SignatureValue or DigestValue is not base64");
+        goto out;
+    }
+    {
+        xmlNodePtr ki = find_ds(s->children, "KeyInfo"),
+                   kn = ki ? find_ds(ki->children, "KeyName") : NULL;
+        xmlNodePtr xd = ki ? find_ds(ki->children, "X509Data") : NULL;
+
+        if (xd == NULL || child_b64(xd, "X509Certificate", sig->cert, sizeof(sig->cert),
+                                    &sig->certlen) != PS_OK) {
+            fail(err, errlen, "KeyInfo/X509Data/X509Certificate missing or not base64");
+            goto out;
+        }
+        if (kn) {
+            xmlChar *t = xmlNodeGetContent(kn);
+
+            snprintf(sig->key_name, sizeof(sig->key_name), "%s", t ? (const char *)t : "");
+            xmlFree(t);
+        }
+    }
+    if (c14n_subtree(doc, si, &sig->signed_info) != PS_OK) {
+        fail(err, errlen, "cannot canonicalise SignedInfo");
+        goto out;
+    }
+    /* enveloped-signature transform: the document without the Signature element */
+    xmlUnlinkNode(s);
+    xmlFreeNode(s);
+    n = xmlC14NDocDumpMemory(doc, NULL, XML_C14N_1_0, NULL, 0, &c14n);
+    if (n < 0 || digest(sig->profile->digest_md, c14n, (size_t)n, got, &gl) != PS_OK) {
+        fail(err, errlen, "cannot canonicalise the document");
+        goto out;
+    }
+    sig->digest_ok = gl == wl && memcmp(got, want, gl) == 0;
+    r = PS_OK;
+out:
+    xmlFree(c14n);
+    xmlFree(sm);
+    xmlFree(dm);
+    xmlFreeDoc(doc);
+    return r;
+}
+
+void ceb_sig_free(struct ceb_sig *sig)
+{
+    buf_free(&sig->signed_info);
+}
