@@ -14,5 +14,13 @@ void api_keys_get(struct request *r, const char *tail);
 /* api_sign.c */
 void api_sign_hash(struct request *r, const char *tail);
 void api_sign_cms(struct request *r, const char *tail);
+/* helpers shared by the signing handlers (api_sign.c); each answers the error itself */
+struct key_entry;
+const struct key_entry *api_tenant_key(struct request *r, const char *id);
+int api_pick_alg(struct request *r, const struct key_entry *k, const char *name);
+void api_kh_error(struct request *r, int status, const uint8_t *msg, size_t len);
+/* api_ceb.c */
+void api_sign_ceb(struct request *r, const char *tail);
+void api_verify_ceb(struct request *r, const char *tail);
 
 #endif

@@ -18,7 +18,7 @@
 #include "worker.h"
 
 /* Answer a failed keyholder request with the matching HTTP status. */
-static void kh_error(struct request *r, int status, const uint8_t *msg, size_t len)
+void api_kh_error(struct request *r, int status, const uint8_t *msg, size_t len)
 {
     int n = len > 200 ? 200 : (int)len;
 
@@ -37,7 +37,7 @@ static void kh_error(struct request *r, int status, const uint8_t *msg, size_t l
 }
 
 /* The tenant's key by id, or an error answered. */
-static const struct key_entry *tenant_key(struct request *r, const char *id)
+const struct key_entry *api_tenant_key(struct request *r, const char *id)
 {
     const struct key_entry *k = keyreg_find(&r->w->reg, id);
 
@@ -58,7 +58,7 @@ static enum ps_alg default_alg(enum ps_keytype kt)
 }
 
 /* Resolve the algorithm name for key k, or answer an error and return ALG_NONE. */
-static enum ps_alg pick_alg(struct request *r, const struct key_entry *k, const char *name)
+int api_pick_alg(struct request *r, const struct key_entry *k, const char *name)
 {
     enum ps_alg a = name ? alg_from_name(name) : default_alg(k->type);
 
@@ -103,7 +103,7 @@ static void hash_done(void *ctx, int status, const uint8_t *p, size_t len)
     json_t *arr = NULL;
 
     if (status != PS_OK) {
-        kh_error(r, status, p, len);
+        api_kh_error(r, status, p, len);
         goto out;
     }
     sigs = calloc(IPC_MAX_DIGESTS, sizeof(*sigs));
@@ -228,7 +228,7 @@ void api_sign_hash(struct request *r, const char *tail)
         http_error(r, 400, "invalid_request", "format must be \"der\" or \"raw\"");
         goto out;
     }
-    if ((k = tenant_key(r, key)) == NULL || (alg = pick_alg(r, k, alg_name)) == ALG_NONE)
+    if ((k = api_tenant_key(r, key)) == NULL || (alg = api_pick_alg(r, k, alg_name)) == ALG_NONE)
         goto out;
     store = malloc(n * IPC_MAX_DIGEST);
     ptrs = calloc(n, sizeof(*ptrs));
@@ -284,7 +284,7 @@ static void cms_done(void *ctx, int status, const uint8_t *p, size_t len)
     int n;
 
     if (status != PS_OK) {
-        kh_error(r, status, p, len);
+        api_kh_error(r, status, p, len);
         goto out;
     }
     if (ipc_sign_reply_decode(p, len, &seq, &count, sigs, lens, 1) != PS_OK || count != 1) {
@@ -333,14 +333,14 @@ void api_sign_cms(struct request *r, const char *tail)
         http_error(r, 400, "invalid_request", "query parameter key= is required");
         return;
     }
-    if ((k = tenant_key(r, key)) == NULL)
+    if ((k = api_tenant_key(r, key)) == NULL)
         return;
     if (k->type == KT_ED25519) {
         http_error(r, 400, "unsupported_algorithm",
                    "CMS signing needs an RSA or ECDSA key; '%s' is Ed25519", key);
         return;
     }
-    if (pick_alg(r, k, k->type == KT_RSA ? "rsa-pkcs1-sha256" : "ecdsa-sha256") == ALG_NONE)
+    if (api_pick_alg(r, k, k->type == KT_RSA ? "rsa-pkcs1-sha256" : "ecdsa-sha256") == ALG_NONE)
         return;
     if ((j = calloc(1, sizeof(*j))) == NULL || (proxy = proxykey_new(k->pub)) == NULL ||
         (in = BIO_new_mem_buf(r->body.data ? (void *)r->body.data : (void *)"",

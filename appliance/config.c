@@ -8,6 +8,7 @@
 
 #include "../protocol/alg.h"
 #include "../protocol/buf.h"
+#include "../protocol/ceb.h"
 #include "../protocol/strnum.h"
 
 #define CFG_MAX_FILE  (1024 * 1024)
@@ -188,7 +189,11 @@ static int parse_key(struct config *cfg, char **w, int n, int line, char *err, s
             r = set_str(&k->label, eq);
         else if (strcmp(w[i], "cert") == 0)
             r = set_str(&k->cert_file, eq);
-        else if (strcmp(w[i], "algs") == 0) {
+        else if (strcmp(w[i], "profile") == 0) {
+            if (ceb_profile_by_name(eq) == NULL)
+                return cfg_err(err, errlen, line, "unknown XML signature profile '%s'", eq);
+            r = set_str(&k->profile, eq);
+        } else if (strcmp(w[i], "algs") == 0) {
             if (parse_algs(eq, &k->algs) != PS_OK)
                 return cfg_err(err, errlen, line, "unknown algorithm in algs=%s", eq);
             r = PS_OK;
@@ -436,6 +441,7 @@ void config_free(struct config *cfg)
         free(cfg->keys[i].tenant);
         free(cfg->keys[i].label);
         free(cfg->keys[i].cert_file);
+        free(cfg->keys[i].profile);
     }
     cfg->n_env = cfg->ntenants = cfg->nkeys = 0;
 }

@@ -24,6 +24,7 @@ struct cfg_key {
     char *label;     /* CKA_LABEL of the private key on the token */
     char *cert_file; /* certificate chain, leaf first */
     unsigned algs;   /* bit (1 << enum ps_alg) per allowed algorithm; 0 = key type's defaults */
+    char *profile;   /* XML signature profile for /v1/sign/ceb (NULL = the key type's default) */
 };
 
 struct config {

@@ -14,6 +14,8 @@ const struct route routes[] = {
     {"GET", "/v1/keys/", 1, api_keys_get, 0, ROUTE_TENANT, "key"},
     {"POST", "/v1/sign/hash", 0, api_sign_hash, BODY_CFG, ROUTE_TENANT, "sign_hash"},
     {"POST", "/v1/sign/cms", 0, api_sign_cms, BODY_CFG, ROUTE_TENANT, "sign_cms"},
+    {"POST", "/v1/sign/ceb", 0, api_sign_ceb, BODY_CFG, ROUTE_TENANT, "sign_ceb"},
+    {"POST", "/v1/verify/ceb", 0, api_verify_ceb, BODY_CFG, 0, "verify_ceb"},
     {NULL, NULL, 0, NULL, 0, 0, NULL},
 };
 

@@ -98,6 +98,21 @@ static int load_one(const struct cfg_key *ck, struct key_entry *k, char *err, si
                      alg_info((enum ps_alg)a)->name, keytype_name(k->type));
             return PS_E_CONFIG;
         }
+    if (ck->profile) {
+        /* configuring a profile is the decision to allow its algorithm (rsa-pkcs1-sha1 for
+         * legacy E-port certificates) */
+        k->profile = ceb_profile_by_name(ck->profile);
+        if (k->profile->key_family != (int)k->type &&
+            !(k->profile->key_family == KT_EC_P256 && k->type == KT_EC_P384)) {
+            snprintf(err, errlen, "key %s: profile %s does not fit a %s key", ck->id,
+                     k->profile->name, keytype_name(k->type));
+            return PS_E_CONFIG;
+        }
+        k->algs |= 1u << k->profile->alg;
+    } else {
+        k->profile =
+            ceb_profile_by_name(k->type == KT_RSA ? "xmldsig-rsa-sha256" : "xmldsig-ecdsa-sha256");
+    }
     set_certno(k);
     {
         struct tm tm;

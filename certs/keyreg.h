@@ -13,6 +13,7 @@
 
 #include "../appliance/config.h"
 #include "../protocol/alg.h"
+#include "../protocol/ceb.h"
 
 struct key_entry {
     const struct cfg_key *cfg; /* points into the config the registry was loaded from */
@@ -21,8 +22,9 @@ struct key_entry {
     EVP_PKEY *pub;
     enum ps_keytype type;
     unsigned bits;
-    unsigned algs;   /* effective allowed algorithms, bit per enum ps_alg */
-    char certno[64]; /* certificate serial, lowercase hex (CEB KeyName) */
+    unsigned algs;                     /* effective allowed algorithms, bit per enum ps_alg */
+    const struct ceb_profile *profile; /* default XML signature profile */
+    char certno[64];                   /* certificate serial, lowercase hex (CEB KeyName) */
     time_t not_before, not_after;
 };
 

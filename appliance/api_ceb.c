@@ -1,0 +1,231 @@
+/*
+ * api_ceb.c - POST /v1/sign/ceb (enveloped XMLDSig for customs messages) and
+ * POST /v1/verify/ceb. The XML work is protocol/ceb.c; the keyholder signs the digest of the
+ * canonical SignedInfo.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "../protocol/ceb.h"
+#include "../protocol/sigfmt.h"
+#include "api.h"
+#include "worker.h"
+
+#define CEB_MAX_DEPTH 64
+
+struct ceb_job {
+    struct request *r;
+    const struct key_entry *k;
+    struct ceb_doc *doc;
+};
+
+static int xml_content_type(const struct request *r)
+{
+    return r->content_type[0] == 0 || strncmp(r->content_type, "application/xml", 15) == 0 ||
+           strncmp(r->content_type, "text/xml", 8) == 0;
+}
+
+static void ceb_done(void *ctx, int status, const uint8_t *p, size_t len)
+{
+    struct ceb_job *j = ctx;
+    struct request *r = j->r;
+    const uint8_t *sigs[1];
+    uint16_t lens[1], count;
+    uint64_t seq;
+    struct buf out;
+
+    buf_init(&out, r->w->cfg->max_body + 64 * 1024);
+    if (status != PS_OK) {
+        api_kh_error(r, status, p, len);
+    } else if (ipc_sign_reply_decode(p, len, &seq, &count, sigs, lens, 1) != PS_OK || count != 1) {
+        http_error(r, 502, "keyholder_error", "malformed reply from the keyholder");
+    } else if (ceb_finish(j->doc, sigs[0], lens[0], &out) != PS_OK) {
+        http_error(r, 500, "internal", "cannot assemble the signed message");
+    } else {
+        r->w->m.signatures++;
+        http_respond(r, 200, "application/xml; charset=utf-8", out.data, out.len);
+    }
+    buf_free(&out);
+    ceb_free(j->doc);
+    http_release(r);
+    free(j);
+}
+
+void api_sign_ceb(struct request *r, const char *tail)
+{
+    char key[65], pname[65];
+    const struct key_entry *k;
+    const struct ceb_profile *p;
+    const struct ceb_limits lim = {r->w->cfg->max_body, CEB_MAX_DEPTH};
+    struct ceb_job *j = NULL;
+    struct buf si;
+    unsigned char *der = NULL;
+    uint8_t md[EVP_MAX_MD_SIZE];
+    const uint8_t *dp[1] = {md};
+    uint8_t dl[1];
+    unsigned mdl = 0;
+    char err[256];
+    int n;
+
+    (void)tail;
+    buf_init(&si, 65536);
+    if (!xml_content_type(r)) {
+        http_error(r, 415, "unsupported_media_type", "send the message as application/xml");
+        goto out;
+    }
+    if (http_query_param(r, "key", key, sizeof(key)) != 0) {
+        http_error(r, 400, "invalid_request", "query parameter key= is required");
+        goto out;
+    }
+    if ((k = api_tenant_key(r, key)) == NULL)
+        goto out;
+    p = k->profile;
+    if (http_query_param(r, "profile", pname, sizeof(pname)) == 0 &&
+        (p = ceb_profile_by_name(pname)) == NULL) {
+        http_error(r, 400, "unknown_profile",
+                   "profile must be one of ceb-rsa-sha1, ceb-sm2, xmldsig-rsa-sha256, "
+                   "xmldsig-ecdsa-sha256");
+        goto out;
+    }
+    if (p == NULL || p->key_family == 0 ||
+        !(p->key_family == (int)k->type ||
+          (p->key_family == KT_EC_P256 && k->type == KT_EC_P384))) {
+        http_error(r, 400, "profile_does_not_fit_key",
+                   "profile %s cannot be used with key '%s' (%s)", p ? p->name : "(none)", key,
+                   keytype_name(k->type));
+        goto out;
+    }
+    if (api_pick_alg(r, k, alg_info(p->alg)->name) == ALG_NONE)
+        goto out;
+    if ((j = calloc(1, sizeof(*j))) == NULL) {
+        http_error(r, 500, "internal", "out of memory");
+        goto out;
+    }
+    if (ceb_parse(r->body.data, r->body.len, p, &lim, &j->doc, err, sizeof(err)) != PS_OK) {
+        http_error(r, 400, "invalid_xml", "%s", err);
+        goto out;
+    }
+    if ((n = i2d_X509(k->cert, &der)) <= 0 ||
+        ceb_prepare(j->doc, k->certno, der, (size_t)n, &si) != PS_OK ||
+        !EVP_Digest(si.data, si.len, md, &mdl,
+                    EVP_get_digestbyname(hash_name(alg_info(p->alg)->hash)), NULL)) {
+        http_error(r, 500, "internal", "cannot build SignedInfo");
+        goto out;
+    }
+    dl[0] = (uint8_t)mdl;
+    j->r = r;
+    j->k = k;
+    http_hold(r);
+    if (kh_sign(r->w->kh, r->tenant, k->cfg->id, p->alg, dp, dl, 1, ceb_done, j) != PS_OK) {
+        http_release(r);
+        http_error(r, 503, "keyholder_unavailable", "the signing service is unavailable");
+        goto out;
+    }
+    j = NULL;
+out:
+    if (j)
+        ceb_free(j->doc);
+    free(j);
+    OPENSSL_free(der);
+    buf_free(&si);
+}
+
+/* Check SignatureValue over the canonical SignedInfo with the certificate's key. */
+static int signature_ok(const struct ceb_sig *s, X509 *cert)
+{
+    EVP_PKEY *pk = X509_get0_pubkey(cert);
+    EVP_MD_CTX *mc = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pc = NULL;
+    uint8_t der[160];
+    const uint8_t *sig = s->sigval;
+    size_t sl = s->siglen;
+    const EVP_MD *md;
+    int ok = 0;
+
+    if (mc == NULL || pk == NULL)
+        goto out;
+    if (s->profile->raw_ecdsa) {
+        if (ecdsa_raw_to_der(s->sigval, s->siglen, der, sizeof(der), &sl) != PS_OK)
+            goto out;
+        sig = der;
+    }
+    if (s->profile->key_family == 0) { /* SM2 with SM3 and the default signer ID */
+        md = EVP_sm3();
+        if ((pc = EVP_PKEY_CTX_new(pk, NULL)) == NULL ||
+            EVP_PKEY_CTX_set1_id(pc, "1234567812345678", 16) <= 0)
+            goto out;
+        EVP_MD_CTX_set_pkey_ctx(mc, pc);
+    } else {
+        md = EVP_get_digestbyname(hash_name(alg_info(s->profile->alg)->hash));
+    }
+    ok = EVP_DigestVerifyInit(mc, NULL, md, NULL, pk) == 1 &&
+         EVP_DigestVerify(mc, sig, sl, s->signed_info.data, s->signed_info.len) == 1;
+out:
+    ERR_clear_error();
+    EVP_MD_CTX_free(mc);
+    EVP_PKEY_CTX_free(pc);
+    return ok;
+}
+
+static json_t *x509_name_json(const X509_NAME *n)
+{
+    char s[512];
+
+    X509_NAME_oneline(n, s, sizeof(s));
+    return json_string(s);
+}
+
+void api_verify_ceb(struct request *r, const char *tail)
+{
+    const struct ceb_limits lim = {r->w->cfg->max_body, CEB_MAX_DEPTH};
+    struct ceb_sig s;
+    const unsigned char *cp;
+    X509 *cert = NULL;
+    char err[256];
+    const char *reason = NULL;
+    json_t *signer = json_null();
+    int sig_ok = 0;
+
+    (void)tail;
+    if (!xml_content_type(r)) {
+        http_error(r, 415, "unsupported_media_type", "send the message as application/xml");
+        return;
+    }
+    if (ceb_read_signature(r->body.data, r->body.len, &lim, &s, err, sizeof(err)) != PS_OK) {
+        ceb_sig_free(&s);
+        http_error(r, 400, "invalid_xml", "%s", err);
+        return;
+    }
+    cp = s.cert;
+    if ((cert = d2i_X509(NULL, &cp, (long)s.certlen)) == NULL) {
+        reason = "X509Certificate is not a certificate";
+    } else {
+        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+        char *hex = bn ? BN_bn2hex(bn) : NULL;
+
+        for (char *c = hex; c && *c; c++)
+            if (*c >= 'A' && *c <= 'F')
+                *c = (char)(*c - 'A' + 'a');
+        json_decref(signer);
+        signer = json_pack("{s:o,s:o,s:s}", "subject", x509_name_json(X509_get_subject_name(cert)),
+                           "issuer", x509_name_json(X509_get_issuer_name(cert)), "certNo",
+                           hex ? hex : "");
+        OPENSSL_free(hex);
+        BN_free(bn);
+        sig_ok = signature_ok(&s, cert);
+        if (!s.digest_ok)
+            reason = "digest mismatch: the message was changed after it was signed";
+        else if (!sig_ok)
+            reason = "the signature does not verify with the certificate's key";
+    }
+    http_respond_json(r, 200,
+                      json_pack("{s:b,s:s,s:o,s:s*}", "valid",
+                                s.digest_ok && sig_ok && cert != NULL, "profile", s.profile->name,
+                                "signer", signer, "reason", reason));
+    X509_free(cert);
+    ceb_sig_free(&s);
+}
