@@ -22,5 +22,9 @@ void api_kh_error(struct request *r, int status, const uint8_t *msg, size_t len)
 /* api_ceb.c */
 void api_sign_ceb(struct request *r, const char *tail);
 void api_verify_ceb(struct request *r, const char *tail);
+/* api_verify_cms.c */
+void api_verify_cms(struct request *r, const char *tail);
+/* api_tsa.c */
+void api_tsa(struct request *r, const char *tail);
 
 #endif

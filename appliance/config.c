@@ -35,6 +35,10 @@ const char *const config_directives[] = {"listen",
                                          "idle_timeout",
                                          "handshake_timeout",
                                          "keyholder_timeout",
+                                         "verify_ca",
+                                         "tsa_key",
+                                         "tsa_policy",
+                                         "tsa_accuracy_ms",
                                          "tenant",
                                          "key",
                                          NULL};
@@ -51,6 +55,7 @@ static void cfg_defaults(struct config *cfg)
     cfg->idle_timeout = 120;
     cfg->handshake_timeout = 10;
     cfg->keyholder_timeout = 30;
+    cfg->tsa_accuracy_ms = 1000;
 }
 
 static int cfg_err(char *err, size_t errlen, int line, const char *fmt, ...)
@@ -175,6 +180,7 @@ static int parse_key(struct config *cfg, char **w, int n, int line, char *err, s
     if (cfg->nkeys == CFG_MAX_KEYS)
         return cfg_err(err, errlen, line, "too many keys");
     k = &cfg->keys[cfg->nkeys++];
+    k->line = line;
     if ((r = set_str(&k->id, w[1])) != PS_OK)
         return r;
     for (int i = 2; i < n; i++) {
@@ -183,9 +189,11 @@ static int parse_key(struct config *cfg, char **w, int n, int line, char *err, s
         if (eq == NULL)
             return cfg_err(err, errlen, line, "key option '%s' is not name=value", w[i]);
         *eq++ = 0;
-        if (strcmp(w[i], "tenant") == 0)
+        if (strcmp(w[i], "tenant") == 0) {
+            if (!valid_id(eq))
+                return cfg_err(err, errlen, line, "tenant= must be a tenant id");
             r = set_str(&k->tenant, eq);
-        else if (strcmp(w[i], "label") == 0)
+        } else if (strcmp(w[i], "label") == 0)
             r = set_str(&k->label, eq);
         else if (strcmp(w[i], "cert") == 0)
             r = set_str(&k->cert_file, eq);
@@ -202,7 +210,8 @@ static int parse_key(struct config *cfg, char **w, int n, int line, char *err, s
         if (r != PS_OK)
             return r;
     }
-    if (k->tenant == NULL || k->label == NULL || k->cert_file == NULL)
+    /* tenant= may be left out only for the appliance's own key (tsa_key), checked at the end */
+    if (k->label == NULL || k->cert_file == NULL)
         return cfg_err(err, errlen, line, "key %s needs tenant=, label= and cert=", k->id);
     return PS_OK;
 }
@@ -228,6 +237,8 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         {"pkcs11_module", offsetof(struct config, pkcs11_module)},
         {"pkcs11_token", offsetof(struct config, pkcs11_token)},
         {"pin_file", offsetof(struct config, pin_file)},
+        {"verify_ca", offsetof(struct config, verify_ca)},
+        {"tsa_key", offsetof(struct config, tsa_key)},
     };
     /* numbers: size_t fields (NUM_SIZE), unsigned (NUM_UINT), int (NUM_INT) */
     enum { NUM_INT, NUM_UINT, NUM_SIZE };
@@ -250,6 +261,7 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         NUM("idle_timeout", 1, 86400, idle_timeout, NUM_UINT),
         NUM("handshake_timeout", 1, 3600, handshake_timeout, NUM_UINT),
         NUM("keyholder_timeout", 1, 3600, keyholder_timeout, NUM_UINT),
+        NUM("tsa_accuracy_ms", 0, 3600000, tsa_accuracy_ms, NUM_UINT),
     };
 #undef NUM
     const char *d = w[0];
@@ -282,6 +294,11 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
             return cfg_err(err, errlen, line, "listen wants HOST:PORT");
         return PS_OK;
     }
+    if (strcmp(d, "tsa_policy") == 0) {
+        if (!config_oid_valid(w[1]))
+            return cfg_err(err, errlen, line, "tsa_policy wants a dotted OID such as 1.2.3.4.1");
+        return set_str(&cfg->tsa_policy, w[1]);
+    }
     if (strcmp(d, "pkcs11_env") == 0) {
         if (strchr(w[1], '=') == NULL || cfg->n_env == CFG_MAX_ENV)
             return cfg_err(err, errlen, line, "pkcs11_env wants NAME=VALUE (at most %d)",
@@ -308,6 +325,44 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
     return cfg_err(err, errlen, line, "unknown directive '%s'", d);
 }
 
+/* The TSA directives go together; the TSA key is the appliance's: no tenant may own it (a
+ * tenant could otherwise sign arbitrary digests with it through /v1/sign/hash and forge
+ * time-stamps). It gets the owner CFG_OWNER_TSA. */
+static int tsa_check(struct config *cfg, char *err, size_t errlen)
+{
+    struct cfg_key *k = NULL;
+
+    if (cfg->tsa_key == NULL) {
+        if (cfg->tsa_policy != NULL) {
+            snprintf(err, errlen, "tsa_policy is set but tsa_key is not");
+            return PS_E_CONFIG;
+        }
+        return PS_OK;
+    }
+    if (cfg->tsa_policy == NULL) {
+        snprintf(err, errlen, "tsa_key needs tsa_policy (the TSA policy OID)");
+        return PS_E_CONFIG;
+    }
+    for (size_t i = 0; i < cfg->nkeys; i++)
+        if (strcmp(cfg->keys[i].id, cfg->tsa_key) == 0)
+            k = &cfg->keys[i];
+    if (k == NULL) {
+        snprintf(err, errlen, "tsa_key names unknown key %s", cfg->tsa_key);
+        return PS_E_CONFIG;
+    }
+    if (k->tenant != NULL) {
+        snprintf(err, errlen,
+                 "tsa_key %s belongs to tenant %s; the TSA key must be configured without tenant=",
+                 k->id, k->tenant);
+        return PS_E_CONFIG;
+    }
+    if (set_str(&k->tenant, CFG_OWNER_TSA) != PS_OK) {
+        snprintf(err, errlen, "out of memory");
+        return PS_E_CONFIG;
+    }
+    return PS_OK;
+}
+
 static int cfg_check(struct config *cfg, char *err, size_t errlen)
 {
     static const struct {
@@ -322,6 +377,7 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
         {"pkcs11_token", offsetof(struct config, pkcs11_token)},
         {"pin_file", offsetof(struct config, pin_file)},
     };
+    int r;
 
     if (cfg->listen_host == NULL) {
         snprintf(err, errlen, "missing directive 'listen'");
@@ -332,9 +388,17 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "missing directive '%s'", req[i].name);
             return PS_E_CONFIG;
         }
+    if ((r = tsa_check(cfg, err, errlen)) != PS_OK)
+        return r;
     for (size_t i = 0; i < cfg->nkeys; i++) {
         int found = 0;
 
+        if (cfg->keys[i].tenant == NULL)
+            return cfg_err(err, errlen, cfg->keys[i].line,
+                           "key %s needs tenant= (only the key named by tsa_key has none)",
+                           cfg->keys[i].id);
+        if (strcmp(cfg->keys[i].tenant, CFG_OWNER_TSA) == 0)
+            continue;
         for (size_t j = 0; j < cfg->ntenants; j++)
             found |= strcmp(cfg->tenants[j].id, cfg->keys[i].tenant) == 0;
         if (!found) {
@@ -424,7 +488,8 @@ void config_free(struct config *cfg)
 {
     char **strs[] = {&cfg->listen_host,   &cfg->user,         &cfg->pid_file,  &cfg->state_dir,
                      &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca, &cfg->crl,
-                     &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file};
+                     &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,  &cfg->verify_ca,
+                     &cfg->tsa_key,       &cfg->tsa_policy};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
@@ -460,4 +525,42 @@ const struct cfg_tenant *config_tenant_by_cn(const struct config *cfg, const cha
         if (strcmp(cfg->tenants[i].cn, cn) == 0)
             return &cfg->tenants[i];
     return NULL;
+}
+
+int config_oid_valid(const char *s)
+{
+    size_t n = strlen(s);
+    int arcs = 0;
+    unsigned long long first = 0;
+
+    if (n == 0 || n > 127)
+        return 0;
+    while (*s) {
+        const char *start = s;
+        unsigned long long v = 0;
+
+        while (*s >= '0' && *s <= '9') {
+            v = v * 10 + (unsigned long long)(*s - '0');
+            if (v > 0xFFFFFFFFull)
+                return 0; /* arcs beyond 32 bits: not supported */
+            s++;
+        }
+        if (s == start || (*start == '0' && s - start > 1))
+            return 0;
+        if (arcs == 0 && v > 2)
+            return 0;
+        if (arcs == 1 && first < 2 && v >= 40)
+            return 0;
+        if (arcs == 0)
+            first = v;
+        arcs++;
+        if (*s == '.') {
+            s++;
+            if (*s == 0)
+                return 0;
+        } else if (*s != 0) {
+            return 0;
+        }
+    }
+    return arcs >= 2;
 }

@@ -12,6 +12,13 @@
 #define CFG_MAX_KEYS    256
 #define CFG_MAX_TENANTS 256
 #define CFG_MAX_ENV     16
+/*
+ * Owner of the key named by tsa_key. Such a key is configured without tenant= (it belongs to
+ * the appliance, not to a tenant); the parser gives it this owner, which no tenant id can
+ * equal ('@' is not allowed in ids). The worker's /v1/tsa handler asks the keyholder as this
+ * owner, so tenants can neither list nor use the TSA key, and the audit rows say "@tsa".
+ */
+#define CFG_OWNER_TSA "@tsa"
 
 struct cfg_tenant {
     char *id;
@@ -20,11 +27,12 @@ struct cfg_tenant {
 
 struct cfg_key {
     char *id;
-    char *tenant;
+    char *tenant;    /* owning tenant id, or CFG_OWNER_TSA for the key named by tsa_key */
     char *label;     /* CKA_LABEL of the private key on the token */
     char *cert_file; /* certificate chain, leaf first */
     unsigned algs;   /* bit (1 << enum ps_alg) per allowed algorithm; 0 = key type's defaults */
     char *profile;   /* XML signature profile for /v1/sign/ceb (NULL = the key type's default) */
+    int line;        /* line of the config file it was defined on */
 };
 
 struct config {
@@ -46,6 +54,10 @@ struct config {
     unsigned idle_timeout;      /* seconds without a request before a connection closes */
     unsigned handshake_timeout; /* seconds for TLS handshake and the first request */
     unsigned keyholder_timeout; /* seconds a request may wait for the keyholder */
+    char *verify_ca;            /* trust anchors for /v1/verify/cms (NULL: client_ca) */
+    char *tsa_key;              /* key id of the RFC 3161 time-stamping key, or NULL */
+    char *tsa_policy;           /* TSA policy OID, dotted (required with tsa_key) */
+    unsigned tsa_accuracy_ms;   /* accuracy stated in tokens, ms; 0 = no accuracy field */
     struct cfg_tenant tenants[CFG_MAX_TENANTS];
     size_t ntenants;
     struct cfg_key keys[CFG_MAX_KEYS];
@@ -58,6 +70,9 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen) 
 void config_free(struct config *cfg);
 const struct cfg_key *config_key(const struct config *cfg, const char *id);
 const struct cfg_tenant *config_tenant_by_cn(const struct config *cfg, const char *cn);
+/* 1 if s is a dotted-decimal OBJECT IDENTIFIER (at least two arcs, first 0-2, second < 40
+ * under 0 and 1, no leading zeros, at most 127 characters). */
+int config_oid_valid(const char *s);
 /* Names of all directives, NULL-terminated (for the documentation check). */
 extern const char *const config_directives[];
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "../certs/keyreg.h"
+#include "../certs/trust.h"
 #include "../hsm/keyholder.h"
 #include "config.h"
 #include "log.h"
@@ -384,6 +385,14 @@ int main(int argc, char **argv)
     if (keyreg_load(&P.cfg, &reg, err, sizeof(err)) != PS_OK)
         fatalx("%s", err);
     keyreg_free(&reg);
+    {
+        X509_STORE *st = trust_store_new(P.cfg.verify_ca ? P.cfg.verify_ca : P.cfg.client_ca,
+                                         P.cfg.crl, err, sizeof(err));
+
+        if (st == NULL)
+            fatalx("%s", err);
+        X509_STORE_free(st);
+    }
     if (test_only) {
         printf("configuration %s is valid\n", P.cfg_path);
         return 0;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../certs/tls.h"
+#include "../certs/trust.h"
 #include "conn.h"
 #include "log.h"
 #include "privsep.h"
@@ -188,6 +189,9 @@ int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd
         fatalx("%s", err);
     if (keyreg_load(cfg, &w.reg, err, sizeof(err)) != PS_OK)
         fatalx("%s", err);
+    if ((w.doc_trust = trust_store_new(cfg->verify_ca ? cfg->verify_ca : cfg->client_ca, cfg->crl,
+                                       err, sizeof(err))) == NULL)
+        fatalx("%s", err);
     /* everything secret-ish (the TLS key) is loaded: drop to the unprivileged user */
     if (privsep_drop(cfg->user) != PS_OK)
         fatalx("cannot drop privileges");
@@ -208,6 +212,7 @@ int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd
     loop(&w);
     kh_client_free(w.kh);
     keyreg_free(&w.reg);
+    X509_STORE_free(w.doc_trust);
     SSL_CTX_free(w.ssl);
     log_info("stopped");
     return 0;

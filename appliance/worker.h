@@ -41,6 +41,7 @@ struct worker {
     unsigned nconns;
     struct worker_metrics m;
     struct proxy_keys *proxies;
+    X509_STORE *doc_trust; /* anchors for /v1/verify/cms (verify_ca or client_ca, with crl) */
 };
 
 /* Runs the event loop; returns the process exit status. */

@@ -9,6 +9,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "tsa.h"
+
 enum ps_keytype pkey_type(EVP_PKEY *pk, unsigned *bits)
 {
     char group[64];
@@ -140,6 +142,10 @@ int keyreg_load(const struct config *cfg, struct keyreg *out, char *err, size_t 
             keyreg_free(out);
             return r;
         }
+    }
+    if (cfg->tsa_key && (r = tsa_key_check(keyreg_find(out, cfg->tsa_key), err, errlen)) != PS_OK) {
+        keyreg_free(out);
+        return r;
     }
     return PS_OK;
 }

@@ -128,7 +128,12 @@ static const char full[] = "# a full configuration\n"
                            "key t1-ec tenant=platform-a label=t1-ec-label cert=/etc/ps/t1.pem "
                            "algs=ecdsa-sha256,ecdsa-sha384\n"
                            "key t2.rsa tenant=Plat_B.2 label=rsa cert=/etc/ps/t2.pem\n"
-                           "key K_3 cert=/c3.pem label=l3 tenant=platform-a algs=rsa-pkcs1-sha1\n";
+                           "key K_3 cert=/c3.pem label=l3 tenant=platform-a algs=rsa-pkcs1-sha1\n"
+                           "verify_ca /etc/ps/doc-ca.pem\n"
+                           "tsa_key tsa-1\n"
+                           "key tsa-1 label=tsa cert=/etc/ps/tsa.pem\n"
+                           "tsa_policy 1.3.6.1.4.1.4146.2.3\n"
+                           "tsa_accuracy_ms 250\n";
 
 static int streq(const char *a, const char *b)
 {
@@ -165,8 +170,8 @@ static void test_full(void)
               streq(c.tenants[0].cn, "platform-a.cn.test") && streq(c.tenants[1].id, "Plat_B.2") &&
               streq(c.tenants[1].cn, "b-cn"),
           "tenants");
-    CHECK(c.nkeys == 3, "three keys");
-    if (c.nkeys == 3) {
+    CHECK(c.nkeys == 4, "four keys");
+    if (c.nkeys == 4) {
         CHECK(streq(c.keys[0].id, "t1-ec") && streq(c.keys[0].tenant, "platform-a") &&
                   streq(c.keys[0].label, "t1-ec-label") &&
                   streq(c.keys[0].cert_file, "/etc/ps/t1.pem") &&
@@ -179,7 +184,13 @@ static void test_full(void)
                   streq(c.keys[2].label, "l3") && streq(c.keys[2].cert_file, "/c3.pem") &&
                   c.keys[2].algs == (1u << ALG_RSA_PKCS1_SHA1),
               "key options in any order");
+        CHECK(streq(c.keys[3].id, "tsa-1") && streq(c.keys[3].tenant, CFG_OWNER_TSA) &&
+                  streq(c.keys[3].label, "tsa") && c.keys[3].line == 31,
+              "the tsa_key (named before its key line) is owned by " CFG_OWNER_TSA);
     }
+    CHECK(streq(c.verify_ca, "/etc/ps/doc-ca.pem") && streq(c.tsa_key, "tsa-1") &&
+              streq(c.tsa_policy, "1.3.6.1.4.1.4146.2.3") && c.tsa_accuracy_ms == 250,
+          "verify_ca, tsa_key, tsa_policy, tsa_accuracy_ms");
     CHECK(config_key(&c, "t2.rsa") == &c.keys[1] && config_key(&c, "t2") == NULL &&
               config_key(&c, "T1-EC") == NULL,
           "config_key finds by exact id");
@@ -219,7 +230,9 @@ static void test_defaults(void)
     CHECK(c.idle_timeout == 120, "default idle_timeout 120");
     CHECK(c.handshake_timeout == 10, "default handshake_timeout 10");
     CHECK(c.keyholder_timeout == 30, "default keyholder_timeout 30");
-    CHECK(c.user == NULL && c.pid_file == NULL && c.crl == NULL && c.n_env == 0,
+    CHECK(c.tsa_accuracy_ms == 1000, "default tsa_accuracy_ms 1000");
+    CHECK(c.user == NULL && c.pid_file == NULL && c.crl == NULL && c.n_env == 0 &&
+              c.verify_ca == NULL && c.tsa_key == NULL && c.tsa_policy == NULL,
           "optional strings default to unset");
     CHECK(c.ntenants == 1 && c.nkeys == 1 && streq(c.keys[0].id, "k0"), "one tenant, one key");
     config_free(&c);
@@ -446,6 +459,73 @@ static void test_errors(void)
     }
 }
 
+/* The time-stamping directives and appliance-owned keys. */
+static void test_tsa(void)
+{
+    static const char tsa_ok[] = "key ts label=ts cert=/ts.pem\ntsa_key ts\ntsa_policy 1.2.3.4.1";
+    static const char *const good_oids[] = {
+        "0.0", "0.39", "1.2", "2.40", "2.999.1", "1.2.840.113549.1.9.16.1.4", "1.2.4294967295",
+        NULL};
+    static const char *const bad_oids[] = {
+        "1",    "3.1", "1.40", "0.40", "1..2",           "1.2.", ".1.2",   "01.2",
+        "1.02", "a.b", "1.2a", "1.-2", "1.2.4294967296", "1,2",  "1.2.3 ", NULL};
+    struct config c;
+    char line[160];
+
+    CHECK(parses_with(tsa_ok, &c) && c.nkeys == 2 && streq(c.keys[1].tenant, CFG_OWNER_TSA) &&
+              streq(c.tsa_key, "ts") && streq(c.tsa_policy, "1.2.3.4.1"),
+          "a key without tenant= named by tsa_key belongs to " CFG_OWNER_TSA);
+    CHECK(config_key(&c, "ts") == &c.keys[1] && streq(c.keys[0].tenant, "ta"),
+          "the tenant's key keeps its tenant");
+    config_free(&c);
+    CHECK(fails_at("key ts label=ts cert=/ts.pem", "needs tenant"),
+          "a key without tenant= that tsa_key does not name fails on its own line");
+    {
+        char *t = join(NULL, "tsa_key k0\ntsa_policy 1.2.3", NULL);
+
+        CHECK(fails_len(t, strlen(t), 0, "tsa_key k0 belongs to tenant ta", NULL),
+              "tsa_key naming a tenant's key is refused (the tenant could forge time-stamps)");
+        free(t);
+        t = join(NULL, "tsa_key nope\ntsa_policy 1.2.3", NULL);
+        CHECK(fails_len(t, strlen(t), 0, "tsa_key names unknown key nope", NULL),
+              "tsa_key naming no key");
+        free(t);
+        t = join(NULL, "key ts label=ts cert=/ts.pem\ntsa_key ts", NULL);
+        CHECK(fails_len(t, strlen(t), 0, "tsa_key needs tsa_policy", NULL),
+              "tsa_key without tsa_policy");
+        free(t);
+        t = join(NULL, "tsa_policy 1.2.3", NULL);
+        CHECK(fails_len(t, strlen(t), 0, "tsa_policy is set but tsa_key is not", NULL),
+              "tsa_policy without tsa_key");
+        free(t);
+    }
+    CHECK(fails_at("key k9 tenant=@tsa label=l cert=/c", "tenant= must be a tenant id"),
+          "a key line cannot claim the reserved owner " CFG_OWNER_TSA);
+    CHECK(fails_at("tenant @tsa cn-tsa", "tenant id"), "no tenant can be called " CFG_OWNER_TSA);
+    CHECK(fails_at("tsa_key", NULL), "tsa_key without a value");
+    CHECK(fails_at("tsa_key a b", NULL), "tsa_key with two values");
+    CHECK(fails_at("tsa_policy 1.2.3 4", NULL), "tsa_policy with two values");
+    CHECK(fails_at("tsa_accuracy_ms 3600001", "tsa_accuracy_ms"), "tsa_accuracy_ms 3600001");
+    CHECK(fails_at("tsa_accuracy_ms -1", "tsa_accuracy_ms"), "tsa_accuracy_ms -1");
+    CHECK(parses_with("tsa_accuracy_ms 0", &c) && c.tsa_accuracy_ms == 0,
+          "tsa_accuracy_ms 0 (no accuracy field)");
+    config_free(&c);
+    for (int i = 0; good_oids[i]; i++)
+        CHECK(config_oid_valid(good_oids[i]), "OID '%s' is valid", good_oids[i]);
+    for (int i = 0; bad_oids[i]; i++)
+        CHECK(!config_oid_valid(bad_oids[i]), "OID '%s' is not valid", bad_oids[i]);
+    CHECK(!config_oid_valid(""), "empty OID is not valid");
+    memset(line, 0, sizeof(line));
+    memcpy(line, "1.2", 3);
+    for (size_t i = 3; i + 2 < 130; i += 2)
+        memcpy(line + i, ".1", 2);
+    CHECK(!config_oid_valid(line), "an OID of %zu characters is not valid", strlen(line));
+    line[127] = 0;
+    CHECK(config_oid_valid(line), "an OID of 127 characters is valid");
+    CHECK(fails_at("tsa_policy 1.2.3.x", "OID"), "tsa_policy with a bad OID, with its line");
+    CHECK(fails_at("tsa_policy tsa_policy1", "OID"), "tsa_policy by name is refused");
+}
+
 /* Every directive appears (as an active directive line) in the example configuration. */
 static void test_example(void)
 {
@@ -494,7 +574,8 @@ static void test_example(void)
               ex.max_streams == def.max_streams && ex.max_connections == def.max_connections &&
               ex.idle_timeout == def.idle_timeout &&
               ex.handshake_timeout == def.handshake_timeout &&
-              ex.keyholder_timeout == def.keyholder_timeout,
+              ex.keyholder_timeout == def.keyholder_timeout &&
+              ex.tsa_accuracy_ms == def.tsa_accuracy_ms,
           "numbers in %s are the built-in defaults it says they are", EXAMPLE);
     config_free(&ex);
     config_free(&def);
@@ -507,6 +588,7 @@ int main(void)
     test_defaults();
     test_syntax_ok();
     test_errors();
+    test_tsa();
     test_example();
     return unit_done();
 }

@@ -58,9 +58,10 @@ int main(void)
     {
         /* the API of DESIGN section 4 that is built so far: each must be routed */
         static const char *const want[][2] = {
-            {"GET", "/healthz"},      {"GET", "/readyz"},       {"GET", "/metrics"},
-            {"GET", "/v1/keys"},      {"GET", "/v1/keys/x"},    {"POST", "/v1/sign/hash"},
-            {"POST", "/v1/sign/cms"}, {"POST", "/v1/sign/ceb"}, {"POST", "/v1/verify/ceb"},
+            {"GET", "/healthz"},        {"GET", "/readyz"},       {"GET", "/metrics"},
+            {"GET", "/v1/keys"},        {"GET", "/v1/keys/x"},    {"POST", "/v1/sign/hash"},
+            {"POST", "/v1/sign/cms"},   {"POST", "/v1/sign/ceb"}, {"POST", "/v1/verify/ceb"},
+            {"POST", "/v1/verify/cms"}, {"POST", "/v1/tsa"},
         };
 
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
@@ -78,6 +79,17 @@ int main(void)
     rt = m("POST", "/v1/sign/hash", &tail, &status);
     CHECK(rt != NULL && rt->max_body == (size_t)-1 && (rt->flags & ROUTE_TENANT),
           "sign_hash takes the configured body and needs a tenant");
+    rt = m("POST", "/v1/tsa", &tail, &status);
+    CHECK(rt != NULL && strcmp(rt->name, "tsa") == 0 && rt->flags == 0 && rt->max_body > 0 &&
+              rt->max_body <= 65536,
+          "tsa: any valid client certificate, a small fixed body limit");
+    rt = m("POST", "/v1/verify/cms", &tail, &status);
+    CHECK(rt != NULL && strcmp(rt->name, "verify_cms") == 0 && rt->flags == 0 &&
+              rt->max_body == (size_t)-1,
+          "verify_cms: any valid client certificate, the configured body limit");
+    CHECK(miss("GET", "/v1/tsa", 405) && miss("POST", "/v1/tsa/", 404) &&
+              miss("POST", "/v1/verify/cms/", 404),
+          "GET /v1/tsa is 405; trailing slashes are 404");
     rt = m("GET", "/healthz", &tail, &status);
     CHECK(rt != NULL && (rt->flags & ROUTE_PUBLIC) && rt->max_body == 0,
           "healthz is public, no body");

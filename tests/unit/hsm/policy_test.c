@@ -6,20 +6,21 @@
 #define NOW    ((time_t)1700000000)
 #define BIT(a) (1u << (a))
 
-static struct cfg_key ck[6] = {
-    {"t1-ec", "platform-a", "t1-ec", NULL, 0}, {"t1-rsa", "platform-a", "t1-rsa", NULL, 0},
-    {"t1-ed", "platform-a", "t1-ed", NULL, 0}, {"t2-ec", "platform-b", "t2-ec", NULL, 0},
-    {"old", "platform-a", "old", NULL, 0},     {"future", "platform-a", "future", NULL, 0},
+static struct cfg_key ck[7] = {
+    {"t1-ec", "platform-a", "t1-ec", NULL, 0},    {"t1-rsa", "platform-a", "t1-rsa", NULL, 0},
+    {"t1-ed", "platform-a", "t1-ed", NULL, 0},    {"t2-ec", "platform-b", "t2-ec", NULL, 0},
+    {"old", "platform-a", "old", NULL, 0},        {"future", "platform-a", "future", NULL, 0},
+    {"tsa-ec", CFG_OWNER_TSA, "tsa-ec", NULL, 0},
 };
-static struct key_entry keys[6];
-static struct keyreg reg = {keys, 6};
+static struct key_entry keys[7];
+static struct keyreg reg = {keys, 7};
 
 static uint8_t dig[IPC_MAX_DIGEST];
 static struct ipc_digest digs[8];
 
 static void setup(void)
 {
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 7; i++) {
         keys[i].cfg = &ck[i];
         keys[i].not_before = NOW - 1000;
         keys[i].not_after = NOW + 1000;
@@ -38,6 +39,8 @@ static void setup(void)
     keys[4].not_after = NOW - 1;
     keys[5].type = KT_EC_P256;
     keys[5].algs = BIT(ALG_ECDSA_SHA256);
+    keys[6].type = KT_EC_P256;
+    keys[6].algs = BIT(ALG_ECDSA_SHA256) | BIT(ALG_ECDSA_SHA384);
     keys[5].not_before = NOW + 1;
     keys[5].not_after = NOW + 2000;
     for (size_t i = 0; i < sizeof(dig); i++)
@@ -221,5 +224,14 @@ int main(void)
             CHECK(none, "key_alg_allowed: nothing with algs 0 (defaults are applied at load)");
         }
     }
+    /* the appliance's time-stamping key (owner CFG_OWNER_TSA) */
+    r = mkreq(CFG_OWNER_TSA, "tsa-ec", ALG_ECDSA_SHA256, 1, 32);
+    CHECK(run(&r, 10, NOW, &k) == PS_OK && k == &keys[6], CFG_OWNER_TSA " may use tsa-ec");
+    r = mkreq("platform-a", "tsa-ec", ALG_ECDSA_SHA256, 1, 32);
+    CHECK(run(&r, 10, NOW, &k) == PS_E_NOTFOUND, "a tenant cannot use the TSA key (not found)");
+    r = mkreq("tsa", "tsa-ec", ALG_ECDSA_SHA256, 1, 32);
+    CHECK(run(&r, 10, NOW, &k) == PS_E_NOTFOUND, "'tsa' is not " CFG_OWNER_TSA);
+    r = mkreq(CFG_OWNER_TSA, "t1-ec", ALG_ECDSA_SHA256, 1, 32);
+    CHECK(run(&r, 10, NOW, &k) == PS_E_NOTFOUND, CFG_OWNER_TSA " cannot use a tenant's key");
     return unit_done();
 }
