@@ -36,8 +36,22 @@ show "${C[@]}" --data-binary "@$DIR/declaration.xml" -o "$DIR/declaration.p7s" "
 show openssl cms -verify -binary -inform DER -in "$DIR/declaration.p7s" -content "$DIR/declaration.xml" \
     -CAfile "$CA_FILE" -purpose any -out /dev/null
 
+step "The appliance checks CMS signatures too: /v1/verify/cms {signature, content} (base64)"
+python3 -c "import base64,json; print(json.dumps({'signature': base64.b64encode(open('$DIR/declaration.p7s','rb').read()).decode(), 'content': base64.b64encode(open('$DIR/declaration.xml','rb').read()).decode()}))" >"$DIR/verify.json"
+show "${C[@]}" -H 'content-type: application/json' --data-binary "@$DIR/verify.json" "$URL/v1/verify/cms"
+echo
+
+step "An RFC 3161 time-stamp over the CMS signature, from the appliance's TSA key (tsa-ec)"
+openssl ts -query -data "$DIR/declaration.p7s" -sha256 -cert -out "$DIR/declaration.tsq" 2>/dev/null
+show "${C[@]}" -H 'content-type: application/timestamp-query' --data-binary "@$DIR/declaration.tsq" \
+    -o "$DIR/declaration.tsr" "$URL/v1/tsa"
+openssl ts -reply -in "$DIR/declaration.tsr" -text 2>/dev/null | grep -E '^(Status|Serial number|Time stamp|Policy OID):' ||
+    echo "(no time-stamp: $DIR/portseald.conf predates tsa_key; delete it to have it rewritten)"
+show openssl ts -verify -in "$DIR/declaration.tsr" -queryfile "$DIR/declaration.tsq" -CAfile "$CA_FILE" ||
+    true
+
 step "Every signature was recorded by the keyholder before it was returned"
-show sqlite3 "$DIR/state/audit.db" "select seq, tenant, key, alg, hex(digest) from audit order by seq desc limit 2"
+show sqlite3 "$DIR/state/audit.db" "select seq, tenant, key, alg, hex(digest) from audit order by seq desc limit 3"
 
 step "Explore, then stop"
 cat <<MSG
