@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "../certs/sm2.h"
 #include "../protocol/ceb.h"
 #include "../protocol/sigfmt.h"
 #include "api.h"
@@ -55,6 +56,18 @@ static void ceb_done(void *ctx, int status, const uint8_t *p, size_t len)
     free(j);
 }
 
+/* The digest the keyholder signs: of SignedInfo, or for SM2 e = SM3(Z || SignedInfo). */
+static int si_digest(const struct ceb_profile *p, const struct key_entry *k, const struct buf *si,
+                     uint8_t *md, unsigned *mdl)
+{
+    if (p->alg == ALG_SM2_SM3) {
+        *mdl = 32;
+        return sm2_digest_e(k->pub, si->data, si->len, md) == PS_OK;
+    }
+    return EVP_Digest(si->data, si->len, md, mdl,
+                      EVP_get_digestbyname(hash_name(alg_info(p->alg)->hash)), NULL);
+}
+
 void api_sign_ceb(struct request *r, const char *tail)
 {
     char key[65], pname[65];
@@ -91,9 +104,8 @@ void api_sign_ceb(struct request *r, const char *tail)
                    "xmldsig-ecdsa-sha256");
         goto out;
     }
-    if (p == NULL || p->key_family == 0 ||
-        !(p->key_family == (int)k->type ||
-          (p->key_family == KT_EC_P256 && k->type == KT_EC_P384))) {
+    if (p == NULL || !(p->key_family == (int)k->type ||
+                       (p->key_family == KT_EC_P256 && k->type == KT_EC_P384))) {
         http_error(r, 400, "profile_does_not_fit_key",
                    "profile %s cannot be used with key '%s' (%s)", p ? p->name : "(none)", key,
                    keytype_name(k->type));
@@ -111,8 +123,7 @@ void api_sign_ceb(struct request *r, const char *tail)
     }
     if ((n = i2d_X509(k->cert, &der)) <= 0 ||
         ceb_prepare(j->doc, k->certno, der, (size_t)n, &si) != PS_OK ||
-        !EVP_Digest(si.data, si.len, md, &mdl,
-                    EVP_get_digestbyname(hash_name(alg_info(p->alg)->hash)), NULL)) {
+        !si_digest(p, k, &si, md, &mdl)) {
         http_error(r, 500, "internal", "cannot build SignedInfo");
         goto out;
     }
@@ -153,7 +164,7 @@ static int signature_ok(const struct ceb_sig *s, X509 *cert)
             goto out;
         sig = der;
     }
-    if (s->profile->key_family == 0) { /* SM2 with SM3 and the default signer ID */
+    if (s->profile->alg == ALG_SM2_SM3) { /* SM2 with SM3 and the default signer ID */
         md = EVP_sm3();
         if ((pc = EVP_PKEY_CTX_new(pk, NULL)) == NULL ||
             EVP_PKEY_CTX_set1_id(pc, "1234567812345678", 16) <= 0)

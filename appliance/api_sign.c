@@ -54,7 +54,12 @@ const struct key_entry *api_tenant_key(struct request *r, const char *id)
 
 static enum ps_alg default_alg(enum ps_keytype kt)
 {
-    return kt == KT_RSA ? ALG_RSA_PKCS1_SHA256 : kt == KT_ED25519 ? ALG_ED25519 : ALG_ECDSA_SHA256;
+    switch (kt) {
+    case KT_RSA: return ALG_RSA_PKCS1_SHA256;
+    case KT_ED25519: return ALG_ED25519;
+    case KT_SM2: return ALG_SM2_SM3;
+    default: return ALG_ECDSA_SHA256;
+    }
 }
 
 /* Resolve the algorithm name for key k, or answer an error and return ALG_NONE. */
@@ -120,7 +125,8 @@ static void hash_done(void *ctx, int status, const uint8_t *p, size_t len)
         size_t sl = lens[i];
         char b64[2048];
 
-        if (alg_info(j->alg)->family == KT_EC_P256 && !j->raw) {
+        if ((alg_info(j->alg)->family == KT_EC_P256 || alg_info(j->alg)->family == KT_SM2) &&
+            !j->raw) {
             if (ecdsa_raw_to_der(sigs[i], lens[i], der, sizeof(der), &sl) != PS_OK) {
                 http_error(r, 502, "keyholder_error", "malformed ECDSA signature");
                 goto out;

@@ -15,6 +15,8 @@ enum ps_keytype pkey_type(EVP_PKEY *pk, unsigned *bits)
     size_t gl = 0;
 
     *bits = (unsigned)EVP_PKEY_get_bits(pk);
+    if (EVP_PKEY_is_a(pk, "SM2"))
+        return KT_SM2;
     switch (EVP_PKEY_get_base_id(pk)) {
     case EVP_PKEY_RSA: return KT_RSA;
     case EVP_PKEY_ED25519: return KT_ED25519;
@@ -110,8 +112,9 @@ static int load_one(const struct cfg_key *ck, struct key_entry *k, char *err, si
         }
         k->algs |= 1u << k->profile->alg;
     } else {
-        k->profile =
-            ceb_profile_by_name(k->type == KT_RSA ? "xmldsig-rsa-sha256" : "xmldsig-ecdsa-sha256");
+        k->profile = ceb_profile_by_name(k->type == KT_RSA   ? "xmldsig-rsa-sha256"
+                                         : k->type == KT_SM2 ? "ceb-sm2"
+                                                             : "xmldsig-ecdsa-sha256");
     }
     set_certno(k);
     {

@@ -23,7 +23,7 @@ static const struct ceb_profile profiles[] = {
     {"ceb-rsa-sha1", "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
      "http://www.w3.org/2000/09/xmldsig#sha1", "SHA1", 1, KT_RSA, ALG_RSA_PKCS1_SHA1, 0},
     {"ceb-sm2", "http://www.w3.org/2000/09/xmldsig#sm2-sm3",
-     "http://www.w3.org/2000/09/xmldsig#sha1", "SHA1", 1, 0, ALG_NONE, 1},
+     "http://www.w3.org/2000/09/xmldsig#sha1", "SHA1", 1, KT_SM2, ALG_SM2_SM3, 1},
     {"xmldsig-rsa-sha256", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
      "http://www.w3.org/2001/04/xmlenc#sha256", "SHA256", 0, KT_RSA, ALG_RSA_PKCS1_SHA256, 0},
     {"xmldsig-ecdsa-sha256", "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
