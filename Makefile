@@ -44,7 +44,7 @@ $(BUILD)/portseald: $(BUILD)/obj/appliance/portseald.o $(BUILD)/libportseal.a
 $(BUILD)/portseal-keytool: $(BUILD)/obj/tools/portseal-keytool.o $(BUILD)/libportseal.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libportseal.a
+$(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libportseal.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libportseal.a $(LDLIBS)
 
