@@ -22,5 +22,6 @@ void api_kh_error(struct request *r, int status, const uint8_t *msg, size_t len)
 /* api_ceb.c */
 void api_sign_ceb(struct request *r, const char *tail);
 void api_verify_ceb(struct request *r, const char *tail);
+void api_sign_179(struct request *r, const char *tail);
 
 #endif

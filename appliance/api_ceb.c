@@ -9,9 +9,11 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <sodium.h>
 
 #include "../certs/sm2.h"
 #include "../protocol/ceb.h"
+#include "../protocol/pay179.h"
 #include "../protocol/sigfmt.h"
 #include "api.h"
 #include "worker.h"
@@ -239,4 +241,139 @@ void api_verify_ceb(struct request *r, const char *tail)
                                 "signer", signer, "reason", reason));
     X509_free(cert);
     ceb_sig_free(&s);
+}
+
+/* ---- /v1/sign/179 ---- */
+
+struct pay179_job {
+    struct request *r;
+    const struct key_entry *k;
+    struct buf str; /* the signing string */
+    int der;        /* signValue as DER instead of raw r||s (SM2) */
+    int with_string;
+};
+
+static void pay179_done(void *ctx, int status, const uint8_t *p, size_t len)
+{
+    struct pay179_job *j = ctx;
+    struct request *r = j->r;
+    const uint8_t *sigs[1];
+    uint16_t lens[1], count;
+    uint64_t seq;
+    uint8_t der[160];
+    const uint8_t *sig;
+    size_t sl;
+    char b64[2048];
+
+    if (status != PS_OK) {
+        api_kh_error(r, status, p, len);
+        goto out;
+    }
+    if (ipc_sign_reply_decode(p, len, &seq, &count, sigs, lens, 1) != PS_OK || count != 1) {
+        http_error(r, 502, "keyholder_error", "malformed reply from the keyholder");
+        goto out;
+    }
+    sig = sigs[0];
+    sl = lens[0];
+    if (j->der && j->k->type == KT_SM2) {
+        if (ecdsa_raw_to_der(sigs[0], lens[0], der, sizeof(der), &sl) != PS_OK) {
+            http_error(r, 502, "keyholder_error", "malformed SM2 signature");
+            goto out;
+        }
+        sig = der;
+    }
+    sodium_bin2base64(b64, sizeof(b64), sig, sl, sodium_base64_VARIANT_ORIGINAL);
+    r->w->m.signatures++;
+    http_respond_json(r, 200,
+                      json_pack("{s:s,s:s,s:s,s:I,s:s*}", "certNo", j->k->certno, "signValue", b64,
+                                "alg", alg_info(j->k->profile->alg)->name, "audit_seq",
+                                (json_int_t)seq, "signString",
+                                j->with_string ? (const char *)j->str.data : NULL));
+out:
+    buf_free(&j->str);
+    http_release(r);
+    free(j);
+}
+
+/*
+ * POST /v1/sign/179?key=K[&format=raw|der][&string=1]: the 179 payment fields as JSON ->
+ * {"certNo","signValue"}. The key must be SM2 (ceb-sm2) or an RSA key configured for
+ * ceb-rsa-sha1 (legacy E-port certificates). SM2 signValue is raw r||s, as the E-port's USB
+ * keys give it, unless format=der.
+ */
+void api_sign_179(struct request *r, const char *tail)
+{
+    char key[65], fmt[8] = "raw", wantstr[4] = "";
+    const struct key_entry *k;
+    struct pay179_job *j = NULL;
+    uint8_t md[EVP_MAX_MD_SIZE];
+    const uint8_t *dp[1] = {md};
+    uint8_t dl[1];
+    unsigned mdl = 0;
+    char err[256];
+    int rc;
+
+    (void)tail;
+    if (r->content_type[0] && strncmp(r->content_type, "application/json", 16) != 0) {
+        http_error(r, 415, "unsupported_media_type", "send the 179 fields as application/json");
+        return;
+    }
+    if (http_query_param(r, "key", key, sizeof(key)) != 0) {
+        http_error(r, 400, "invalid_request", "query parameter key= is required");
+        return;
+    }
+    if ((http_query_param(r, "format", fmt, sizeof(fmt)) == 0 && strcmp(fmt, "raw") != 0 &&
+         strcmp(fmt, "der") != 0)) {
+        http_error(r, 400, "invalid_request", "format must be raw or der");
+        return;
+    }
+    (void)http_query_param(r, "string", wantstr, sizeof(wantstr));
+    if ((k = api_tenant_key(r, key)) == NULL)
+        return;
+    if (!(k->type == KT_SM2 || (k->type == KT_RSA && k->profile->alg == ALG_RSA_PKCS1_SHA1))) {
+        http_error(r, 400, "profile_does_not_fit_key",
+                   "179 signing needs an SM2 key or an RSA key with profile ceb-rsa-sha1; '%s' is "
+                   "%s with profile %s",
+                   key, keytype_name(k->type), k->profile->name);
+        return;
+    }
+    if (api_pick_alg(r, k, alg_info(k->profile->alg)->name) == ALG_NONE)
+        return;
+    if ((j = calloc(1, sizeof(*j))) == NULL) {
+        http_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    buf_init(&j->str, r->w->cfg->max_body);
+    rc = pay179_build((const char *)r->body.data, r->body.len, r->w->cfg->max_body, &j->str, err,
+                      sizeof(err));
+    if (rc != PS_OK) {
+        http_error(r, rc == PS_E_LIMIT ? 413 : 400, "invalid_179", "%s", err);
+        goto fail;
+    }
+    if (k->type == KT_SM2) {
+        if (sm2_digest_e(k->pub, j->str.data, j->str.len, md) != PS_OK) {
+            http_error(r, 500, "internal", "cannot compute the SM2 digest");
+            goto fail;
+        }
+        mdl = 32;
+    } else if (!EVP_Digest(j->str.data, j->str.len, md, &mdl, EVP_sha1(), NULL)) {
+        http_error(r, 500, "internal", "cannot compute the digest");
+        goto fail;
+    }
+    dl[0] = (uint8_t)mdl;
+    j->r = r;
+    j->k = k;
+    j->der = strcmp(fmt, "der") == 0;
+    j->with_string = wantstr[0] == '1';
+    http_hold(r);
+    if (kh_sign(r->w->kh, r->tenant, k->cfg->id, k->profile->alg, dp, dl, 1, pay179_done, j) !=
+        PS_OK) {
+        http_release(r);
+        http_error(r, 503, "keyholder_unavailable", "the signing service is unavailable");
+        goto fail;
+    }
+    return;
+fail:
+    buf_free(&j->str);
+    free(j);
 }

@@ -61,6 +61,7 @@ int main(void)
             {"GET", "/healthz"},      {"GET", "/readyz"},       {"GET", "/metrics"},
             {"GET", "/v1/keys"},      {"GET", "/v1/keys/x"},    {"POST", "/v1/sign/hash"},
             {"POST", "/v1/sign/cms"}, {"POST", "/v1/sign/ceb"}, {"POST", "/v1/verify/ceb"},
+            {"POST", "/v1/sign/179"},
         };
 
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
