@@ -36,17 +36,13 @@ static void ceb_done(void *ctx, int status, const uint8_t *p, size_t len)
 {
     struct ceb_job *j = ctx;
     struct request *r = j->r;
-    const uint8_t *sigs[1];
-    uint16_t lens[1], count;
-    uint64_t seq;
+    struct one_sig s;
     struct buf out;
 
     buf_init(&out, r->w->cfg->max_body + 64 * 1024);
-    if (status != PS_OK) {
-        api_kh_error(r, status, p, len);
-    } else if (ipc_sign_reply_decode(p, len, &seq, &count, sigs, lens, 1) != PS_OK || count != 1) {
-        http_error(r, 502, "keyholder_error", "malformed reply from the keyholder");
-    } else if (ceb_finish(j->doc, sigs[0], lens[0], &out) != PS_OK) {
+    if (api_one_signature(r, status, p, len, 0, &s) != 0) {
+        /* answered */
+    } else if (ceb_finish(j->doc, s.sig, s.len, &out) != PS_OK) {
         http_error(r, 500, "internal", "cannot assemble the signed message");
     } else {
         r->w->m.signatures++;
@@ -184,14 +180,6 @@ out:
     return ok;
 }
 
-static json_t *x509_name_json(const X509_NAME *n)
-{
-    char s[512];
-
-    X509_NAME_oneline(n, s, sizeof(s));
-    return json_string(s);
-}
-
 void api_verify_ceb(struct request *r, const char *tail)
 {
     const struct ceb_limits lim = {r->w->cfg->max_body, CEB_MAX_DEPTH};
@@ -217,18 +205,12 @@ void api_verify_ceb(struct request *r, const char *tail)
     if ((cert = d2i_X509(NULL, &cp, (long)s.certlen)) == NULL) {
         reason = "X509Certificate is not a certificate";
     } else {
-        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-        char *hex = bn ? BN_bn2hex(bn) : NULL;
+        char certno[64];
 
-        for (char *c = hex; c && *c; c++)
-            if (*c >= 'A' && *c <= 'F')
-                *c = (char)(*c - 'A' + 'a');
+        x509_certno(cert, certno, sizeof(certno));
         json_decref(signer);
-        signer = json_pack("{s:o,s:o,s:s}", "subject", x509_name_json(X509_get_subject_name(cert)),
-                           "issuer", x509_name_json(X509_get_issuer_name(cert)), "certNo",
-                           hex ? hex : "");
-        OPENSSL_free(hex);
-        BN_free(bn);
+        signer = json_pack("{s:o,s:o,s:s}", "subject", api_name_json(X509_get_subject_name(cert)),
+                           "issuer", api_name_json(X509_get_issuer_name(cert)), "certNo", certno);
         sig_ok = signature_ok(&s, cert);
         if (!s.digest_ok)
             reason = "digest mismatch: the message was changed after it was signed";
@@ -257,37 +239,17 @@ static void pay179_done(void *ctx, int status, const uint8_t *p, size_t len)
 {
     struct pay179_job *j = ctx;
     struct request *r = j->r;
-    const uint8_t *sigs[1];
-    uint16_t lens[1], count;
-    uint64_t seq;
-    uint8_t der[160];
-    const uint8_t *sig;
-    size_t sl;
+    struct one_sig s;
     char b64[2048];
 
-    if (status != PS_OK) {
-        api_kh_error(r, status, p, len);
+    if (api_one_signature(r, status, p, len, j->der && j->k->type == KT_SM2, &s) != 0)
         goto out;
-    }
-    if (ipc_sign_reply_decode(p, len, &seq, &count, sigs, lens, 1) != PS_OK || count != 1) {
-        http_error(r, 502, "keyholder_error", "malformed reply from the keyholder");
-        goto out;
-    }
-    sig = sigs[0];
-    sl = lens[0];
-    if (j->der && j->k->type == KT_SM2) {
-        if (ecdsa_raw_to_der(sigs[0], lens[0], der, sizeof(der), &sl) != PS_OK) {
-            http_error(r, 502, "keyholder_error", "malformed SM2 signature");
-            goto out;
-        }
-        sig = der;
-    }
-    sodium_bin2base64(b64, sizeof(b64), sig, sl, sodium_base64_VARIANT_ORIGINAL);
+    sodium_bin2base64(b64, sizeof(b64), s.sig, s.len, sodium_base64_VARIANT_ORIGINAL);
     r->w->m.signatures++;
     http_respond_json(r, 200,
                       json_pack("{s:s,s:s,s:s,s:I,s:s*}", "certNo", j->k->certno, "signValue", b64,
                                 "alg", alg_info(j->k->profile->alg)->name, "audit_seq",
-                                (json_int_t)seq, "signString",
+                                (json_int_t)s.seq, "signString",
                                 j->with_string ? (const char *)j->str.data : NULL));
 out:
     buf_free(&j->str);

@@ -61,18 +61,16 @@ static int load_chain(const char *path, struct key_entry *k, char *err, size_t e
     return PS_OK;
 }
 
-static void set_certno(struct key_entry *k)
+void x509_certno(const X509 *x, char *out, size_t cap)
 {
-    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(k->cert), NULL);
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
     char *hex = bn ? BN_bn2hex(bn) : NULL;
     size_t i = 0;
 
-    k->certno[0] = 0;
-    if (hex) {
-        for (i = 0; hex[i] && i + 1 < sizeof(k->certno); i++)
-            k->certno[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] - 'A' + 'a' : hex[i]);
-        k->certno[i] = 0;
-    }
+    if (hex)
+        for (; hex[i] && i + 1 < cap; i++)
+            out[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] - 'A' + 'a' : hex[i]);
+    out[i] = 0;
     OPENSSL_free(hex);
     BN_free(bn);
 }
@@ -116,7 +114,7 @@ static int load_one(const struct cfg_key *ck, struct key_entry *k, char *err, si
                                          : k->type == KT_SM2 ? "ceb-sm2"
                                                              : "xmldsig-ecdsa-sha256");
     }
-    set_certno(k);
+    x509_certno(k->cert, k->certno, sizeof(k->certno));
     {
         struct tm tm;
 
