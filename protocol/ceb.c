@@ -24,6 +24,9 @@ static const struct ceb_profile profiles[] = {
      "http://www.w3.org/2000/09/xmldsig#sha1", "SHA1", 1, KT_RSA, ALG_RSA_PKCS1_SHA1, 0},
     {"ceb-sm2", "http://www.w3.org/2000/09/xmldsig#sm2-sm3",
      "http://www.w3.org/2000/09/xmldsig#sha1", "SHA1", 1, KT_SM2, ALG_SM2_SM3, 1},
+    /* the E-port's 2022/04 URIs: SM3 DigestValue */
+    {"ceb-2022", "http://www.chinaport.gov.cn/2022/04/xmldsig#sm2-sm3",
+     "http://www.chinaport.gov.cn/2022/04/xmldsig#sm3", "SM3", 1, KT_SM2, ALG_SM2_SM3, 1},
     {"xmldsig-rsa-sha256", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
      "http://www.w3.org/2001/04/xmlenc#sha256", "SHA256", 0, KT_RSA, ALG_RSA_PKCS1_SHA256, 0},
     {"xmldsig-ecdsa-sha256", "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",

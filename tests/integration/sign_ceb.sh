@@ -167,3 +167,14 @@ check "the wrapped SM2 key file is not a readable private key" \
     not openssl pkey -inform DER -in "$INST/keys/t1-sm2.wrapped" -noout
 check "no byte run of the file parses as a key after the header either" \
     not sh -c "tail -c +20 '$INST/keys/t1-sm2.wrapped' | openssl pkey -inform DER -noout 2>/dev/null"
+
+# ceb-2022: the E-port's 2022/04 URIs, SM3 DigestValue
+sign_ceb "$DATA/ceb/CEB311Message.xml" "key=t1-sm2&profile=ceb-2022"
+expect_status "sign CEB311 with the SM2 key under ceb-2022" 200
+cp "$TMP/body" "$TMP/2022.xml"
+check "ceb-2022 names the 2022/04 SignatureMethod and DigestMethod" \
+    sh -c "grep -q '2022/04/xmldsig#sm2-sm3' '$TMP/2022.xml' && grep -q '2022/04/xmldsig#sm3' '$TMP/2022.xml'"
+check "ceb-2022 DigestValue is the SM3 of xmllint --c14n" test "$(digest_value "$TMP/2022.xml")" = \
+    "$(xmllint --c14n "$DATA/ceb/CEB311Message.xml" | openssl dgst -sm3 -binary | base64)"
+api POST /v1/verify/ceb -H 'content-type: application/xml' --data-binary "@$TMP/2022.xml"
+check "/v1/verify/ceb accepts it as ceb-2022" test "$(jget "j['valid']") $(jget "j['profile']")" = "True ceb-2022"

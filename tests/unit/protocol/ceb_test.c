@@ -135,6 +135,10 @@ static void test_contexts(void)
               "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" guid=\"g\" version=\"1.0\">"
               "<ceb:Order><ceb:x>订单 ü</ceb:x></ceb:Order>\n</ceb:CEB311Message>\n",
               "root declaring ceb and xsi");
+    roundtrip("ceb-2022",
+              "<ceb:CEB621Message xmlns:ceb=\"http://www.chinaport.gov.cn/ceb\" guid=\"x\">"
+              "<ceb:Inventory>清单</ceb:Inventory></ceb:CEB621Message>",
+              "SM3 digest, 2022/04 URIs");
     roundtrip("ceb-rsa-sha1",
               "<ceb:CEB411Message xmlns:ceb=\"http://www.chinaport.gov.cn/ceb\" b=\"2\" a=\"1\">"
               "<ceb:Payment>  spaced  </ceb:Payment></ceb:CEB411Message>",
