@@ -98,7 +98,7 @@ void api_sign_ceb(struct request *r, const char *tail)
     if (http_query_param(r, "profile", pname, sizeof(pname)) == 0 &&
         (p = ceb_profile_by_name(pname)) == NULL) {
         http_error(r, 400, "unknown_profile",
-                   "profile must be one of ceb-rsa-sha1, ceb-sm2, xmldsig-rsa-sha256, "
+                   "profile must be one of ceb-rsa-sha1, ceb-sm2, ceb-2022, xmldsig-rsa-sha256, "
                    "xmldsig-ecdsa-sha256");
         goto out;
     }
