@@ -2,18 +2,18 @@
 CC ?= cc
 BUILD ?= build
 PKGS = openssl libnghttp2 jansson libsodium sqlite3 libxml-2.0
-CPPFLAGS += -I/usr/include/p11-kit-1 -DOPENSSL_API_COMPAT=0x10101000L -D_GNU_SOURCE
+override CPPFLAGS += -I/usr/include/p11-kit-1 -DOPENSSL_API_COMPAT=0x10101000L -D_GNU_SOURCE
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-missing-field-initializers \
+override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-missing-field-initializers \
           -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE \
           $(shell pkg-config --cflags $(PKGS))
-LDFLAGS += -pie -Wl,-z,relro,-z,now
-LDLIBS += $(shell pkg-config --libs $(PKGS)) -ldl -lpthread
+override LDFLAGS += -pie -Wl,-z,relro,-z,now
+override LDLIBS += $(shell pkg-config --libs $(PKGS)) -ldl -lpthread
 
 DEB_PACKAGES = build-essential pkg-config libssl-dev libnghttp2-dev libjansson-dev libsodium-dev \
 	libsqlite3-dev libxml2-dev libxml2-utils libarchive-dev p11-kit libp11-kit-dev softhsm2 opensc \
 	nghttp2-client curl xmlsec1 python3 python3-h2 clang libclang-rt-14-dev clang-format procps \
-	iproute2 sqlite3
+	iproute2 sqlite3 time
 
 MAINS = appliance/portseald.c tools/portseal-keytool.c
 LIB_SRC = $(filter-out $(MAINS), $(wildcard protocol/*.c hsm/*.c certs/*.c appliance/*.c))
@@ -44,7 +44,7 @@ $(BUILD)/portseald: $(BUILD)/obj/appliance/portseald.o $(BUILD)/libportseal.a
 $(BUILD)/portseal-keytool: $(BUILD)/obj/tools/portseal-keytool.o $(BUILD)/libportseal.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(BUILD)/libportseal.a
+$(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libportseal.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libportseal.a $(LDLIBS)
 

@@ -19,9 +19,23 @@ struct key_entry;
 const struct key_entry *api_tenant_key(struct request *r, const char *id);
 int api_pick_alg(struct request *r, const struct key_entry *k, const char *name);
 void api_kh_error(struct request *r, int status, const uint8_t *msg, size_t len);
+/* The signature of a one-digest keyholder reply (answers the error itself and returns -1).
+ * to_der converts an ECDSA/SM2 r||s to DER. */
+struct one_sig {
+    const uint8_t *sig;
+    size_t len;
+    uint64_t seq;
+    uint8_t der[160];
+};
+int api_one_signature(struct request *r, int status, const uint8_t *p, size_t len, int to_der,
+                      struct one_sig *out);
+/* api_keys.c: an X.509 name as a JSON string ("/CN=.../O=...") */
+typedef struct X509_name_st X509_NAME;
+json_t *api_name_json(const X509_NAME *n);
 /* api_ceb.c */
 void api_sign_ceb(struct request *r, const char *tail);
 void api_verify_ceb(struct request *r, const char *tail);
+void api_sign_179(struct request *r, const char *tail);
 /* api_verify_cms.c */
 void api_verify_cms(struct request *r, const char *tail);
 /* api_tsa.c */

@@ -9,8 +9,11 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <sodium.h>
 
+#include "../certs/sm2.h"
 #include "../protocol/ceb.h"
+#include "../protocol/pay179.h"
 #include "../protocol/sigfmt.h"
 #include "api.h"
 #include "worker.h"
@@ -33,17 +36,13 @@ static void ceb_done(void *ctx, int status, const uint8_t *p, size_t len)
 {
     struct ceb_job *j = ctx;
     struct request *r = j->r;
-    const uint8_t *sigs[1];
-    uint16_t lens[1], count;
-    uint64_t seq;
+    struct one_sig s;
     struct buf out;
 
     buf_init(&out, r->w->cfg->max_body + 64 * 1024);
-    if (status != PS_OK) {
-        api_kh_error(r, status, p, len);
-    } else if (ipc_sign_reply_decode(p, len, &seq, &count, sigs, lens, 1) != PS_OK || count != 1) {
-        http_error(r, 502, "keyholder_error", "malformed reply from the keyholder");
-    } else if (ceb_finish(j->doc, sigs[0], lens[0], &out) != PS_OK) {
+    if (api_one_signature(r, status, p, len, 0, &s) != 0) {
+        /* answered */
+    } else if (ceb_finish(j->doc, s.sig, s.len, &out) != PS_OK) {
         http_error(r, 500, "internal", "cannot assemble the signed message");
     } else {
         r->w->m.signatures++;
@@ -53,6 +52,18 @@ static void ceb_done(void *ctx, int status, const uint8_t *p, size_t len)
     ceb_free(j->doc);
     http_release(r);
     free(j);
+}
+
+/* The digest the keyholder signs: of SignedInfo, or for SM2 e = SM3(Z || SignedInfo). */
+static int si_digest(const struct ceb_profile *p, const struct key_entry *k, const struct buf *si,
+                     uint8_t *md, unsigned *mdl)
+{
+    if (p->alg == ALG_SM2_SM3) {
+        *mdl = 32;
+        return sm2_digest_e(k->pub, si->data, si->len, md) == PS_OK;
+    }
+    return EVP_Digest(si->data, si->len, md, mdl,
+                      EVP_get_digestbyname(hash_name(alg_info(p->alg)->hash)), NULL);
 }
 
 void api_sign_ceb(struct request *r, const char *tail)
@@ -87,13 +98,12 @@ void api_sign_ceb(struct request *r, const char *tail)
     if (http_query_param(r, "profile", pname, sizeof(pname)) == 0 &&
         (p = ceb_profile_by_name(pname)) == NULL) {
         http_error(r, 400, "unknown_profile",
-                   "profile must be one of ceb-rsa-sha1, ceb-sm2, xmldsig-rsa-sha256, "
+                   "profile must be one of ceb-rsa-sha1, ceb-sm2, ceb-2022, xmldsig-rsa-sha256, "
                    "xmldsig-ecdsa-sha256");
         goto out;
     }
-    if (p == NULL || p->key_family == 0 ||
-        !(p->key_family == (int)k->type ||
-          (p->key_family == KT_EC_P256 && k->type == KT_EC_P384))) {
+    if (p == NULL || !(p->key_family == (int)k->type ||
+                       (p->key_family == KT_EC_P256 && k->type == KT_EC_P384))) {
         http_error(r, 400, "profile_does_not_fit_key",
                    "profile %s cannot be used with key '%s' (%s)", p ? p->name : "(none)", key,
                    keytype_name(k->type));
@@ -111,8 +121,7 @@ void api_sign_ceb(struct request *r, const char *tail)
     }
     if ((n = i2d_X509(k->cert, &der)) <= 0 ||
         ceb_prepare(j->doc, k->certno, der, (size_t)n, &si) != PS_OK ||
-        !EVP_Digest(si.data, si.len, md, &mdl,
-                    EVP_get_digestbyname(hash_name(alg_info(p->alg)->hash)), NULL)) {
+        !si_digest(p, k, &si, md, &mdl)) {
         http_error(r, 500, "internal", "cannot build SignedInfo");
         goto out;
     }
@@ -153,7 +162,7 @@ static int signature_ok(const struct ceb_sig *s, X509 *cert)
             goto out;
         sig = der;
     }
-    if (s->profile->key_family == 0) { /* SM2 with SM3 and the default signer ID */
+    if (s->profile->alg == ALG_SM2_SM3) { /* SM2 with SM3 and the default signer ID */
         md = EVP_sm3();
         if ((pc = EVP_PKEY_CTX_new(pk, NULL)) == NULL ||
             EVP_PKEY_CTX_set1_id(pc, "1234567812345678", 16) <= 0)
@@ -169,14 +178,6 @@ out:
     EVP_MD_CTX_free(mc);
     EVP_PKEY_CTX_free(pc);
     return ok;
-}
-
-static json_t *x509_name_json(const X509_NAME *n)
-{
-    char s[512];
-
-    X509_NAME_oneline(n, s, sizeof(s));
-    return json_string(s);
 }
 
 void api_verify_ceb(struct request *r, const char *tail)
@@ -204,18 +205,12 @@ void api_verify_ceb(struct request *r, const char *tail)
     if ((cert = d2i_X509(NULL, &cp, (long)s.certlen)) == NULL) {
         reason = "X509Certificate is not a certificate";
     } else {
-        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-        char *hex = bn ? BN_bn2hex(bn) : NULL;
+        char certno[64];
 
-        for (char *c = hex; c && *c; c++)
-            if (*c >= 'A' && *c <= 'F')
-                *c = (char)(*c - 'A' + 'a');
+        x509_certno(cert, certno, sizeof(certno));
         json_decref(signer);
-        signer = json_pack("{s:o,s:o,s:s}", "subject", x509_name_json(X509_get_subject_name(cert)),
-                           "issuer", x509_name_json(X509_get_issuer_name(cert)), "certNo",
-                           hex ? hex : "");
-        OPENSSL_free(hex);
-        BN_free(bn);
+        signer = json_pack("{s:o,s:o,s:s}", "subject", api_name_json(X509_get_subject_name(cert)),
+                           "issuer", api_name_json(X509_get_issuer_name(cert)), "certNo", certno);
         sig_ok = signature_ok(&s, cert);
         if (!s.digest_ok)
             reason = "digest mismatch: the message was changed after it was signed";
@@ -228,4 +223,119 @@ void api_verify_ceb(struct request *r, const char *tail)
                                 "signer", signer, "reason", reason));
     X509_free(cert);
     ceb_sig_free(&s);
+}
+
+/* ---- /v1/sign/179 ---- */
+
+struct pay179_job {
+    struct request *r;
+    const struct key_entry *k;
+    struct buf str; /* the signing string */
+    int der;        /* signValue as DER instead of raw r||s (SM2) */
+    int with_string;
+};
+
+static void pay179_done(void *ctx, int status, const uint8_t *p, size_t len)
+{
+    struct pay179_job *j = ctx;
+    struct request *r = j->r;
+    struct one_sig s;
+    char b64[2048];
+
+    if (api_one_signature(r, status, p, len, j->der && j->k->type == KT_SM2, &s) != 0)
+        goto out;
+    sodium_bin2base64(b64, sizeof(b64), s.sig, s.len, sodium_base64_VARIANT_ORIGINAL);
+    r->w->m.signatures++;
+    http_respond_json(r, 200,
+                      json_pack("{s:s,s:s,s:s,s:I,s:s*}", "certNo", j->k->certno, "signValue", b64,
+                                "alg", alg_info(j->k->profile->alg)->name, "audit_seq",
+                                (json_int_t)s.seq, "signString",
+                                j->with_string ? (const char *)j->str.data : NULL));
+out:
+    buf_free(&j->str);
+    http_release(r);
+    free(j);
+}
+
+/*
+ * POST /v1/sign/179?key=K[&format=raw|der][&string=1]: the 179 payment fields as JSON ->
+ * {"certNo","signValue"}. The key must be SM2 (ceb-sm2) or an RSA key configured for
+ * ceb-rsa-sha1 (legacy E-port certificates). SM2 signValue is raw r||s, as the E-port's USB
+ * keys give it, unless format=der.
+ */
+void api_sign_179(struct request *r, const char *tail)
+{
+    char key[65], fmt[8] = "raw", wantstr[4] = "";
+    const struct key_entry *k;
+    struct pay179_job *j = NULL;
+    uint8_t md[EVP_MAX_MD_SIZE];
+    const uint8_t *dp[1] = {md};
+    uint8_t dl[1];
+    unsigned mdl = 0;
+    char err[256];
+    int rc;
+
+    (void)tail;
+    if (r->content_type[0] && strncmp(r->content_type, "application/json", 16) != 0) {
+        http_error(r, 415, "unsupported_media_type", "send the 179 fields as application/json");
+        return;
+    }
+    if (http_query_param(r, "key", key, sizeof(key)) != 0) {
+        http_error(r, 400, "invalid_request", "query parameter key= is required");
+        return;
+    }
+    if ((http_query_param(r, "format", fmt, sizeof(fmt)) == 0 && strcmp(fmt, "raw") != 0 &&
+         strcmp(fmt, "der") != 0)) {
+        http_error(r, 400, "invalid_request", "format must be raw or der");
+        return;
+    }
+    (void)http_query_param(r, "string", wantstr, sizeof(wantstr));
+    if ((k = api_tenant_key(r, key)) == NULL)
+        return;
+    if (!(k->type == KT_SM2 || (k->type == KT_RSA && k->profile->alg == ALG_RSA_PKCS1_SHA1))) {
+        http_error(r, 400, "profile_does_not_fit_key",
+                   "179 signing needs an SM2 key or an RSA key with profile ceb-rsa-sha1; '%s' is "
+                   "%s with profile %s",
+                   key, keytype_name(k->type), k->profile->name);
+        return;
+    }
+    if (api_pick_alg(r, k, alg_info(k->profile->alg)->name) == ALG_NONE)
+        return;
+    if ((j = calloc(1, sizeof(*j))) == NULL) {
+        http_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    buf_init(&j->str, r->w->cfg->max_body);
+    rc = pay179_build((const char *)r->body.data, r->body.len, r->w->cfg->max_body, &j->str, err,
+                      sizeof(err));
+    if (rc != PS_OK) {
+        http_error(r, rc == PS_E_LIMIT ? 413 : 400, "invalid_179", "%s", err);
+        goto fail;
+    }
+    if (k->type == KT_SM2) {
+        if (sm2_digest_e(k->pub, j->str.data, j->str.len, md) != PS_OK) {
+            http_error(r, 500, "internal", "cannot compute the SM2 digest");
+            goto fail;
+        }
+        mdl = 32;
+    } else if (!EVP_Digest(j->str.data, j->str.len, md, &mdl, EVP_sha1(), NULL)) {
+        http_error(r, 500, "internal", "cannot compute the digest");
+        goto fail;
+    }
+    dl[0] = (uint8_t)mdl;
+    j->r = r;
+    j->k = k;
+    j->der = strcmp(fmt, "der") == 0;
+    j->with_string = wantstr[0] == '1';
+    http_hold(r);
+    if (kh_sign(r->w->kh, r->tenant, k->cfg->id, k->profile->alg, dp, dl, 1, pay179_done, j) !=
+        PS_OK) {
+        http_release(r);
+        http_error(r, 503, "keyholder_unavailable", "the signing service is unavailable");
+        goto fail;
+    }
+    return;
+fail:
+    buf_free(&j->str);
+    free(j);
 }

@@ -22,7 +22,7 @@ static json_t *pem_of(X509 *x)
     return j;
 }
 
-static json_t *name_of(const X509_NAME *n)
+json_t *api_name_json(const X509_NAME *n)
 {
     char s[512];
 
@@ -50,9 +50,9 @@ static json_t *key_json(const struct key_entry *k, int full)
             json_array_append_new(algs, json_string(alg_info((enum ps_alg)a)->name));
     o = json_pack("{s:s,s:s,s:i,s:o,s:s,s:o,s:o,s:o,s:o,s:s}", "id", k->cfg->id, "type",
                   keytype_name(k->type), "bits", (int)k->bits, "algorithms", algs, "certNo",
-                  k->certno, "subject", name_of(X509_get_subject_name(k->cert)), "issuer",
-                  name_of(X509_get_issuer_name(k->cert)), "not_before", time_of(k->not_before),
-                  "not_after", time_of(k->not_after), "status",
+                  k->certno, "subject", api_name_json(X509_get_subject_name(k->cert)), "issuer",
+                  api_name_json(X509_get_issuer_name(k->cert)), "not_before",
+                  time_of(k->not_before), "not_after", time_of(k->not_after), "status",
                   now < k->not_before || now > k->not_after ? "expired" : "active");
     if (o && full) {
         json_t *chain = json_array();

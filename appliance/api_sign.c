@@ -36,6 +36,32 @@ void api_kh_error(struct request *r, int status, const uint8_t *msg, size_t len)
     }
 }
 
+int api_one_signature(struct request *r, int status, const uint8_t *p, size_t len, int to_der,
+                      struct one_sig *out)
+{
+    const uint8_t *sigs[1];
+    uint16_t lens[1], count;
+
+    if (status != PS_OK) {
+        api_kh_error(r, status, p, len);
+        return -1;
+    }
+    if (ipc_sign_reply_decode(p, len, &out->seq, &count, sigs, lens, 1) != PS_OK || count != 1) {
+        http_error(r, 502, "keyholder_error", "malformed reply from the keyholder");
+        return -1;
+    }
+    out->sig = sigs[0];
+    out->len = lens[0];
+    if (to_der) {
+        if (ecdsa_raw_to_der(sigs[0], lens[0], out->der, sizeof(out->der), &out->len) != PS_OK) {
+            http_error(r, 502, "keyholder_error", "malformed ECDSA/SM2 signature");
+            return -1;
+        }
+        out->sig = out->der;
+    }
+    return 0;
+}
+
 /* The tenant's key by id, or an error answered. */
 const struct key_entry *api_tenant_key(struct request *r, const char *id)
 {
@@ -54,7 +80,12 @@ const struct key_entry *api_tenant_key(struct request *r, const char *id)
 
 static enum ps_alg default_alg(enum ps_keytype kt)
 {
-    return kt == KT_RSA ? ALG_RSA_PKCS1_SHA256 : kt == KT_ED25519 ? ALG_ED25519 : ALG_ECDSA_SHA256;
+    switch (kt) {
+    case KT_RSA: return ALG_RSA_PKCS1_SHA256;
+    case KT_ED25519: return ALG_ED25519;
+    case KT_SM2: return ALG_SM2_SM3;
+    default: return ALG_ECDSA_SHA256;
+    }
 }
 
 /* Resolve the algorithm name for key k, or answer an error and return ALG_NONE. */
@@ -120,7 +151,8 @@ static void hash_done(void *ctx, int status, const uint8_t *p, size_t len)
         size_t sl = lens[i];
         char b64[2048];
 
-        if (alg_info(j->alg)->family == KT_EC_P256 && !j->raw) {
+        if ((alg_info(j->alg)->family == KT_EC_P256 || alg_info(j->alg)->family == KT_SM2) &&
+            !j->raw) {
             if (ecdsa_raw_to_der(sigs[i], lens[i], der, sizeof(der), &sl) != PS_OK) {
                 http_error(r, 502, "keyholder_error", "malformed ECDSA signature");
                 goto out;
@@ -274,33 +306,13 @@ static void cms_done(void *ctx, int status, const uint8_t *p, size_t len)
 {
     struct cms_job *j = ctx;
     struct request *r = j->r;
-    const uint8_t *sigs[1];
-    uint16_t lens[1], count;
-    uint64_t seq;
-    uint8_t der[160];
-    const uint8_t *sig;
-    size_t sl;
+    struct one_sig s;
     unsigned char *out = NULL;
     int n;
 
-    if (status != PS_OK) {
-        api_kh_error(r, status, p, len);
+    if (api_one_signature(r, status, p, len, j->k->type != KT_RSA, &s) != 0)
         goto out;
-    }
-    if (ipc_sign_reply_decode(p, len, &seq, &count, sigs, lens, 1) != PS_OK || count != 1) {
-        http_error(r, 502, "keyholder_error", "malformed reply from the keyholder");
-        goto out;
-    }
-    sig = sigs[0];
-    sl = lens[0];
-    if (j->k->type != KT_RSA) {
-        if (ecdsa_raw_to_der(sigs[0], lens[0], der, sizeof(der), &sl) != PS_OK) {
-            http_error(r, 502, "keyholder_error", "malformed ECDSA signature");
-            goto out;
-        }
-        sig = der;
-    }
-    if (!ASN1_STRING_set(CMS_SignerInfo_get0_signature(j->si), sig, (int)sl) ||
+    if (!ASN1_STRING_set(CMS_SignerInfo_get0_signature(j->si), s.sig, (int)s.len) ||
         (n = i2d_CMS_ContentInfo(j->cms, &out)) <= 0) {
         ERR_clear_error();
         http_error(r, 500, "internal", "cannot encode the CMS signature");

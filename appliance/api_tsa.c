@@ -38,17 +38,13 @@ static void tsa_done(void *ctx, int status, const uint8_t *p, size_t len)
 {
     struct tsa_job *j = ctx;
     struct request *r = j->r;
-    const uint8_t *sigs[1];
-    uint16_t lens[1], count;
-    uint64_t seq;
+    struct one_sig os;
     uint8_t *der = NULL;
     size_t dl;
 
-    if (status != PS_OK) {
-        api_kh_error(r, status, p, len);
-    } else if (ipc_sign_reply_decode(p, len, &seq, &count, sigs, lens, 1) != PS_OK || count != 1) {
-        http_error(r, 502, "keyholder_error", "malformed reply from the keyholder");
-    } else if (tsa_finish(&j->t, sigs[0], lens[0], &der, &dl) != PS_OK) {
+    if (api_one_signature(r, status, p, len, 0, &os) != 0) {
+        /* answered */
+    } else if (tsa_finish(&j->t, os.sig, os.len, &der, &dl) != PS_OK) {
         http_error(r, 502, "keyholder_error", "cannot put the signature into the time-stamp token");
     } else {
         r->w->m.signatures++;

@@ -27,6 +27,7 @@ const char *const config_directives[] = {"listen",
                                          "pkcs11_token",
                                          "pin_file",
                                          "pkcs11_env",
+                                         "sm2_wrap_key",
                                          "keyholder_threads",
                                          "max_body",
                                          "max_hashes",
@@ -197,6 +198,8 @@ static int parse_key(struct config *cfg, char **w, int n, int line, char *err, s
             r = set_str(&k->label, eq);
         else if (strcmp(w[i], "cert") == 0)
             r = set_str(&k->cert_file, eq);
+        else if (strcmp(w[i], "sm2") == 0)
+            r = set_str(&k->sm2_file, eq);
         else if (strcmp(w[i], "profile") == 0) {
             if (ceb_profile_by_name(eq) == NULL)
                 return cfg_err(err, errlen, line, "unknown XML signature profile '%s'", eq);
@@ -237,6 +240,7 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         {"pkcs11_module", offsetof(struct config, pkcs11_module)},
         {"pkcs11_token", offsetof(struct config, pkcs11_token)},
         {"pin_file", offsetof(struct config, pin_file)},
+        {"sm2_wrap_key", offsetof(struct config, sm2_wrap_key)},
         {"verify_ca", offsetof(struct config, verify_ca)},
         {"tsa_key", offsetof(struct config, tsa_key)},
     };
@@ -379,6 +383,8 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
     };
     int r;
 
+    if (cfg->sm2_wrap_key == NULL && set_str(&cfg->sm2_wrap_key, "sm2-wrap") != PS_OK)
+        return PS_E_NOMEM;
     if (cfg->listen_host == NULL) {
         snprintf(err, errlen, "missing directive 'listen'");
         return PS_E_CONFIG;
@@ -488,8 +494,8 @@ void config_free(struct config *cfg)
 {
     char **strs[] = {&cfg->listen_host,   &cfg->user,         &cfg->pid_file,  &cfg->state_dir,
                      &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca, &cfg->crl,
-                     &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,  &cfg->verify_ca,
-                     &cfg->tsa_key,       &cfg->tsa_policy};
+                     &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,  &cfg->sm2_wrap_key,
+                     &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
@@ -507,6 +513,7 @@ void config_free(struct config *cfg)
         free(cfg->keys[i].label);
         free(cfg->keys[i].cert_file);
         free(cfg->keys[i].profile);
+        free(cfg->keys[i].sm2_file);
     }
     cfg->n_env = cfg->ntenants = cfg->nkeys = 0;
 }

@@ -32,6 +32,7 @@ struct cfg_key {
     char *cert_file; /* certificate chain, leaf first */
     unsigned algs;   /* bit (1 << enum ps_alg) per allowed algorithm; 0 = key type's defaults */
     char *profile;   /* XML signature profile for /v1/sign/ceb (NULL = the key type's default) */
+    char *sm2_file;  /* SM2 keys: the wrapped key file (hsm/sm2wrap.h); label names the binding */
     int line;        /* line of the config file it was defined on */
 };
 
@@ -44,6 +45,7 @@ struct config {
     char *state_dir;
     char *tls_cert, *tls_key, *client_ca, *crl;
     char *pkcs11_module, *pkcs11_token, *pin_file;
+    char *sm2_wrap_key; /* label of the token's AES key that wraps SM2 keys */
     char *pkcs11_env[CFG_MAX_ENV];
     size_t n_env;
     int keyholder_threads;

@@ -22,6 +22,8 @@ void log_setproc(const char *procname)
 }
 
 static void log_vmsg(int level, const char *func, int err, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static void log_vmsg(int level, const char *func, int err, const char *fmt, va_list ap)
 {
     static const char *names[] = {"error", "warn", "info", "debug"};
     char msg[1024], ts[32];

@@ -18,6 +18,7 @@ const struct route routes[] = {
     {"POST", "/v1/sign/cms", 0, api_sign_cms, BODY_CFG, ROUTE_TENANT, "sign_cms"},
     {"POST", "/v1/sign/ceb", 0, api_sign_ceb, BODY_CFG, ROUTE_TENANT, "sign_ceb"},
     {"POST", "/v1/verify/ceb", 0, api_verify_ceb, BODY_CFG, 0, "verify_ceb"},
+    {"POST", "/v1/sign/179", 0, api_sign_179, BODY_CFG, ROUTE_TENANT, "sign_179"},
     {"POST", "/v1/verify/cms", 0, api_verify_cms, BODY_CFG, 0, "verify_cms"},
     {"POST", "/v1/tsa", 0, api_tsa, TSA_MAX_BODY, 0, "tsa"},
     {NULL, NULL, 0, NULL, 0, 0, NULL},

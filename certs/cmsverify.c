@@ -3,25 +3,18 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/bn.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "keyreg.h"
+
 static void set_signer(struct cms_check *out, X509 *x)
 {
-    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-    char *hex = bn ? BN_bn2hex(bn) : NULL;
-    size_t i = 0;
-
     X509_NAME_oneline(X509_get_subject_name(x), out->subject, sizeof(out->subject));
     X509_NAME_oneline(X509_get_issuer_name(x), out->issuer, sizeof(out->issuer));
-    for (; hex && hex[i] && i + 1 < sizeof(out->certno); i++)
-        out->certno[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] - 'A' + 'a' : hex[i]);
-    out->certno[i] = 0;
+    x509_certno(x, out->certno, sizeof(out->certno));
     out->have_signer = 1;
-    OPENSSL_free(hex);
-    BN_free(bn);
 }
 
 /* Read the content through the CMS digest BIOs; returns that chain (BIO_free_all it). */

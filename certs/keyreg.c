@@ -17,6 +17,8 @@ enum ps_keytype pkey_type(EVP_PKEY *pk, unsigned *bits)
     size_t gl = 0;
 
     *bits = (unsigned)EVP_PKEY_get_bits(pk);
+    if (EVP_PKEY_is_a(pk, "SM2"))
+        return KT_SM2;
     switch (EVP_PKEY_get_base_id(pk)) {
     case EVP_PKEY_RSA: return KT_RSA;
     case EVP_PKEY_ED25519: return KT_ED25519;
@@ -61,18 +63,16 @@ static int load_chain(const char *path, struct key_entry *k, char *err, size_t e
     return PS_OK;
 }
 
-static void set_certno(struct key_entry *k)
+void x509_certno(const X509 *x, char *out, size_t cap)
 {
-    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(k->cert), NULL);
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
     char *hex = bn ? BN_bn2hex(bn) : NULL;
     size_t i = 0;
 
-    k->certno[0] = 0;
-    if (hex) {
-        for (i = 0; hex[i] && i + 1 < sizeof(k->certno); i++)
-            k->certno[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] - 'A' + 'a' : hex[i]);
-        k->certno[i] = 0;
-    }
+    if (hex)
+        for (; hex[i] && i + 1 < cap; i++)
+            out[i] = (char)(hex[i] >= 'A' && hex[i] <= 'F' ? hex[i] - 'A' + 'a' : hex[i]);
+    out[i] = 0;
     OPENSSL_free(hex);
     BN_free(bn);
 }
@@ -112,10 +112,11 @@ static int load_one(const struct cfg_key *ck, struct key_entry *k, char *err, si
         }
         k->algs |= 1u << k->profile->alg;
     } else {
-        k->profile =
-            ceb_profile_by_name(k->type == KT_RSA ? "xmldsig-rsa-sha256" : "xmldsig-ecdsa-sha256");
+        k->profile = ceb_profile_by_name(k->type == KT_RSA   ? "xmldsig-rsa-sha256"
+                                         : k->type == KT_SM2 ? "ceb-sm2"
+                                                             : "xmldsig-ecdsa-sha256");
     }
-    set_certno(k);
+    x509_certno(k->cert, k->certno, sizeof(k->certno));
     {
         struct tm tm;
 

@@ -37,6 +37,8 @@ int keyreg_load(const struct config *cfg, struct keyreg *out, char *err, size_t 
 void keyreg_free(struct keyreg *r);
 const struct key_entry *keyreg_find(const struct keyreg *r, const char *id);
 int key_alg_allowed(const struct key_entry *k, enum ps_alg alg);
+/* A certificate's serial as lowercase hex (the CEB certNo / KeyName). */
+void x509_certno(const X509 *x, char *out, size_t cap);
 /* Key type of a public key, with its size. */
 enum ps_keytype pkey_type(EVP_PKEY *pk, unsigned *bits);
 

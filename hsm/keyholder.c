@@ -12,6 +12,7 @@
 #include "keyholder.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <poll.h>
 #include <pthread.h>
@@ -32,6 +33,8 @@
 #include "p11.h"
 #include "pinfile.h"
 #include "policy.h"
+#include "sm2wrap.h"
+#include "../protocol/sigfmt.h"
 
 #define KH_MAX_WORKERS 64
 #define KH_OUT_MAX     (64 * 1024 * 1024)
@@ -55,6 +58,7 @@ struct kh_job {
     uint8_t *payload; /* owns the bytes req.digests point into */
     const struct key_entry *key;
     struct p11_key *p11key;
+    EVP_PKEY *sm2key; /* set for SM2 keys instead of p11key */
     struct buf reply;
     size_t reply_start;
     int failed; /* reply holds an error frame; no audit records */
@@ -72,6 +76,7 @@ static struct kh {
     struct keyreg reg;
     struct p11_module *p11;
     struct p11_key *p11keys; /* parallel to reg.keys */
+    EVP_PKEY **sm2keys;      /* parallel to reg.keys: unwrapped SM2 keys (secure heap) */
     struct audit *audit;
     struct kh_peer peers[KH_MAX_WORKERS];
     int npeers;
@@ -206,6 +211,23 @@ static void job_free(struct kh_job *j)
     free(j);
 }
 
+/* SM2 over a 32-byte e; the signature is returned raw r||s like PKCS#11 ECDSA. */
+static int sm2_sign(EVP_PKEY *k, const uint8_t *e, size_t elen, uint8_t *sig, size_t *siglen)
+{
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(k, NULL);
+    uint8_t der[80];
+    size_t dl = sizeof(der);
+    int r = PS_E_CRYPTO;
+
+    if (c && elen == 32 && *siglen >= 64 && EVP_PKEY_sign_init(c) == 1 &&
+        EVP_PKEY_sign(c, der, &dl, e, elen) == 1 && ecdsa_der_to_raw(der, dl, 32, sig) == PS_OK) {
+        *siglen = 64;
+        r = PS_OK;
+    }
+    EVP_PKEY_CTX_free(c);
+    return r;
+}
+
 static void *signer_thread(void *arg)
 {
     CK_SESSION_HANDLE s;
@@ -224,8 +246,10 @@ static void *signer_thread(void *arg)
         for (uint16_t i = 0; i < j->req.count && !j->failed; i++) {
             size_t sl = sizeof(sig);
 
-            if (p11_sign(kh.p11, s, j->p11key, j->req.alg, j->req.digests[i].p,
-                         j->req.digests[i].len, sig, &sl) != PS_OK ||
+            if ((j->sm2key
+                     ? sm2_sign(j->sm2key, j->req.digests[i].p, j->req.digests[i].len, sig, &sl)
+                     : p11_sign(kh.p11, s, j->p11key, j->req.alg, j->req.digests[i].p,
+                                j->req.digests[i].len, sig, &sl)) != PS_OK ||
                 ipc_sign_reply_add(&j->reply, sig, sl) != PS_OK) {
                 CK_RV rv = p11_last_rv();
                 char msg[128];
@@ -431,6 +455,7 @@ static int handle_frame(struct kh_peer *p, const struct ipc_hdr *h, const uint8_
     j->peer_gen = p->gen;
     j->id = h->id;
     j->p11key = &kh.p11keys[j->key - kh.reg.keys];
+    j->sm2key = kh.sm2keys[j->key - kh.reg.keys];
     j->ts_ms = now_ms();
     /* collected, and handed to the signers at once after this poll round */
     if (kh.batch_tail)
@@ -562,6 +587,37 @@ static void ready_fail(int ready_fd, const char *fmt, ...)
     exit(1);
 }
 
+/* Unwrap an SM2 key with the token's AES key; check it matches its certificate. */
+static void load_sm2(int ready_fd, CK_SESSION_HANDLE s, size_t i)
+{
+    const struct key_entry *k = &kh.reg.keys[i];
+    CK_OBJECT_HANDLE aes;
+    uint8_t file[1024];
+    ssize_t n;
+    int fd;
+
+    if (k->type != KT_SM2)
+        ready_fail(ready_fd, "key %s: sm2= is set but the certificate's key is not SM2",
+                   k->cfg->id);
+    if ((fd = open(k->cfg->sm2_file, O_RDONLY | O_CLOEXEC)) < 0 ||
+        (n = read(fd, file, sizeof(file))) <= 0) {
+        if (fd >= 0)
+            close(fd);
+        ready_fail(ready_fd, "key %s: cannot read the wrapped SM2 key %s", k->cfg->id,
+                   k->cfg->sm2_file);
+    }
+    close(fd);
+    if (p11_aes_key(kh.p11, s, kh.cfg->sm2_wrap_key, 0, &aes) != PS_OK)
+        ready_fail(ready_fd, "key %s: no AES key '%s' on the token to unwrap SM2 keys", k->cfg->id,
+                   kh.cfg->sm2_wrap_key);
+    if (sm2wrap_open(kh.p11, s, aes, k->cfg->label, file, (size_t)n, &kh.sm2keys[i]) != PS_OK)
+        ready_fail(ready_fd, "key %s: cannot unwrap %s (wrong token, label or file)", k->cfg->id,
+                   k->cfg->sm2_file);
+    if (EVP_PKEY_eq(kh.sm2keys[i], k->pub) != 1)
+        ready_fail(ready_fd, "key %s: certificate %s does not match the SM2 key in %s", k->cfg->id,
+                   k->cfg->cert_file, k->cfg->sm2_file);
+}
+
 /* Load the module, log in, find every configured key and check it matches its certificate. */
 static void kh_setup(int ready_fd)
 {
@@ -593,12 +649,18 @@ static void kh_setup(int ready_fd)
     kh.status_session = s;
     if ((kh.p11keys = calloc(kh.reg.n ? kh.reg.n : 1, sizeof(*kh.p11keys))) == NULL)
         ready_fail(ready_fd, "out of memory");
+    if ((kh.sm2keys = calloc(kh.reg.n ? kh.reg.n : 1, sizeof(*kh.sm2keys))) == NULL)
+        ready_fail(ready_fd, "out of memory");
     for (size_t i = 0; i < kh.reg.n; i++) {
         const struct key_entry *k = &kh.reg.keys[i];
         uint8_t *spki = NULL, *cspki = NULL;
         size_t sl = 0;
         int cl, same;
 
+        if (k->cfg->sm2_file) {
+            load_sm2(ready_fd, s, i);
+            continue;
+        }
         if (p11_find_key(kh.p11, s, k->cfg->label, &kh.p11keys[i]) != PS_OK)
             ready_fail(ready_fd, "key %s: no usable private key labelled '%s' on token %s",
                        k->cfg->id, k->cfg->label, kh.cfg->pkcs11_token);
@@ -626,6 +688,9 @@ void keyholder_main(const struct config *cfg, const int *fds, int nfds, int read
 
     log_setproc("keyholder");
     privsep_harden();
+    /* OpenSSL keeps private key numbers (the unwrapped SM2 keys) in this locked heap */
+    if (CRYPTO_secure_malloc_init(256 * 1024, 32) != 1)
+        log_warnx("no secure heap: SM2 private keys live in ordinary memory");
     privsep_child_signals(on_term);
 
     kh.cfg = cfg;

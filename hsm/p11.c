@@ -23,6 +23,9 @@ struct p11_module {
 
 static __thread CK_RV last_rv;
 
+static int find_one(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
+                    const char *label, CK_OBJECT_HANDLE *out);
+
 CK_RV p11_last_rv(void)
 {
     return last_rv;
@@ -140,6 +143,65 @@ int p11_session(struct p11_module *m, CK_SESSION_HANDLE *out)
 {
     return rv_ok(m->f->C_OpenSession(m->slot, CKF_SERIAL_SESSION, NULL, NULL, out)) ? PS_OK
                                                                                     : PS_E_HSM;
+}
+
+int p11_session_rw(struct p11_module *m, CK_SESSION_HANDLE *out)
+{
+    return rv_ok(m->f->C_OpenSession(m->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, out))
+               ? PS_OK
+               : PS_E_HSM;
+}
+
+int p11_aes_key(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, int create,
+                CK_OBJECT_HANDLE *out)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_ULONG len = 32;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+        {CKA_LABEL, (void *)label, strlen(label)},
+        {CKA_VALUE_LEN, &len, sizeof(len)},
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_SENSITIVE, &yes, sizeof(yes)},
+        {CKA_EXTRACTABLE, &no, sizeof(no)},
+        {CKA_ENCRYPT, &yes, sizeof(yes)},
+        {CKA_DECRYPT, &yes, sizeof(yes)},
+    };
+    CK_MECHANISM mech = {CKM_AES_KEY_GEN, NULL, 0};
+    int r = find_one(m, s, CKO_SECRET_KEY, label, out);
+
+    if (r != PS_E_NOTFOUND || !create)
+        return r;
+    return rv_ok(m->f->C_GenerateKey(s, &mech, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), out))
+               ? PS_OK
+               : PS_E_HSM;
+}
+
+int p11_aes_gcm(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, int encrypt,
+                const uint8_t iv[12], const uint8_t *aad, size_t aadlen, const uint8_t *in,
+                size_t inlen, uint8_t *out, size_t *outlen)
+{
+    CK_GCM_PARAMS gcm = {(CK_BYTE_PTR)iv, 12, 96, (CK_BYTE_PTR)aad, aadlen, 128};
+    CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof(gcm)};
+    CK_ULONG ol = *outlen;
+    CK_RV rv;
+
+    if (encrypt)
+        rv = m->f->C_EncryptInit(s, &mech, key) == CKR_OK
+                 ? m->f->C_Encrypt(s, (CK_BYTE_PTR)in, inlen, out, &ol)
+                 : CKR_FUNCTION_FAILED;
+    else
+        rv = m->f->C_DecryptInit(s, &mech, key) == CKR_OK
+                 ? m->f->C_Decrypt(s, (CK_BYTE_PTR)in, inlen, out, &ol)
+                 : CKR_FUNCTION_FAILED;
+    if (!rv_ok(rv))
+        return PS_E_HSM;
+    *outlen = ol;
+    return PS_OK;
 }
 
 void p11_session_close(struct p11_module *m, CK_SESSION_HANDLE s)

@@ -49,6 +49,21 @@ int p11_find_key(struct p11_module *m, CK_SESSION_HANDLE s, const char *label,
  */
 int p11_sign(struct p11_module *m, CK_SESSION_HANDLE s, const struct p11_key *key, enum ps_alg alg,
              const uint8_t *dgst, size_t dlen, uint8_t *sig, size_t *siglen) PS_WUR;
+/* A read-write session (for creating objects at set-up time; never on the serving path). */
+int p11_session_rw(struct p11_module *m, CK_SESSION_HANDLE *out) PS_WUR;
+/*
+ * The AES-256 key with CKA_LABEL label, used to wrap software keys (SM2). With create set
+ * and no such key, generate one inside the token: sensitive, never extractable.
+ */
+int p11_aes_key(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, int create,
+                CK_OBJECT_HANDLE *out) PS_WUR;
+/*
+ * AES-256-GCM inside the token with a 12-byte IV and a 16-byte tag. Encrypt: out = ct || tag
+ * (inlen + 16 bytes). Decrypt: in = ct || tag, out = plaintext. *outlen is in/out.
+ */
+int p11_aes_gcm(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, int encrypt,
+                const uint8_t iv[12], const uint8_t *aad, size_t aadlen, const uint8_t *in,
+                size_t inlen, uint8_t *out, size_t *outlen) PS_WUR;
 /* DER SubjectPublicKeyInfo of the public key with CKA_LABEL label; free() the result. */
 int p11_pubkey_spki(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, uint8_t **der,
                     size_t *derlen) PS_WUR;

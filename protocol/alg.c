@@ -13,6 +13,7 @@ static const struct ps_alg_info algs[] = {
     {ALG_RSA_PSS_SHA384, "rsa-pss-sha384", KT_RSA, HASH_SHA384, 1, 1},
     {ALG_RSA_PSS_SHA512, "rsa-pss-sha512", KT_RSA, HASH_SHA512, 1, 1},
     {ALG_ED25519, "ed25519", KT_ED25519, HASH_NONE, 0, 1},
+    {ALG_SM2_SM3, "sm2-sm3", KT_SM2, HASH_SM3, 0, 1},
 };
 
 const struct ps_alg_info *alg_info(enum ps_alg alg)
@@ -38,6 +39,7 @@ size_t hash_len(enum ps_hash h)
     case HASH_SHA256: return 32;
     case HASH_SHA384: return 48;
     case HASH_SHA512: return 64;
+    case HASH_SM3: return 32;
     default: return 0;
     }
 }
@@ -49,6 +51,7 @@ const char *hash_name(enum ps_hash h)
     case HASH_SHA256: return "sha256";
     case HASH_SHA384: return "sha384";
     case HASH_SHA512: return "sha512";
+    case HASH_SM3: return "sm3";
     default: return "none";
     }
 }
@@ -82,6 +85,7 @@ const char *keytype_name(enum ps_keytype kt)
     case KT_EC_P256: return "ec-p256";
     case KT_EC_P384: return "ec-p384";
     case KT_ED25519: return "ed25519";
+    case KT_SM2: return "sm2";
     default: return "unknown";
     }
 }

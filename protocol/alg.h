@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-enum ps_keytype { KT_NONE = 0, KT_RSA, KT_EC_P256, KT_EC_P384, KT_ED25519 };
+enum ps_keytype { KT_NONE = 0, KT_RSA, KT_EC_P256, KT_EC_P384, KT_ED25519, KT_SM2 };
 
 enum ps_alg {
     ALG_NONE = 0,
@@ -21,10 +21,11 @@ enum ps_alg {
     ALG_RSA_PSS_SHA384,
     ALG_RSA_PSS_SHA512,
     ALG_ED25519,
+    ALG_SM2_SM3, /* SM2 over e = SM3(Z || M), computed by the caller (GB/T 32918) */
     ALG_MAX
 };
 
-enum ps_hash { HASH_NONE = 0, HASH_SHA1, HASH_SHA256, HASH_SHA384, HASH_SHA512 };
+enum ps_hash { HASH_NONE = 0, HASH_SHA1, HASH_SHA256, HASH_SHA384, HASH_SHA512, HASH_SM3 };
 
 struct ps_alg_info {
     enum ps_alg alg;

@@ -23,7 +23,10 @@ static const struct ceb_profile profiles[] = {
     {"ceb-rsa-sha1", "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
      "http://www.w3.org/2000/09/xmldsig#sha1", "SHA1", 1, KT_RSA, ALG_RSA_PKCS1_SHA1, 0},
     {"ceb-sm2", "http://www.w3.org/2000/09/xmldsig#sm2-sm3",
-     "http://www.w3.org/2000/09/xmldsig#sha1", "SHA1", 1, 0, ALG_NONE, 1},
+     "http://www.w3.org/2000/09/xmldsig#sha1", "SHA1", 1, KT_SM2, ALG_SM2_SM3, 1},
+    /* the E-port's 2022/04 URIs: SM3 DigestValue */
+    {"ceb-2022", "http://www.chinaport.gov.cn/2022/04/xmldsig#sm2-sm3",
+     "http://www.chinaport.gov.cn/2022/04/xmldsig#sm3", "SM3", 1, KT_SM2, ALG_SM2_SM3, 1},
     {"xmldsig-rsa-sha256", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
      "http://www.w3.org/2001/04/xmlenc#sha256", "SHA256", 0, KT_RSA, ALG_RSA_PKCS1_SHA256, 0},
     {"xmldsig-ecdsa-sha256", "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
@@ -267,11 +270,31 @@ void ceb_free(struct ceb_doc *d)
     free(d);
 }
 
-static int digest(const char *md, const uint8_t *p, size_t n, uint8_t *out, unsigned *outlen)
+static int c14n_hash_write(void *ctx, const char *p, int n)
+{
+    return EVP_DigestUpdate(ctx, p, (size_t)n) ? n : -1;
+}
+
+/* Digest of the inclusive C14N (no comments) of the whole document, streamed: the canonical
+ * bytes go straight into the hash instead of a buffer as large as the document. */
+static int c14n_digest(xmlDocPtr doc, const char *md, uint8_t *out, unsigned *outlen)
 {
     const EVP_MD *m = EVP_get_digestbyname(md);
+    EVP_MD_CTX *mc = EVP_MD_CTX_new();
+    xmlOutputBufferPtr ob = NULL;
+    int r = PS_E_CRYPTO;
 
-    return m && EVP_Digest(p, n, out, outlen, m, NULL) ? PS_OK : PS_E_CRYPTO;
+    if (m == NULL || mc == NULL || !EVP_DigestInit_ex(mc, m, NULL) ||
+        (ob = xmlOutputBufferCreateIO(c14n_hash_write, NULL, mc, NULL)) == NULL)
+        goto out;
+    if (xmlC14NDocSaveTo(doc, NULL, XML_C14N_1_0, NULL, 0, ob) >= 0 &&
+        xmlOutputBufferFlush(ob) >= 0 && EVP_DigestFinal_ex(mc, out, outlen))
+        r = PS_OK;
+out:
+    if (ob)
+        xmlOutputBufferClose(ob);
+    EVP_MD_CTX_free(mc);
+    return r;
 }
 
 static int b64(struct buf *b, const uint8_t *p, size_t n)
@@ -355,15 +378,13 @@ static size_t signedinfo_ns(const struct ceb_doc *d, struct ns_decl *ns, size_t 
 int ceb_prepare(struct ceb_doc *d, const char *certno, const uint8_t *cert_der, size_t cert_len,
                 struct buf *si)
 {
-    xmlChar *c14n = NULL;
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned mdlen = 0;
     struct ns_decl ns[64];
     size_t nns;
-    int n, add_xsi, r = PS_E_CRYPTO;
+    int add_xsi, r = PS_E_CRYPTO;
 
-    n = xmlC14NDocDumpMemory(d->doc, NULL, XML_C14N_1_0, NULL, 0, &c14n);
-    if (n < 0 || digest(d->p->digest_md, c14n, (size_t)n, md, &mdlen) != PS_OK)
+    if (c14n_digest(d->doc, d->p->digest_md, md, &mdlen) != PS_OK)
         goto out;
     nns = signedinfo_ns(d, ns, sizeof(ns) / sizeof(ns[0]), &add_xsi);
     buf_reset(&d->sig_open);
@@ -398,7 +419,6 @@ int ceb_prepare(struct ceb_doc *d, const char *certno, const uint8_t *cert_der, 
     r |= buf_append_str(&d->key_info, "</ds:X509Certificate></ds:X509Data></ds:KeyInfo>");
     r = r == PS_OK ? PS_OK : PS_E_LIMIT;
 out:
-    xmlFree(c14n);
     return r;
 }
 
@@ -493,11 +513,11 @@ int ceb_read_signature(const uint8_t *xml, size_t len, const struct ceb_limits *
 {
     xmlDocPtr doc;
     xmlNodePtr root, s, si, ref;
-    xmlChar *sm = NULL, *dm = NULL, *c14n = NULL;
+    xmlChar *sm = NULL, *dm = NULL;
     uint8_t want[EVP_MAX_MD_SIZE], got[EVP_MAX_MD_SIZE];
     size_t wl = 0;
     unsigned gl = 0;
-    int n, r = PS_E_INVAL;
+    int r = PS_E_INVAL;
 
     memset(sig, 0, sizeof(*sig));
     buf_init(&sig->signed_info, 65536);
@@ -563,15 +583,13 @@ int ceb_read_signature(const uint8_t *xml, size_t len, const struct ceb_limits *
     /* enveloped-signature transform: the document without the Signature element */
     xmlUnlinkNode(s);
     xmlFreeNode(s);
-    n = xmlC14NDocDumpMemory(doc, NULL, XML_C14N_1_0, NULL, 0, &c14n);
-    if (n < 0 || digest(sig->profile->digest_md, c14n, (size_t)n, got, &gl) != PS_OK) {
+    if (c14n_digest(doc, sig->profile->digest_md, got, &gl) != PS_OK) {
         fail(err, errlen, "cannot canonicalise the document");
         goto out;
     }
     sig->digest_ok = gl == wl && memcmp(got, want, gl) == 0;
     r = PS_OK;
 out:
-    xmlFree(c14n);
     xmlFree(sm);
     xmlFree(dm);
     xmlFreeDoc(doc);

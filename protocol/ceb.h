@@ -28,8 +28,8 @@ struct ceb_profile {
     const char *digest_uri;
     const char *digest_md; /* OpenSSL digest name for DigestValue */
     int ceb;               /* ceb-* profile: CEB root required, xsi rendered */
-    int key_family;        /* KT_RSA, KT_EC_P256 or 0 for SM2 */
-    enum ps_alg alg;       /* the keyholder algorithm for non-SM2 keys */
+    int key_family;        /* KT_RSA, KT_EC_P256 or KT_SM2 */
+    enum ps_alg alg;       /* the keyholder algorithm */
     int raw_ecdsa;         /* SignatureValue is r||s (SM2 and XMLDSig ECDSA) */
 };
 

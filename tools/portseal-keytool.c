@@ -1,14 +1,24 @@
 /*
  * portseal-keytool - key ceremony helper that talks to the token directly.
  *
- *   portseal-keytool csr --module M --token T --pin-file F --label L --subject /CN=../O=.. --out
- * CSR portseal-keytool pubkey --module M --token T --pin-file F --label L --out PEM
+ *   portseal-keytool csr --module M --token T --pin-file F --label L --subject /CN=.. --out CSR
+ *   portseal-keytool pubkey --module M --token T --pin-file F --label L --out PEM
+ *   portseal-keytool sm2-generate --module M --token T --pin-file F --label L --wrap-key W
+ *                    --subject /CN=.. --out WRAPPED --csr CSR
+ *
+ * sm2-generate makes an SM2 key (SoftHSM has no SM2 mechanism), wraps it at once under the
+ * token's AES-256 key W (generated inside the token if missing, never extractable) into
+ * WRAPPED, and writes a CSR signed with it (SM2 with SM3, ID 1234567812345678). The clear key
+ * exists only in this process's memory and is freed before exit.
  *
  * The CSR is signed inside the HSM: the tool encodes CertificationRequestInfo itself and asks
  * the token to sign it (ECDSA/RSA over its SHA-256, Ed25519 over the bytes). The PIN is read
  * from a file and wiped after use; it is never taken from argv.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +30,11 @@
 
 #include "../hsm/p11.h"
 #include "../hsm/pinfile.h"
+#include "../hsm/sm2wrap.h"
 #include "../protocol/sigfmt.h"
 
 struct opts {
-    const char *cmd, *module, *token, *pin_file, *label, *subject, *out;
+    const char *cmd, *module, *token, *pin_file, *label, *subject, *out, *wrap_key, *csr;
 };
 
 static void usage(void)
@@ -32,7 +43,9 @@ static void usage(void)
         stderr,
         "usage: portseal-keytool csr --module M --token T --pin-file F --label L "
         "--subject /CN=NAME[/O=ORG...] --out FILE\n"
-        "       portseal-keytool pubkey --module M --token T --pin-file F --label L --out FILE\n");
+        "       portseal-keytool pubkey --module M --token T --pin-file F --label L --out FILE\n"
+        "       portseal-keytool sm2-generate --module M --token T --pin-file F --label L "
+        "--wrap-key W --subject /CN=NAME --out WRAPPED --csr CSR\n");
     exit(2);
 }
 
@@ -151,6 +164,76 @@ out:
     return rc;
 }
 
+static int write_file(const char *path, const void *p, size_t n, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    int ok = fd >= 0 && write(fd, p, n) == (ssize_t)n && fsync(fd) == 0;
+
+    if (fd >= 0 && close(fd) != 0)
+        ok = 0;
+    return ok ? 0 : -1;
+}
+
+static int cmd_sm2_generate(struct p11_module *m, const struct opts *o)
+{
+    CK_SESSION_HANDLE rw;
+    CK_OBJECT_HANDLE aes;
+    EVP_PKEY *k = NULL, *back = NULL;
+    EVP_MD_CTX *mc = NULL;
+    EVP_PKEY_CTX *pc = NULL;
+    X509_REQ *req = NULL;
+    X509_NAME *name = NULL;
+    struct buf wrapped;
+    FILE *f = NULL;
+    int rc = 1;
+
+    buf_init(&wrapped, 4096);
+    if (o->wrap_key == NULL || o->subject == NULL || o->csr == NULL)
+        usage();
+    if (p11_session_rw(m, &rw) != PS_OK || p11_aes_key(m, rw, o->wrap_key, 1, &aes) != PS_OK) {
+        fprintf(stderr, "portseal-keytool: cannot find or make the AES key '%s': %s\n", o->wrap_key,
+                p11_rv_str(p11_last_rv()));
+        goto out;
+    }
+    if ((k = EVP_PKEY_Q_keygen(NULL, NULL, "SM2")) == NULL ||
+        sm2wrap_seal(m, rw, aes, o->label, k, &wrapped) != PS_OK ||
+        sm2wrap_open(m, rw, aes, o->label, wrapped.data, wrapped.len, &back) != PS_OK ||
+        EVP_PKEY_eq(k, back) != 1) {
+        fprintf(stderr, "portseal-keytool: cannot make and wrap an SM2 key\n");
+        goto out;
+    }
+    if (write_file(o->out, wrapped.data, wrapped.len, 0600) != 0) {
+        fprintf(stderr, "portseal-keytool: cannot write %s: %s\n", o->out, strerror(errno));
+        goto out;
+    }
+    if ((req = X509_REQ_new()) == NULL || (name = X509_NAME_new()) == NULL ||
+        parse_subject(o->subject, name) != 0 || !X509_REQ_set_version(req, 0) ||
+        !X509_REQ_set_subject_name(req, name) || !X509_REQ_set_pubkey(req, k) ||
+        (mc = EVP_MD_CTX_new()) == NULL || (pc = EVP_PKEY_CTX_new(k, NULL)) == NULL ||
+        EVP_PKEY_CTX_set1_id(pc, "1234567812345678", 16) <= 0) {
+        fprintf(stderr, "portseal-keytool: bad subject or CSR\n");
+        goto out;
+    }
+    EVP_MD_CTX_set_pkey_ctx(mc, pc);
+    if (EVP_DigestSignInit(mc, NULL, EVP_sm3(), NULL, k) != 1 || X509_REQ_sign_ctx(req, mc) <= 0 ||
+        (f = fopen(o->csr, "w")) == NULL || !PEM_write_X509_REQ(f, req)) {
+        fprintf(stderr, "portseal-keytool: cannot sign or write the CSR %s\n", o->csr);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (f && fclose(f) != 0)
+        rc = 1;
+    EVP_MD_CTX_free(mc);
+    EVP_PKEY_CTX_free(pc); /* not owned by mc: set with EVP_MD_CTX_set_pkey_ctx */
+    X509_REQ_free(req);
+    X509_NAME_free(name);
+    EVP_PKEY_free(k);
+    EVP_PKEY_free(back);
+    buf_free(&wrapped);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o = {0};
@@ -169,28 +252,34 @@ int main(int argc, char **argv)
         usage();
     o.cmd = argv[1];
     for (int i = 2; i < argc; i++) {
+        static const struct {
+            const char *flag;
+            size_t off;
+        } flags[] = {
+            {"--module", offsetof(struct opts, module)},
+            {"--token", offsetof(struct opts, token)},
+            {"--pin-file", offsetof(struct opts, pin_file)},
+            {"--label", offsetof(struct opts, label)},
+            {"--subject", offsetof(struct opts, subject)},
+            {"--out", offsetof(struct opts, out)},
+            {"--wrap-key", offsetof(struct opts, wrap_key)},
+            {"--csr", offsetof(struct opts, csr)},
+        };
         const char **dst = NULL;
 
         if (i + 1 >= argc)
             usage();
-        if (strcmp(argv[i], "--module") == 0)
-            dst = &o.module;
-        else if (strcmp(argv[i], "--token") == 0)
-            dst = &o.token;
-        else if (strcmp(argv[i], "--pin-file") == 0)
-            dst = &o.pin_file;
-        else if (strcmp(argv[i], "--label") == 0)
-            dst = &o.label;
-        else if (strcmp(argv[i], "--subject") == 0)
-            dst = &o.subject;
-        else if (strcmp(argv[i], "--out") == 0)
-            dst = &o.out;
-        else
+        for (size_t k = 0; k < sizeof(flags) / sizeof(flags[0]); k++)
+            if (strcmp(argv[i], flags[k].flag) == 0)
+                dst = (const char **)((char *)&o + flags[k].off);
+        if (dst == NULL)
             usage();
         *dst = argv[++i];
     }
     if (o.module == NULL || o.token == NULL || o.pin_file == NULL || o.label == NULL ||
-        o.out == NULL || (strcmp(o.cmd, "csr") != 0 && strcmp(o.cmd, "pubkey") != 0))
+        o.out == NULL ||
+        (strcmp(o.cmd, "csr") != 0 && strcmp(o.cmd, "pubkey") != 0 &&
+         strcmp(o.cmd, "sm2-generate") != 0))
         usage();
     if (pin_read(o.pin_file, &pin, err, sizeof(err)) != PS_OK) {
         fprintf(stderr, "portseal-keytool: %s\n", err);
@@ -202,6 +291,10 @@ int main(int argc, char **argv)
         goto out;
     }
     pin_wipe(&pin);
+    if (strcmp(o.cmd, "sm2-generate") == 0) {
+        rc = cmd_sm2_generate(m, &o);
+        goto out;
+    }
     if (p11_pubkey_spki(m, s, o.label, &der, &derlen) != PS_OK) {
         fprintf(stderr, "portseal-keytool: no usable public key labelled '%s'\n", o.label);
         goto out;

@@ -32,7 +32,12 @@ done
 NAME=$(head -n1 "$PKIDIR/.ca/name")
 
 # Refuse a CSR whose signature does not match its public key.
-openssl req -in "$CSR" -noout -verify 2>/dev/null || die "CSR signature does not verify: $CSR"
+# (SM2 CSRs are signed with SM3 and the default SM2 signer ID)
+vfy=()
+if openssl req -in "$CSR" -noout -text 2>/dev/null | grep -q 'ASN1 OID: SM2'; then
+    vfy=(-vfyopt distid:1234567812345678)
+fi
+openssl req -in "$CSR" -noout -verify "${vfy[@]}" 2>/dev/null || die "CSR signature does not verify: $CSR"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -51,7 +56,7 @@ serial=$(printf '%X%s' $((RANDOM % 8)) "$(openssl rand -hex 8 | cut -c2-)")
 
 # 2 years = 730 days (ignoring the odd leap day is fine for a test PKI).
 openssl x509 -req -in "$CSR" -CA "$PKIDIR/ca.pem" -CAkey "$PKIDIR/ca.key" -sha256 \
-    -set_serial "0x$serial" -days 730 -subj "/CN=$CN/O=portseal-$NAME" \
+    -set_serial "0x$serial" -days 730 -subj "/CN=$CN/O=portseal-$NAME" "${vfy[@]}" \
     -extfile "$tmp/ext.cnf" -extensions v3_docsign -out "$tmp/cert.pem" 2>"$tmp/err" \
     || { cat "$tmp/err" >&2; die "openssl x509 -req failed"; }
 

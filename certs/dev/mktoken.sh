@@ -168,5 +168,17 @@ for spec in "${KEY_SPECS[@]}"; do
     chmod 0644 "$KEYS/$kid.csr" "$KEYS/$kid.pem" "$KEYS/$kid-chain.pem" "$KEYS/$kid.pub.pem"
 done
 
+# An SM2 key for tenant 1: SoftHSM has no SM2, so the keytool makes it and keeps it wrapped
+# under an AES-256 key generated inside the token (hsm/sm2wrap.h says what that protects).
+kid=t1-sm2
+cn="$kid.$NAME.portseal.test"
+log "SM2 key $kid (wrapped under the token's AES key sm2-wrap), CSR and certificate"
+"$KEYTOOL" sm2-generate --module "$MODULE" --token "$TOKEN" --pin-file "$HSM/pin" \
+    --label "$kid" --wrap-key sm2-wrap --subject "/CN=$cn/O=portseal-$NAME" \
+    --out "$KEYS/$kid.wrapped" --csr "$KEYS/$kid.csr" >&2 || die "keytool sm2-generate failed"
+"$ISSUE" "$PKI" "$KEYS/$kid.csr" "$KEYS/$kid.pem" "$cn"
+cat "$KEYS/$kid.pem" "$PKI/ca.pem" "$PKI/root.pem" > "$KEYS/$kid-chain.pem"
+chmod 0644 "$KEYS/$kid.csr" "$KEYS/$kid.pem" "$KEYS/$kid-chain.pem"
+
 done_ok=1
-log "done: token '$TOKEN', $(( ${#KEY_SPECS[@]} )) keys, certificates in $KEYS"
+log "done: token '$TOKEN', $(( ${#KEY_SPECS[@]} + 1 )) keys, certificates in $KEYS"

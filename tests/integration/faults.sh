@@ -272,6 +272,11 @@ variant no-key -e "\$a key t1-ghost tenant=platform-a label=t1-ghost cert=$INST/
 start_fails no-key "key t1-ghost: .*t1-ghost"
 variant wrong-key -e "s|^key t1-ec tenant=platform-a label=t1-ec |key t1-ec tenant=platform-a label=t2-ec |"
 start_fails wrong-key "key t1-ec: certificate .* does not match"
+# SM2 keys: the wrapped file is missing, or bound to another label
+variant no-sm2-file -e "s|sm2=[^ ]*|sm2=$TMP/no-such.wrapped|"
+start_fails no-sm2-file "key t1-sm2: cannot read the wrapped SM2 key"
+variant sm2-label -e "s|^key t1-sm2 tenant=platform-a label=t1-sm2 |key t1-sm2 tenant=platform-a label=t1-other |"
+start_fails sm2-label "key t1-sm2: cannot unwrap"
 # configuration check: a typo in a directive
 variant typo -e 's|^workers |wrokers |'
 tline=$(grep -n '^wrokers ' "$TMP/typo.conf" | cut -d: -f1)

@@ -133,3 +133,48 @@ sign_ceb "$DATA/ceb/CEB311Message.xml" "key=t1-ec"
 expect_error "another tenant's key is not found" 404 key_not_found
 as_tenant1
 check "rejected requests signed nothing" test "$(audit_count "$INST")" = $((n0 + 1))
+
+# ceb-sm2: an SM2 key kept wrapped under the token's AES key; SignatureValue checked with openssl
+sign_ceb "$DATA/chinaport/ceb621-unsigned.xml" "key=t1-sm2"
+expect_status "sign CEB621 with the SM2 key (ceb-sm2)" 200
+cp "$TMP/body" "$TMP/sm2.xml"
+check "ceb-sm2 DigestValue is the SHA-1 of xmllint --c14n (as in the public vector)" \
+    test "$(digest_value "$TMP/sm2.xml")" = "b2FtM/jHvW4fnJpMMPWk/177RwA="
+python3 - "$TMP/sm2.xml" "$TMP/sm2-si.xml" "$TMP/sm2.sig" <<'PY'
+import sys, re, base64
+s = open(sys.argv[1], 'rb').read()
+inner = re.search(rb'<ds:SignedInfo>(.*?)</ds:SignedInfo>', s, re.S).group(1)
+# the canonical SignedInfo in this document's context: ceb (root), ds and xsi (Signature)
+si = (b'<ds:SignedInfo xmlns:ceb="http://www.chinaport.gov.cn/ceb" xmlns:ds="http://www.w3.org/2000/09/xmldsig#" '
+      b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">' + inner + b'</ds:SignedInfo>')
+open(sys.argv[2], 'wb').write(si)
+raw = base64.b64decode(re.search(rb'<ds:SignatureValue>([^<]*)<', s).group(1))
+def der_int(b):
+    b = b.lstrip(b'\0') or b'\0'
+    if b[0] & 0x80: b = b'\0' + b
+    return b'\x02' + bytes([len(b)]) + b
+body = der_int(raw[:32]) + der_int(raw[32:])
+open(sys.argv[3], 'wb').write(b'\x30' + bytes([len(body)]) + body)
+PY
+check "the ceb-sm2 SignedInfo is byte-identical to the public vector's" cmp -s "$TMP/sm2-si.xml" "$DATA/chinaport/ceb621-signedinfo-sm2.xml"
+openssl x509 -in "$INST/keys/t1-sm2.pem" -pubkey -noout >"$TMP/sm2pub.pem"
+check "openssl verifies the SM2 SignatureValue (SM3, ID 1234567812345678)" \
+    openssl dgst -sm3 -verify "$TMP/sm2pub.pem" -sigopt distid:1234567812345678 -signature "$TMP/sm2.sig" "$TMP/sm2-si.xml"
+api POST /v1/verify/ceb -H 'content-type: application/xml' --data-binary "@$TMP/sm2.xml"
+check "/v1/verify/ceb accepts the appliance's SM2 signature" test "$(jget "j['valid']")" = True
+check "the wrapped SM2 key file starts with its magic" test "$(head -c4 "$INST/keys/t1-sm2.wrapped")" = PSWK
+check "the wrapped SM2 key file is not a readable private key" \
+    not openssl pkey -inform DER -in "$INST/keys/t1-sm2.wrapped" -noout
+check "no byte run of the file parses as a key after the header either" \
+    not sh -c "tail -c +20 '$INST/keys/t1-sm2.wrapped' | openssl pkey -inform DER -noout 2>/dev/null"
+
+# ceb-2022: the E-port's 2022/04 URIs, SM3 DigestValue
+sign_ceb "$DATA/ceb/CEB311Message.xml" "key=t1-sm2&profile=ceb-2022"
+expect_status "sign CEB311 with the SM2 key under ceb-2022" 200
+cp "$TMP/body" "$TMP/2022.xml"
+check "ceb-2022 names the 2022/04 SignatureMethod and DigestMethod" \
+    sh -c "grep -q '2022/04/xmldsig#sm2-sm3' '$TMP/2022.xml' && grep -q '2022/04/xmldsig#sm3' '$TMP/2022.xml'"
+check "ceb-2022 DigestValue is the SM3 of xmllint --c14n" test "$(digest_value "$TMP/2022.xml")" = \
+    "$(xmllint --c14n "$DATA/ceb/CEB311Message.xml" | openssl dgst -sm3 -binary | base64)"
+api POST /v1/verify/ceb -H 'content-type: application/xml' --data-binary "@$TMP/2022.xml"
+check "/v1/verify/ceb accepts it as ceb-2022" test "$(jget "j['valid']") $(jget "j['profile']")" = "True ceb-2022"

@@ -14,8 +14,8 @@ check "readyz reports hsm true" test "$(jget "j['checks']['hsm']")" = True
 
 api GET /v1/keys
 expect_status "tenant 1 lists its keys" 200
-check "tenant 1 sees t1-ec, t1-rsa, t1-ed only" \
-    test "$(jget "','.join(sorted(k['id'] for k in j['keys']))")" = "t1-ec,t1-ed,t1-rsa"
+check "tenant 1 sees t1-ec, t1-rsa, t1-ed, t1-sm2 only" \
+    test "$(jget "','.join(sorted(k['id'] for k in j['keys']))")" = "t1-ec,t1-ed,t1-rsa,t1-sm2"
 api GET /v1/keys/t1-ec
 expect_status "key detail" 200
 check "key detail has the certificate chain (leaf, issuing CA, root)" test "$(jget "len(j['chain'])")" = 3

@@ -113,6 +113,7 @@ static const char full[] = "# a full configuration\n"
                            "pkcs11_module /usr/lib/softhsm/libsofthsm2.so\n"
                            "pkcs11_token my-token\n"
                            "pin_file /etc/ps/pin\n"
+                           "sm2_wrap_key my-wrap\n"
                            "pkcs11_env SOFTHSM2_CONF=/etc/ps/softhsm2.conf\n"
                            "pkcs11_env OTHER=a=b\n"
                            "keyholder_threads 4\n"
@@ -184,9 +185,17 @@ static void test_full(void)
                   streq(c.keys[2].label, "l3") && streq(c.keys[2].cert_file, "/c3.pem") &&
                   c.keys[2].algs == (1u << ALG_RSA_PKCS1_SHA1),
               "key options in any order");
-        CHECK(streq(c.keys[3].id, "tsa-1") && streq(c.keys[3].tenant, CFG_OWNER_TSA) &&
-                  streq(c.keys[3].label, "tsa") && c.keys[3].line == 31,
-              "the tsa_key (named before its key line) is owned by " CFG_OWNER_TSA);
+    }
+    {
+        int tsa_line = 1; /* the line of "key tsa-1" in full */
+
+        for (const char *p = full; p < strstr(full, "key tsa-1 "); p++)
+            tsa_line += *p == '\n';
+        CHECK(c.nkeys == 4 && streq(c.keys[3].id, "tsa-1") &&
+                  streq(c.keys[3].tenant, CFG_OWNER_TSA) && streq(c.keys[3].label, "tsa") &&
+                  c.keys[3].line == tsa_line,
+              "the tsa_key (named before its key line) is owned by " CFG_OWNER_TSA
+              " and knows its line");
     }
     CHECK(streq(c.verify_ca, "/etc/ps/doc-ca.pem") && streq(c.tsa_key, "tsa-1") &&
               streq(c.tsa_policy, "1.3.6.1.4.1.4146.2.3") && c.tsa_accuracy_ms == 250,

@@ -58,10 +58,10 @@ int main(void)
     {
         /* the API of DESIGN section 4 that is built so far: each must be routed */
         static const char *const want[][2] = {
-            {"GET", "/healthz"},        {"GET", "/readyz"},       {"GET", "/metrics"},
-            {"GET", "/v1/keys"},        {"GET", "/v1/keys/x"},    {"POST", "/v1/sign/hash"},
-            {"POST", "/v1/sign/cms"},   {"POST", "/v1/sign/ceb"}, {"POST", "/v1/verify/ceb"},
-            {"POST", "/v1/verify/cms"}, {"POST", "/v1/tsa"},
+            {"GET", "/healthz"},      {"GET", "/readyz"},         {"GET", "/metrics"},
+            {"GET", "/v1/keys"},      {"GET", "/v1/keys/x"},      {"POST", "/v1/sign/hash"},
+            {"POST", "/v1/sign/cms"}, {"POST", "/v1/sign/ceb"},   {"POST", "/v1/verify/ceb"},
+            {"POST", "/v1/sign/179"}, {"POST", "/v1/verify/cms"}, {"POST", "/v1/tsa"},
         };
 
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)

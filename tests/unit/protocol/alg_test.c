@@ -11,6 +11,7 @@ int main(void)
         enum ps_hash hash;
         int rsa, ec, ed;
         int pss, def;
+        int sm2;
     } want[] = {
         {ALG_ECDSA_SHA256, "ecdsa-sha256", HASH_SHA256, 0, 1, 0, 0, 1},
         {ALG_ECDSA_SHA384, "ecdsa-sha384", HASH_SHA384, 0, 1, 0, 0, 1},
@@ -22,6 +23,7 @@ int main(void)
         {ALG_RSA_PSS_SHA384, "rsa-pss-sha384", HASH_SHA384, 1, 0, 0, 1, 1},
         {ALG_RSA_PSS_SHA512, "rsa-pss-sha512", HASH_SHA512, 1, 0, 0, 1, 1},
         {ALG_ED25519, "ed25519", HASH_NONE, 0, 0, 1, 0, 1},
+        {ALG_SM2_SM3, "sm2-sm3", HASH_SM3, 0, 0, 0, 0, 1, 1},
     };
     const size_t nw = sizeof(want) / sizeof(want[0]);
 
@@ -45,6 +47,7 @@ int main(void)
                   alg_fits_key(ai->alg, KT_EC_P256) == want[i].ec &&
                   alg_fits_key(ai->alg, KT_EC_P384) == want[i].ec &&
                   alg_fits_key(ai->alg, KT_ED25519) == want[i].ed &&
+                  alg_fits_key(ai->alg, KT_SM2) == want[i].sm2 &&
                   alg_fits_key(ai->alg, KT_NONE) == 0 &&
                   alg_fits_key(ai->alg, (enum ps_keytype)99) == 0;
         CHECK(fits_ok, "alg_fits_key matrix row for %s (rsa %d, ec %d, ed %d, none 0)", ai->name,

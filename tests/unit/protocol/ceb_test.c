@@ -11,47 +11,12 @@
 
 #include "../../../protocol/ceb.h"
 #include "../../../protocol/sigfmt.h"
+#include "../testdata.h"
 #include "../unit.h"
 
 #define VEC "tests/data/chinaport/"
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *p = NULL;
-    long n;
-
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-        fseek(f, 0, SEEK_SET) != 0 || (p = malloc((size_t)n + 1)) == NULL ||
-        fread(p, 1, (size_t)n, f) != (size_t)n) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-    p[n] = 0;
-    *len = (size_t)n;
-    return p;
-}
-
 static const struct ceb_limits lim = {1024 * 1024, 64};
-
-/* SM2 with SM3 and the default ID over msg, with the certificate's key */
-static int sm2_verify(X509 *cert, const uint8_t *msg, size_t ml, const uint8_t *der, size_t dl)
-{
-    EVP_PKEY *pk = X509_get0_pubkey(cert);
-    EVP_MD_CTX *mc = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(pk, NULL);
-    int ok = 0;
-
-    if (mc && pc && EVP_PKEY_CTX_set1_id(pc, "1234567812345678", 16) > 0) {
-        EVP_MD_CTX_set_pkey_ctx(mc, pc);
-        ok = EVP_DigestVerifyInit(mc, NULL, EVP_sm3(), NULL, pk) == 1 &&
-             EVP_DigestVerify(mc, der, dl, msg, ml) == 1;
-    }
-    EVP_MD_CTX_free(mc);
-    EVP_PKEY_CTX_free(pc);
-    return ok;
-}
 
 static void test_vector(void)
 {
@@ -170,6 +135,10 @@ static void test_contexts(void)
               "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" guid=\"g\" version=\"1.0\">"
               "<ceb:Order><ceb:x>订单 ü</ceb:x></ceb:Order>\n</ceb:CEB311Message>\n",
               "root declaring ceb and xsi");
+    roundtrip("ceb-2022",
+              "<ceb:CEB621Message xmlns:ceb=\"http://www.chinaport.gov.cn/ceb\" guid=\"x\">"
+              "<ceb:Inventory>清单</ceb:Inventory></ceb:CEB621Message>",
+              "SM3 digest, 2022/04 URIs");
     roundtrip("ceb-rsa-sha1",
               "<ceb:CEB411Message xmlns:ceb=\"http://www.chinaport.gov.cn/ceb\" b=\"2\" a=\"1\">"
               "<ceb:Payment>  spaced  </ceb:Payment></ceb:CEB411Message>",
