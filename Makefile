@@ -44,7 +44,7 @@ $(BUILD)/portseald: $(BUILD)/obj/appliance/portseald.o $(BUILD)/libportseal.a
 $(BUILD)/portseal-keytool: $(BUILD)/obj/tools/portseal-keytool.o $(BUILD)/libportseal.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libportseal.a
+$(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h tests/unit/*/*.h) $(BUILD)/libportseal.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libportseal.a $(LDLIBS)
 
@@ -68,7 +68,7 @@ asan:
 	  UBSAN_OPTIONS=print_stacktrace=1 tests/run
 
 FORMAT_SRC = $(wildcard protocol/*.[ch] hsm/*.[ch] certs/*.[ch] appliance/*.[ch] tools/*.c \
-	tests/unit/*.h tests/unit/*/*.c)
+	tests/unit/*.h tests/unit/*/*.h tests/unit/*/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check:
