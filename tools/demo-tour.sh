@@ -31,6 +31,26 @@ openssl x509 -in "$DIR/keys/t1-ec.pem" -pubkey -noout >"$DIR/t1-ec.pub.pem"
 step "Verify it with openssl alone, against the key's certificate"
 show openssl dgst -sha256 -verify "$DIR/t1-ec.pub.pem" -signature "$DIR/declaration.sig" "$DIR/declaration.xml"
 
+REPO=$(cd "$HERE/.." && pwd)
+step "Sign a CEB311 order the way the China E-port expects (ceb-sm2, the tenant's SM2 key)"
+show "${C[@]}" -H 'content-type: application/xml' --data-binary "@$REPO/tests/data/ceb/CEB311Message.xml" \
+    -o "$DIR/CEB311-signed.xml" "$URL/v1/sign/ceb?key=t1-sm2"
+grep -o '<ds:SignedInfo>.*</ds:SignedInfo>' "$DIR/CEB311-signed.xml" | cut -c1-300
+echo "..."
+show "${C[@]}" -H 'content-type: application/xml' --data-binary "@$DIR/CEB311-signed.xml" "$URL/v1/verify/ceb"
+echo
+
+step "The same order signed for a partner outside China (xmldsig-ecdsa-sha256), checked by xmlsec1"
+show "${C[@]}" -H 'content-type: application/xml' --data-binary "@$REPO/tests/data/ceb/CEB311Message.xml" \
+    -o "$DIR/CEB311-ecdsa.xml" "$URL/v1/sign/ceb?key=t1-ec"
+show xmlsec1 --verify --trusted-pem "$CA_FILE" --untrusted-pem "$DIR/pki/ca.pem" \
+    --enabled-reference-uris empty "$DIR/CEB311-ecdsa.xml"
+
+step "179 payment data: the E-port signing string rebuilt from the fields, signed with SM2"
+show "${C[@]}" -H 'content-type: application/json' --data-binary "@$REPO/tests/data/chinaport/pay179-request.json" \
+    "$URL/v1/sign/179?key=t1-sm2"
+echo
+
 step "A detached CMS (CAdES-BES) signature over the whole file, with the certificate chain"
 show "${C[@]}" --data-binary "@$DIR/declaration.xml" -o "$DIR/declaration.p7s" "$URL/v1/sign/cms?key=t1-rsa"
 show openssl cms -verify -binary -inform DER -in "$DIR/declaration.p7s" -content "$DIR/declaration.xml" \
