@@ -1,4 +1,5 @@
 # portseal - see README.md. `make deps` once, then `make`, `make test`.
+SHELL := /bin/bash
 CC ?= cc
 BUILD ?= build
 PKGS = openssl libnghttp2 jansson libsodium sqlite3 libxml-2.0
@@ -23,7 +24,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 BENCH_BIN = $(BUILD)/bench/h2sign-load $(BUILD)/bench/p11-sign-loop
 PROGS = $(BUILD)/portseald $(BUILD)/portseal-keytool
 
-.PHONY: all deps test unit asan format format-check bench demo clean
+.PHONY: all deps test unit asan fuzz format format-check bench demo clean
 all: $(PROGS) $(UNIT_BIN) $(BENCH_BIN)
 
 deps:
@@ -67,8 +68,29 @@ asan:
 	PORTSEAL_BUILD=build-asan ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1 tests/run
 
+# libFuzzer targets (tests/fuzz/NAME_fuzz.c, seeds in tests/fuzz/corpus/NAME/, optional
+# tests/fuzz/NAME.dict), each run for FUZZ_SECONDS on a working copy of its corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC = $(wildcard tests/fuzz/*_fuzz.c)
+FUZZ_FLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" \
+	  LDFLAGS="-fsanitize=address,undefined" build-fuzz/libportseal.a
+	@mkdir -p build-fuzz/fuzz
+	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  echo "  FUZZ build $$n"; \
+	  clang $(FUZZ_FLAGS) -fsanitize=fuzzer $(CPPFLAGS) -I. $(shell pkg-config --cflags $(PKGS)) \
+	    -o build-fuzz/fuzz/$$n $$f build-fuzz/libportseal.a $(LDLIBS); done
+	@set -e; for f in $(FUZZ_SRC); do n=$$(basename $$f .c); c=$${n%_fuzz}; \
+	  mkdir -p build-fuzz/corpus/$$c; cp -r tests/fuzz/corpus/$$c/. build-fuzz/corpus/$$c/ 2>/dev/null || true; \
+	  d=""; [ -f tests/fuzz/$$c.dict ] && d="-dict=tests/fuzz/$$c.dict"; \
+	  echo "  FUZZ run $$n for $(FUZZ_SECONDS) s"; \
+	  build-fuzz/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$d \
+	    -artifact_prefix=build-fuzz/ build-fuzz/corpus/$$c 2>&1 | tail -n 3; \
+	  test $${PIPESTATUS[0]} -eq 0; done
+
 FORMAT_SRC = $(wildcard protocol/*.[ch] hsm/*.[ch] certs/*.[ch] appliance/*.[ch] tools/*.c \
-	tests/unit/*.h tests/unit/*/*.h tests/unit/*/*.c)
+	tests/unit/*.h tests/unit/*/*.h tests/unit/*/*.c tests/fuzz/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check:
@@ -81,4 +103,4 @@ demo: all
 	tools/demo-tour.sh $(or $(DIR),/tmp/portseal-demo)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

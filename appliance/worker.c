@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../certs/tls.h"
+#include "../protocol/ceb.h"
 #include "../certs/trust.h"
 #include "conn.h"
 #include "log.h"
@@ -208,6 +209,7 @@ int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd
     if (epoll_ctl(w.ep, EPOLL_CTL_ADD, ctl_fd, &ev) != 0)
         fatal("epoll_ctl ctl");
     kh_watch(&w, EPOLL_CTL_ADD);
+    ceb_library_init();
     log_info("serving");
     loop(&w);
     kh_client_free(w.kh);

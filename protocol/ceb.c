@@ -39,10 +39,24 @@ struct ceb_doc {
     size_t insert_at; /* offset of the root's end tag */
     xmlDocPtr doc;
     const struct ceb_profile *p;
-    struct buf sig_open; /* <ds:Signature ...> */
-    struct buf si_inner; /* SignedInfo as it appears in the document (no ns declarations) */
-    struct buf key_info; /* <ds:KeyInfo>...</ds:KeyInfo> */
+    struct buf sig_open;         /* <ds:Signature ...> */
+    struct buf si_inner;         /* SignedInfo as it appears in the document (no ns declarations) */
+    struct buf key_info;         /* <ds:KeyInfo>...</ds:KeyInfo> */
+    uint8_t md[EVP_MAX_MD_SIZE]; /* DigestValue: the document's C14N, computed at parse time */
+    unsigned mdlen;
 };
+
+static void quiet_xml_error(void *ctx, const char *msg, ...)
+{
+    (void)ctx;
+    (void)msg;
+}
+
+void ceb_library_init(void)
+{
+    xmlInitParser();
+    xmlSetGenericErrorFunc(NULL, quiet_xml_error);
+}
 
 const struct ceb_profile *ceb_profile_by_name(const char *name)
 {
@@ -209,6 +223,33 @@ static int is_ceb_root(xmlNodePtr root)
     return 1;
 }
 
+static int c14n_hash_write(void *ctx, const char *p, int n)
+{
+    return EVP_DigestUpdate(ctx, p, (size_t)n) ? n : -1;
+}
+
+/* Digest of the inclusive C14N (no comments) of the whole document, streamed: the canonical
+ * bytes go straight into the hash instead of a buffer as large as the document. */
+static int c14n_digest(xmlDocPtr doc, const char *md, uint8_t *out, unsigned *outlen)
+{
+    const EVP_MD *m = EVP_get_digestbyname(md);
+    EVP_MD_CTX *mc = EVP_MD_CTX_new();
+    xmlOutputBufferPtr ob = NULL;
+    int r = PS_E_CRYPTO;
+
+    if (m == NULL || mc == NULL || !EVP_DigestInit_ex(mc, m, NULL) ||
+        (ob = xmlOutputBufferCreateIO(c14n_hash_write, NULL, mc, NULL)) == NULL)
+        goto out;
+    if (xmlC14NDocSaveTo(doc, NULL, XML_C14N_1_0, NULL, 0, ob) >= 0 &&
+        xmlOutputBufferFlush(ob) >= 0 && EVP_DigestFinal_ex(mc, out, outlen))
+        r = PS_OK;
+out:
+    if (ob)
+        xmlOutputBufferClose(ob);
+    EVP_MD_CTX_free(mc);
+    return r;
+}
+
 int ceb_parse(const uint8_t *xml, size_t len, const struct ceb_profile *p,
               const struct ceb_limits *lim, struct ceb_doc **out, char *err, size_t errlen)
 {
@@ -247,6 +288,13 @@ int ceb_parse(const uint8_t *xml, size_t len, const struct ceb_profile *p,
         fail(err, errlen, "the root element must end the document with an end tag");
         goto bad;
     }
+    if (c14n_digest(d->doc, p->digest_md, d->md, &d->mdlen) != PS_OK) {
+        /* C14N 1.0 refuses relative namespace URIs, for one (found by fuzzing) */
+        fail(err, errlen,
+             "the document cannot be canonicalised (relative or malformed "
+             "namespace URI?)");
+        goto bad;
+    }
     *out = d;
     return PS_OK;
 bad:
@@ -268,33 +316,6 @@ void ceb_free(struct ceb_doc *d)
     buf_free(&d->si_inner);
     buf_free(&d->key_info);
     free(d);
-}
-
-static int c14n_hash_write(void *ctx, const char *p, int n)
-{
-    return EVP_DigestUpdate(ctx, p, (size_t)n) ? n : -1;
-}
-
-/* Digest of the inclusive C14N (no comments) of the whole document, streamed: the canonical
- * bytes go straight into the hash instead of a buffer as large as the document. */
-static int c14n_digest(xmlDocPtr doc, const char *md, uint8_t *out, unsigned *outlen)
-{
-    const EVP_MD *m = EVP_get_digestbyname(md);
-    EVP_MD_CTX *mc = EVP_MD_CTX_new();
-    xmlOutputBufferPtr ob = NULL;
-    int r = PS_E_CRYPTO;
-
-    if (m == NULL || mc == NULL || !EVP_DigestInit_ex(mc, m, NULL) ||
-        (ob = xmlOutputBufferCreateIO(c14n_hash_write, NULL, mc, NULL)) == NULL)
-        goto out;
-    if (xmlC14NDocSaveTo(doc, NULL, XML_C14N_1_0, NULL, 0, ob) >= 0 &&
-        xmlOutputBufferFlush(ob) >= 0 && EVP_DigestFinal_ex(mc, out, outlen))
-        r = PS_OK;
-out:
-    if (ob)
-        xmlOutputBufferClose(ob);
-    EVP_MD_CTX_free(mc);
-    return r;
 }
 
 static int b64(struct buf *b, const uint8_t *p, size_t n)
@@ -378,14 +399,10 @@ static size_t signedinfo_ns(const struct ceb_doc *d, struct ns_decl *ns, size_t 
 int ceb_prepare(struct ceb_doc *d, const char *certno, const uint8_t *cert_der, size_t cert_len,
                 struct buf *si)
 {
-    uint8_t md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
     struct ns_decl ns[64];
     size_t nns;
-    int add_xsi, r = PS_E_CRYPTO;
+    int add_xsi, r;
 
-    if (c14n_digest(d->doc, d->p->digest_md, md, &mdlen) != PS_OK)
-        goto out;
     nns = signedinfo_ns(d, ns, sizeof(ns) / sizeof(ns[0]), &add_xsi);
     buf_reset(&d->sig_open);
     buf_reset(&d->si_inner);
@@ -400,7 +417,7 @@ int ceb_prepare(struct ceb_doc *d, const char *certno, const uint8_t *cert_der, 
                     "</ds:Transform></ds:Transforms><ds:DigestMethod Algorithm=\"%s\">"
                     "</ds:DigestMethod><ds:DigestValue>",
                     C14N_URI, d->p->sig_uri, ENVELOPED_URI, d->p->digest_uri);
-    r |= b64(&d->si_inner, md, mdlen);
+    r |= b64(&d->si_inner, d->md, d->mdlen);
     r |= buf_append_str(&d->si_inner, "</ds:DigestValue></ds:Reference></ds:SignedInfo>");
     /* the canonical form: same content, with every namespace in scope on the apex */
     r |= buf_append_str(si, "<ds:SignedInfo");
@@ -417,9 +434,7 @@ int ceb_prepare(struct ceb_doc *d, const char *certno, const uint8_t *cert_der, 
                     certno);
     r |= b64(&d->key_info, cert_der, cert_len);
     r |= buf_append_str(&d->key_info, "</ds:X509Certificate></ds:X509Data></ds:KeyInfo>");
-    r = r == PS_OK ? PS_OK : PS_E_LIMIT;
-out:
-    return r;
+    return r == PS_OK ? PS_OK : PS_E_LIMIT;
 }
 
 int ceb_finish(struct ceb_doc *d, const uint8_t *sig, size_t siglen, struct buf *out)

@@ -33,6 +33,9 @@ struct ceb_profile {
     int raw_ecdsa;         /* SignatureValue is r||s (SM2 and XMLDSig ECDSA) */
 };
 
+/* Initialise libxml2 for this thread and keep its error printer quiet (reasons are returned
+ * in err; hostile input must not fill the log). Call once per process/thread before use. */
+void ceb_library_init(void);
 const struct ceb_profile *ceb_profile_by_name(const char *name);
 const struct ceb_profile *ceb_profile_by_sig_uri(const char *uri);
 

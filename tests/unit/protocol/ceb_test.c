@@ -190,6 +190,9 @@ static void test_hostile(void)
           "already signed", "already signed");
     FAILS("xmldsig-rsa-sha256", "<r>x</r><!-- trailing -->", "end tag", "content after the root");
     FAILS("xmldsig-rsa-sha256", "<r/>", "end tag", "empty-element root");
+    /* regression (fuzzing): C14N refuses a relative namespace URI; a 400, not a 500 */
+    FAILS("xmldsig-ecdsa-sha256", "<ceb:r xmlns:ceb=\"http://www.chinaport.gov.cn/]eb\">x</ceb:r>",
+          "cannot be canonicalised", "a malformed (relative) namespace URI");
     FAILS("xmldsig-rsa-sha256", "<r xmlns:z=\"urn:z&amp;q\">x</r>", "namespace URIs",
           "a namespace URI with '&' (canonicalised differently by implementations)");
     o += (size_t)snprintf(deep + o, sizeof(deep) - o, "<r>");
@@ -215,6 +218,7 @@ static void test_hostile(void)
 
 int main(void)
 {
+    ceb_library_init();
     test_vector();
     test_contexts();
     test_hostile();
