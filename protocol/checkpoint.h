@@ -116,7 +116,8 @@ int note_vkey_format(const struct note_verifier *v, struct buf *out) PS_WUR;
 /*
  * Sign text[0..len) (non-empty, ends with "\n", UTF-8 without control characters other than
  * "\n") into the note text "\n" sigline. The signature from the callback is checked against
- * s->key.pubkey before it is used (PS_E_CRYPTO if it does not verify).
+ * s->key.pubkey before it is used (PS_E_CRYPTO if it does not verify). text must not point
+ * into out.
  */
 int note_sign(const uint8_t *text, size_t len, const struct note_signer *s, struct buf *out,
               char *err, size_t errlen) PS_WUR;

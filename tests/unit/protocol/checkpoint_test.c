@@ -597,7 +597,7 @@ static void test_vkeys(void)
         uint8_t k[33];
         char b64[64];
         size_t kl;
-        sodium_base642bin(k, sizeof(k), GO_VKEY + 22, strlen(GO_VKEY + 22), NULL, &kl, NULL,
+        sodium_base642bin(k, sizeof(k), &GO_VKEY[22], strlen(&GO_VKEY[22]), NULL, &kl, NULL,
                           sodium_base64_VARIANT_ORIGINAL);
         k[0] = 0x02;
         sodium_bin2base64(b64, sizeof(b64), k, 33, sodium_base64_VARIANT_ORIGINAL);
@@ -617,10 +617,10 @@ static void test_vkeys(void)
     {
         char longname[400];
         memset(longname, 'n', sizeof(longname));
-        snprintf(longname + 100, sizeof(longname) - 100, "%s", GO_VKEY + 12);
+        snprintf(longname + 100, sizeof(longname) - 100, "%s", &GO_VKEY[12]);
         vkey_bad(longname, PS_E_INVAL, "another name for the key");
         memset(longname, 'n', sizeof(longname));
-        snprintf(longname + 256, sizeof(longname) - 256, "%s", GO_VKEY + 12);
+        snprintf(longname + 256, sizeof(longname) - 256, "%s", &GO_VKEY[12]);
         vkey_bad(longname, PS_E_LIMIT, "a 256-byte name");
     }
 
@@ -631,7 +631,7 @@ static void test_vkeys(void)
     for (size_t i = 0; i <= n; i++)
         for (size_t j = i + 1; j <= n; j++)
             if (i != 0 || j != n)
-                bad += note_vkey_parse(GO_VKEY + i, j - i, &v, NULL, 0) == PS_OK;
+                bad += note_vkey_parse(&GO_VKEY[i], j - i, &v, NULL, 0) == PS_OK;
     for (size_t i = 0; i < n; i++) {
         memcpy(m, GO_VKEY, n + 1);
         m[i]++;
