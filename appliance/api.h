@@ -29,6 +29,9 @@ struct one_sig {
 };
 int api_one_signature(struct request *r, int status, const uint8_t *p, size_t len, int to_der,
                       struct one_sig *out);
+/* JSON bodies: content type check, and the body as an object (else answered 415/400, NULL) */
+int api_content_type_json(const struct request *r);
+json_t *api_json_body(struct request *r, const char *what);
 /* api_keys.c: an X.509 name as a JSON string ("/CN=.../O=...") */
 typedef struct X509_name_st X509_NAME;
 json_t *api_name_json(const X509_NAME *n);

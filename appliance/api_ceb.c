@@ -276,7 +276,7 @@ void api_sign_179(struct request *r, const char *tail)
     int rc;
 
     (void)tail;
-    if (r->content_type[0] && strncmp(r->content_type, "application/json", 16) != 0) {
+    if (!api_content_type_json(r)) {
         http_error(r, 415, "unsupported_media_type", "send the 179 fields as application/json");
         return;
     }

@@ -110,9 +110,29 @@ int api_pick_alg(struct request *r, const struct key_entry *k, const char *name)
     return a;
 }
 
-static int content_type_json(const struct request *r)
+int api_content_type_json(const struct request *r)
 {
     return r->content_type[0] == 0 || strncmp(r->content_type, "application/json", 16) == 0;
+}
+
+json_t *api_json_body(struct request *r, const char *what)
+{
+    json_error_t jerr;
+    json_t *root;
+
+    if (!api_content_type_json(r)) {
+        http_error(r, 415, "unsupported_media_type",
+                   "send %s as Content-Type: application/json (got %.64s)", what, r->content_type);
+        return NULL;
+    }
+    root = json_loadb((const char *)r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL || !json_is_object(root)) {
+        http_error(r, 400, "invalid_json", "request body is not a JSON object: %s",
+                   root ? "wrong type" : jerr.text);
+        json_decref(root);
+        return NULL;
+    }
+    return root;
 }
 
 /* ---- /v1/sign/hash ---- */
@@ -230,17 +250,8 @@ void api_sign_hash(struct request *r, const char *tail)
     int rc;
 
     (void)tail;
-    if (!content_type_json(r)) {
-        http_error(r, 415, "unsupported_media_type",
-                   "send the body as Content-Type: application/json (got %.64s)", r->content_type);
+    if ((root = api_json_body(r, "the body")) == NULL)
         return;
-    }
-    root = json_loadb((const char *)r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL || !json_is_object(root)) {
-        http_error(r, 400, "invalid_json", "request body is not a JSON object: %s",
-                   root ? "wrong type" : jerr.text);
-        goto out;
-    }
     if (json_unpack_ex(root, &jerr, 0, "{s:s,s?s,s:o,s?s}", "key", &key, "alg", &alg_name, "hashes",
                        &hashes, "format", &format) != 0) {
         http_error(r, 400, "invalid_request",

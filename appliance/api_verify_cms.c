@@ -54,25 +54,14 @@ static json_t *signer_json(const struct cms_check *c)
 void api_verify_cms(struct request *r, const char *tail)
 {
     json_t *root = NULL;
-    json_error_t jerr;
     uint8_t *sig = NULL, *content = NULL;
     size_t sl = 0, cl = 0;
     struct cms_check c;
     char err[256];
 
     (void)tail;
-    if (r->content_type[0] && strncmp(r->content_type, "application/json", 16) != 0) {
-        http_error(r, 415, "unsupported_media_type",
-                   "send {\"signature\": b64, \"content\": b64} as application/json (got %.64s)",
-                   r->content_type);
+    if ((root = api_json_body(r, "{\"signature\": b64, \"content\": b64}")) == NULL)
         return;
-    }
-    root = json_loadb((const char *)r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL || !json_is_object(root)) {
-        http_error(r, 400, "invalid_json", "request body is not a JSON object: %s",
-                   root ? "wrong type" : jerr.text);
-        goto out;
-    }
     if (b64_field(r, root, "signature", &sig, &sl) != 0 ||
         b64_field(r, root, "content", &content, &cl) != 0)
         goto out;
