@@ -8,9 +8,28 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+
+/* s with the first occurrence of from replaced by to (malloc'd); exits if from is absent. */
+static inline char *replace(const char *s, const char *from, const char *to)
+{
+    const char *at = strstr(s, from);
+    size_t a, f = strlen(from), t = strlen(to), n = strlen(s);
+    char *r;
+
+    if (at == NULL || (r = malloc(n - f + t + 1)) == NULL) {
+        fprintf(stderr, "test bug: \"%s\" not found\n", from);
+        exit(1);
+    }
+    a = (size_t)(at - s);
+    memcpy(r, s, a);
+    memcpy(r + a, to, t);
+    memcpy(r + a + t, at + f, n - a - f + 1);
+    return r;
+}
 
 /* The whole file, NUL-terminated (not counted in *len); exits if it cannot be read. */
 static inline uint8_t *slurp(const char *path, size_t *len)

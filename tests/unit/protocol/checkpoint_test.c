@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "../../../protocol/checkpoint.h"
+#include "../testdata.h"
 #include "../unit.h"
 
 #define ORIGIN "example.com/portseal-test"
@@ -99,24 +100,6 @@ static char *signed_note(const char *text, const struct note_signer *s)
         exit(1);
     }
     return (char *)out.data;
-}
-
-/* s with the first occurrence of from replaced by to (malloc'd) */
-static char *replace(const char *s, const char *from, const char *to)
-{
-    const char *at = strstr(s, from);
-    size_t a, f = strlen(from), t = strlen(to), n = strlen(s);
-    char *r;
-
-    if (at == NULL || (r = malloc(n - f + t + 1)) == NULL) {
-        fprintf(stderr, "test bug: \"%s\" not found\n", from);
-        exit(1);
-    }
-    a = (size_t)(at - s);
-    memcpy(r, s, a);
-    memcpy(r + a, to, t);
-    memcpy(r + a + t, at + f, n - a - f + 1);
-    return r;
 }
 
 static int open_note(const char *note, size_t len, struct checkpoint *cp)

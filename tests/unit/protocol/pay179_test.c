@@ -44,24 +44,6 @@ static int build(const char *json)
     return build_n(json, strlen(json));
 }
 
-/* s with the first occurrence of from replaced by to (malloc'd); exits if from is absent. */
-static char *replace(const char *s, const char *from, const char *to)
-{
-    const char *at = strstr(s, from);
-    size_t a, f = strlen(from), t = strlen(to), n = strlen(s);
-    char *r;
-
-    if (at == NULL || (r = malloc(n - f + t + 1)) == NULL) {
-        fprintf(stderr, "test bug: \"%s\" not in the base request\n", from);
-        exit(1);
-    }
-    a = (size_t)(at - s);
-    memcpy(r, s, a);
-    memcpy(r + a, to, t);
-    memcpy(r + a + t, at + f, n - a - f + 1);
-    return r;
-}
-
 /* BASE with from replaced by to builds and the output contains want. */
 static void builds_with(const char *from, const char *to, const char *want, const char *what)
 {
