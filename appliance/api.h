@@ -41,6 +41,10 @@ void api_verify_ceb(struct request *r, const char *tail);
 void api_sign_179(struct request *r, const char *tail);
 /* api_verify_cms.c */
 void api_verify_cms(struct request *r, const char *tail);
+/* api_ledger.c */
+void api_ledger_checkpoint(struct request *r, const char *tail);
+void api_ledger_inclusion(struct request *r, const char *tail);
+void api_ledger_consistency(struct request *r, const char *tail);
 /* api_tsa.c */
 void api_tsa(struct request *r, const char *tail);
 

@@ -40,6 +40,9 @@ const char *const config_directives[] = {"listen",
                                          "tsa_key",
                                          "tsa_policy",
                                          "tsa_accuracy_ms",
+                                         "ledger_key",
+                                         "ledger_origin",
+                                         "checkpoint_interval",
                                          "tenant",
                                          "key",
                                          NULL};
@@ -57,6 +60,7 @@ static void cfg_defaults(struct config *cfg)
     cfg->handshake_timeout = 10;
     cfg->keyholder_timeout = 30;
     cfg->tsa_accuracy_ms = 1000;
+    cfg->checkpoint_interval = 10;
 }
 
 static int cfg_err(char *err, size_t errlen, int line, const char *fmt, ...)
@@ -243,6 +247,7 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         {"sm2_wrap_key", offsetof(struct config, sm2_wrap_key)},
         {"verify_ca", offsetof(struct config, verify_ca)},
         {"tsa_key", offsetof(struct config, tsa_key)},
+        {"ledger_key", offsetof(struct config, ledger_key)},
     };
     /* numbers: size_t fields (NUM_SIZE), unsigned (NUM_UINT), int (NUM_INT) */
     enum { NUM_INT, NUM_UINT, NUM_SIZE };
@@ -266,6 +271,7 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         NUM("handshake_timeout", 1, 3600, handshake_timeout, NUM_UINT),
         NUM("keyholder_timeout", 1, 3600, keyholder_timeout, NUM_UINT),
         NUM("tsa_accuracy_ms", 0, 3600000, tsa_accuracy_ms, NUM_UINT),
+        NUM("checkpoint_interval", 1, 86400, checkpoint_interval, NUM_UINT),
     };
 #undef NUM
     const char *d = w[0];
@@ -303,6 +309,13 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
             return cfg_err(err, errlen, line, "tsa_policy wants a dotted OID such as 1.2.3.4.1");
         return set_str(&cfg->tsa_policy, w[1]);
     }
+    if (strcmp(d, "ledger_origin") == 0) {
+        if (!config_origin_valid(w[1]))
+            return cfg_err(err, errlen, line,
+                           "ledger_origin wants 1-255 printable characters without '+', such as "
+                           "cn.portseal.example/ledger");
+        return set_str(&cfg->ledger_origin, w[1]);
+    }
     if (strcmp(d, "pkcs11_env") == 0) {
         if (strchr(w[1], '=') == NULL || cfg->n_env == CFG_MAX_ENV)
             return cfg_err(err, errlen, line, "pkcs11_env wants NAME=VALUE (at most %d)",
@@ -329,13 +342,40 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
     return cfg_err(err, errlen, line, "unknown directive '%s'", d);
 }
 
-/* The TSA directives go together; the TSA key is the appliance's: no tenant may own it (a
- * tenant could otherwise sign arbitrary digests with it through /v1/sign/hash and forge
- * time-stamps). It gets the owner CFG_OWNER_TSA. */
-static int tsa_check(struct config *cfg, char *err, size_t errlen)
+/*
+ * A key of the appliance itself (tsa_key, ledger_key): configured without tenant=, it gets an
+ * owner no tenant id can be, so no tenant lists it or signs with it (a tenant that could sign
+ * arbitrary digests with the TSA key could forge time-stamps; with the ledger key, checkpoints).
+ */
+static int own_key_check(struct config *cfg, const char *directive, const char *id,
+                         const char *owner, char *err, size_t errlen)
 {
     struct cfg_key *k = NULL;
 
+    for (size_t i = 0; i < cfg->nkeys; i++)
+        if (strcmp(cfg->keys[i].id, id) == 0)
+            k = &cfg->keys[i];
+    if (k == NULL) {
+        snprintf(err, errlen, "%s names unknown key %s", directive, id);
+        return PS_E_CONFIG;
+    }
+    if (k->tenant != NULL) {
+        snprintf(err, errlen,
+                 "%s %s belongs to tenant %s; the appliance's own keys are configured without "
+                 "tenant=",
+                 directive, k->id, k->tenant);
+        return PS_E_CONFIG;
+    }
+    if (set_str(&k->tenant, owner) != PS_OK) {
+        snprintf(err, errlen, "out of memory");
+        return PS_E_CONFIG;
+    }
+    return PS_OK;
+}
+
+/* The TSA directives go together. */
+static int tsa_check(struct config *cfg, char *err, size_t errlen)
+{
     if (cfg->tsa_key == NULL) {
         if (cfg->tsa_policy != NULL) {
             snprintf(err, errlen, "tsa_policy is set but tsa_key is not");
@@ -347,24 +387,7 @@ static int tsa_check(struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "tsa_key needs tsa_policy (the TSA policy OID)");
         return PS_E_CONFIG;
     }
-    for (size_t i = 0; i < cfg->nkeys; i++)
-        if (strcmp(cfg->keys[i].id, cfg->tsa_key) == 0)
-            k = &cfg->keys[i];
-    if (k == NULL) {
-        snprintf(err, errlen, "tsa_key names unknown key %s", cfg->tsa_key);
-        return PS_E_CONFIG;
-    }
-    if (k->tenant != NULL) {
-        snprintf(err, errlen,
-                 "tsa_key %s belongs to tenant %s; the TSA key must be configured without tenant=",
-                 k->id, k->tenant);
-        return PS_E_CONFIG;
-    }
-    if (set_str(&k->tenant, CFG_OWNER_TSA) != PS_OK) {
-        snprintf(err, errlen, "out of memory");
-        return PS_E_CONFIG;
-    }
-    return PS_OK;
+    return own_key_check(cfg, "tsa_key", cfg->tsa_key, CFG_OWNER_TSA, err, errlen);
 }
 
 static int cfg_check(struct config *cfg, char *err, size_t errlen)
@@ -396,14 +419,20 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
         }
     if ((r = tsa_check(cfg, err, errlen)) != PS_OK)
         return r;
+    if (cfg->ledger_origin == NULL && set_str(&cfg->ledger_origin, "portseal/ledger") != PS_OK)
+        return PS_E_NOMEM;
+    if (cfg->ledger_key && (r = own_key_check(cfg, "ledger_key", cfg->ledger_key, CFG_OWNER_LEDGER,
+                                              err, errlen)) != PS_OK)
+        return r;
     for (size_t i = 0; i < cfg->nkeys; i++) {
         int found = 0;
 
         if (cfg->keys[i].tenant == NULL)
             return cfg_err(err, errlen, cfg->keys[i].line,
-                           "key %s needs tenant= (only the key named by tsa_key has none)",
+                           "key %s needs tenant= (only the keys named by tsa_key and ledger_key "
+                           "have none)",
                            cfg->keys[i].id);
-        if (strcmp(cfg->keys[i].tenant, CFG_OWNER_TSA) == 0)
+        if (cfg->keys[i].tenant[0] == '@')
             continue;
         for (size_t j = 0; j < cfg->ntenants; j++)
             found |= strcmp(cfg->tenants[j].id, cfg->keys[i].tenant) == 0;
@@ -492,10 +521,11 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 
 void config_free(struct config *cfg)
 {
-    char **strs[] = {&cfg->listen_host,   &cfg->user,         &cfg->pid_file,  &cfg->state_dir,
-                     &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca, &cfg->crl,
-                     &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,  &cfg->sm2_wrap_key,
-                     &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy};
+    char **strs[] = {&cfg->listen_host,   &cfg->user,         &cfg->pid_file,   &cfg->state_dir,
+                     &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca,  &cfg->crl,
+                     &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,   &cfg->sm2_wrap_key,
+                     &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy, &cfg->ledger_key,
+                     &cfg->ledger_origin};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
@@ -532,6 +562,18 @@ const struct cfg_tenant *config_tenant_by_cn(const struct config *cfg, const cha
         if (strcmp(cfg->tenants[i].cn, cn) == 0)
             return &cfg->tenants[i];
     return NULL;
+}
+
+int config_origin_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 255)
+        return 0;
+    for (; *s; s++)
+        if (*s < 0x21 || *s > 0x7e || *s == '+')
+            return 0;
+    return 1;
 }
 
 int config_oid_valid(const char *s)

@@ -19,6 +19,8 @@
  * owner, so tenants can neither list nor use the TSA key, and the audit rows say "@tsa".
  */
 #define CFG_OWNER_TSA "@tsa"
+/* Owner of the key named by ledger_key (Ed25519, signs the ledger's checkpoints), likewise. */
+#define CFG_OWNER_LEDGER "@ledger"
 
 struct cfg_tenant {
     char *id;
@@ -49,17 +51,20 @@ struct config {
     char *pkcs11_env[CFG_MAX_ENV];
     size_t n_env;
     int keyholder_threads;
-    size_t max_body;            /* request body limit, bytes */
-    size_t max_hashes;          /* /v1/sign/hash batch limit */
-    unsigned max_streams;       /* concurrent HTTP/2 streams per connection */
-    unsigned max_connections;   /* per worker */
-    unsigned idle_timeout;      /* seconds without a request before a connection closes */
-    unsigned handshake_timeout; /* seconds for TLS handshake and the first request */
-    unsigned keyholder_timeout; /* seconds a request may wait for the keyholder */
-    char *verify_ca;            /* trust anchors for /v1/verify/cms (NULL: client_ca) */
-    char *tsa_key;              /* key id of the RFC 3161 time-stamping key, or NULL */
-    char *tsa_policy;           /* TSA policy OID, dotted (required with tsa_key) */
-    unsigned tsa_accuracy_ms;   /* accuracy stated in tokens, ms; 0 = no accuracy field */
+    size_t max_body;              /* request body limit, bytes */
+    size_t max_hashes;            /* /v1/sign/hash batch limit */
+    unsigned max_streams;         /* concurrent HTTP/2 streams per connection */
+    unsigned max_connections;     /* per worker */
+    unsigned idle_timeout;        /* seconds without a request before a connection closes */
+    unsigned handshake_timeout;   /* seconds for TLS handshake and the first request */
+    unsigned keyholder_timeout;   /* seconds a request may wait for the keyholder */
+    char *verify_ca;              /* trust anchors for /v1/verify/cms (NULL: client_ca) */
+    char *tsa_key;                /* key id of the RFC 3161 time-stamping key, or NULL */
+    char *tsa_policy;             /* TSA policy OID, dotted (required with tsa_key) */
+    unsigned tsa_accuracy_ms;     /* accuracy stated in tokens, ms; 0 = no accuracy field */
+    char *ledger_key;             /* key id of the Ed25519 checkpoint key, or NULL */
+    char *ledger_origin;          /* checkpoint origin line (and note key name) */
+    unsigned checkpoint_interval; /* seconds between checkpoints while the log grows */
     struct cfg_tenant tenants[CFG_MAX_TENANTS];
     size_t ntenants;
     struct cfg_key keys[CFG_MAX_KEYS];
@@ -75,6 +80,8 @@ const struct cfg_tenant *config_tenant_by_cn(const struct config *cfg, const cha
 /* 1 if s is a dotted-decimal OBJECT IDENTIFIER (at least two arcs, first 0-2, second < 40
  * under 0 and 1, no leading zeros, at most 127 characters). */
 int config_oid_valid(const char *s);
+/* 1 if s can be a checkpoint origin and note key name: 1-255 of 0x21-0x7e except '+'. */
+int config_origin_valid(const char *s);
 /* Names of all directives, NULL-terminated (for the documentation check). */
 extern const char *const config_directives[];
 

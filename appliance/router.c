@@ -21,6 +21,10 @@ const struct route routes[] = {
     {"POST", "/v1/sign/179", 0, api_sign_179, BODY_CFG, ROUTE_TENANT, "sign_179"},
     {"POST", "/v1/verify/cms", 0, api_verify_cms, BODY_CFG, 0, "verify_cms"},
     {"POST", "/v1/tsa", 0, api_tsa, TSA_MAX_BODY, 0, "tsa"},
+    {"GET", "/v1/ledger/checkpoint", 0, api_ledger_checkpoint, 0, 0, "ledger_checkpoint"},
+    {"POST", "/v1/ledger/checkpoint", 0, api_ledger_checkpoint, 0, 0, "ledger_checkpoint_new"},
+    {"GET", "/v1/ledger/proof/inclusion", 0, api_ledger_inclusion, 0, 0, "ledger_inclusion"},
+    {"GET", "/v1/ledger/proof/consistency", 0, api_ledger_consistency, 0, 0, "ledger_consistency"},
     {NULL, NULL, 0, NULL, 0, 0, NULL},
 };
 

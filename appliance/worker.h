@@ -14,7 +14,7 @@
 #include "config.h"
 #include "http.h"
 
-#define METRIC_ROUTES 16
+#define METRIC_ROUTES 48
 #define LAT_BUCKETS   12
 
 struct conn;

@@ -8,6 +8,7 @@
 struct audit {
     sqlite3 *db;
     sqlite3_stmt *ins;
+    struct ledger *ledger;
 };
 
 static const char schema[] = "PRAGMA journal_mode=WAL;"
@@ -39,6 +40,12 @@ int audit_open(const char *path, struct audit **out, char *err, size_t errlen)
         audit_close(a);
         return PS_E_STORAGE;
     }
+    /* a busy reader (the keyholder's proof connection) must not fail a commit */
+    sqlite3_busy_timeout(a->db, 5000);
+    if (ledger_open(a->db, &a->ledger, err, errlen) != PS_OK) {
+        audit_close(a);
+        return PS_E_STORAGE;
+    }
     *out = a;
     return PS_OK;
 }
@@ -59,34 +66,79 @@ static int next_seq(struct audit *a, uint64_t *seq)
     return r;
 }
 
-int audit_append(struct audit *a, const struct audit_rec *recs, size_t n, uint64_t *first_seq)
+static const char hexd[] = "0123456789abcdef";
+
+/* The ledger leaf of a signature record. */
+static int signature_leaf(const struct audit_rec *rec, uint64_t seq, char *out, size_t outlen,
+                          size_t *len)
 {
-    uint64_t seq;
+    int n = snprintf(out, outlen, "signature %llu %lld %s %s %s ", (unsigned long long)seq,
+                     (long long)rec->ts_ms, rec->tenant, rec->key, rec->alg);
+
+    if (n < 0 || (size_t)n + 2 * rec->dlen + 1 >= outlen)
+        return PS_E_LIMIT;
+    for (size_t i = 0; i < rec->dlen; i++) {
+        out[n++] = hexd[rec->digest[i] >> 4];
+        out[n++] = hexd[rec->digest[i] & 15];
+    }
+    out[n++] = '\n';
+    *len = (size_t)n;
+    return PS_OK;
+}
+
+int audit_append(struct audit *a, const struct audit_rec *recs, size_t n, uint64_t *first_seq,
+                 uint64_t *first_index)
+{
+    uint64_t seq, idx;
+    char leaf[LEDGER_MAX_LEAF];
+    size_t ll;
 
     if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return PS_E_STORAGE;
+    ledger_txn_begin(a->ledger);
     if (next_seq(a, &seq) != PS_OK)
         goto fail;
     *first_seq = seq;
+    *first_index = ledger_size(a->ledger);
     for (size_t i = 0; i < n; i++) {
+        if (recs[i].leaf) {
+            if (ledger_append(a->ledger, recs[i].leaf, recs[i].leaf_len, &idx) != PS_OK)
+                goto fail;
+            continue;
+        }
         sqlite3_reset(a->ins);
-        sqlite3_bind_int64(a->ins, 1, (sqlite3_int64)(seq + i));
+        sqlite3_bind_int64(a->ins, 1, (sqlite3_int64)seq);
         sqlite3_bind_int64(a->ins, 2, recs[i].ts_ms);
         sqlite3_bind_text(a->ins, 3, recs[i].tenant, -1, SQLITE_STATIC);
         sqlite3_bind_text(a->ins, 4, recs[i].key, -1, SQLITE_STATIC);
         sqlite3_bind_text(a->ins, 5, recs[i].alg, -1, SQLITE_STATIC);
         sqlite3_bind_blob(a->ins, 6, recs[i].digest, (int)recs[i].dlen, SQLITE_STATIC);
-        if (sqlite3_step(a->ins) != SQLITE_DONE)
+        if (sqlite3_step(a->ins) != SQLITE_DONE ||
+            signature_leaf(&recs[i], seq, leaf, sizeof(leaf), &ll) != PS_OK ||
+            ledger_append(a->ledger, leaf, ll, &idx) != PS_OK)
             goto fail;
+        seq++;
     }
     sqlite3_reset(a->ins);
     if (sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
+    ledger_txn_end(a->ledger, 1);
     return PS_OK;
 fail:
     sqlite3_reset(a->ins);
     sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+    ledger_txn_end(a->ledger, 0);
     return PS_E_STORAGE;
+}
+
+struct ledger *audit_ledger(struct audit *a)
+{
+    return a->ledger;
+}
+
+sqlite3 *audit_db(struct audit *a)
+{
+    return a->db;
 }
 
 int audit_count(struct audit *a, uint64_t *n)
@@ -98,6 +150,7 @@ void audit_close(struct audit *a)
 {
     if (a == NULL)
         return;
+    ledger_close(a->ledger);
     sqlite3_finalize(a->ins);
     sqlite3_close(a->db);
     free(a);

@@ -11,6 +11,8 @@ INSTANCES=()
 
 ok() { echo "ok - $*"; }
 nok() { echo "not ok - $*"; }
+# not COMMAND...: succeeds when COMMAND fails
+not() { ! "$@"; }
 # check DESC COMMAND...: ok if the command succeeds
 check() {
     local desc=$1

@@ -134,7 +134,11 @@ static const char full[] = "# a full configuration\n"
                            "tsa_key tsa-1\n"
                            "key tsa-1 label=tsa cert=/etc/ps/tsa.pem\n"
                            "tsa_policy 1.3.6.1.4.1.4146.2.3\n"
-                           "tsa_accuracy_ms 250\n";
+                           "tsa_accuracy_ms 250\n"
+                           "key log-ed label=ledger cert=/etc/ps/ledger.pem\n"
+                           "ledger_key log-ed\n"
+                           "ledger_origin cn.example/log\n"
+                           "checkpoint_interval 30\n";
 
 static int streq(const char *a, const char *b)
 {
@@ -171,8 +175,8 @@ static void test_full(void)
               streq(c.tenants[0].cn, "platform-a.cn.test") && streq(c.tenants[1].id, "Plat_B.2") &&
               streq(c.tenants[1].cn, "b-cn"),
           "tenants");
-    CHECK(c.nkeys == 4, "four keys");
-    if (c.nkeys == 4) {
+    CHECK(c.nkeys == 5, "five keys");
+    if (c.nkeys == 5) {
         CHECK(streq(c.keys[0].id, "t1-ec") && streq(c.keys[0].tenant, "platform-a") &&
                   streq(c.keys[0].label, "t1-ec-label") &&
                   streq(c.keys[0].cert_file, "/etc/ps/t1.pem") &&
@@ -191,7 +195,7 @@ static void test_full(void)
 
         for (const char *p = full; p < strstr(full, "key tsa-1 "); p++)
             tsa_line += *p == '\n';
-        CHECK(c.nkeys == 4 && streq(c.keys[3].id, "tsa-1") &&
+        CHECK(c.nkeys == 5 && streq(c.keys[3].id, "tsa-1") &&
                   streq(c.keys[3].tenant, CFG_OWNER_TSA) && streq(c.keys[3].label, "tsa") &&
                   c.keys[3].line == tsa_line,
               "the tsa_key (named before its key line) is owned by " CFG_OWNER_TSA
@@ -200,6 +204,10 @@ static void test_full(void)
     CHECK(streq(c.verify_ca, "/etc/ps/doc-ca.pem") && streq(c.tsa_key, "tsa-1") &&
               streq(c.tsa_policy, "1.3.6.1.4.1.4146.2.3") && c.tsa_accuracy_ms == 250,
           "verify_ca, tsa_key, tsa_policy, tsa_accuracy_ms");
+    CHECK(streq(c.ledger_key, "log-ed") && streq(c.ledger_origin, "cn.example/log") &&
+              c.checkpoint_interval == 30 &&
+              streq(config_key(&c, "log-ed")->tenant, CFG_OWNER_LEDGER),
+          "ledger_key (owner " CFG_OWNER_LEDGER "), ledger_origin, checkpoint_interval");
     CHECK(config_key(&c, "t2.rsa") == &c.keys[1] && config_key(&c, "t2") == NULL &&
               config_key(&c, "T1-EC") == NULL,
           "config_key finds by exact id");
@@ -495,6 +503,12 @@ static void test_tsa(void)
         CHECK(fails_len(t, strlen(t), 0, "tsa_key k0 belongs to tenant ta", NULL),
               "tsa_key naming a tenant's key is refused (the tenant could forge time-stamps)");
         free(t);
+        t = join(NULL, "ledger_key k0", NULL);
+        CHECK(fails_len(t, strlen(t), 0, "ledger_key k0 belongs to tenant ta", NULL),
+              "ledger_key naming a tenant's key is refused (the tenant could sign checkpoints)");
+        free(t);
+        CHECK(fails_at("ledger_origin a+b", "ledger_origin wants"),
+              "ledger_origin with '+' is refused (it is the note key name)");
         t = join(NULL, "tsa_key nope\ntsa_policy 1.2.3", NULL);
         CHECK(fails_len(t, strlen(t), 0, "tsa_key names unknown key nope", NULL),
               "tsa_key naming no key");
