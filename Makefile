@@ -21,7 +21,7 @@ LIB_SRC = $(filter-out $(MAINS), $(wildcard protocol/*.c hsm/*.c certs/*.c appli
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC = $(wildcard tests/unit/*/*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
-BENCH_BIN = $(BUILD)/bench/h2sign-load $(BUILD)/bench/p11-sign-loop
+BENCH_BIN = $(BUILD)/bench/h2sign-load $(BUILD)/bench/p11-sign-loop $(BUILD)/bench/ledger-bench
 PROGS = $(BUILD)/portseald $(BUILD)/portseal-keytool
 
 .PHONY: all deps test unit asan fuzz format format-check bench demo clean
@@ -48,6 +48,10 @@ $(BUILD)/portseal-keytool: $(BUILD)/obj/tools/portseal-keytool.o $(BUILD)/libpor
 $(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h tests/unit/*/*.h) $(BUILD)/libportseal.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libportseal.a $(LDLIBS)
+
+$(BUILD)/bench/ledger-bench: tests/bench/ledger-bench.c $(BUILD)/libportseal.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)

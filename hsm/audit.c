@@ -50,74 +50,35 @@ int audit_open(const char *path, struct audit **out, char *err, size_t errlen)
     return PS_OK;
 }
 
-static int next_seq(struct audit *a, uint64_t *seq)
+int audit_append(struct audit *a, const struct audit_rec *recs, size_t n, uint64_t *first_index)
 {
-    sqlite3_stmt *st;
-    int r = PS_E_STORAGE;
-
-    if (sqlite3_prepare_v2(a->db, "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit", -1, &st, NULL) !=
-        SQLITE_OK)
-        return r;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        *seq = (uint64_t)sqlite3_column_int64(st, 0);
-        r = PS_OK;
-    }
-    sqlite3_finalize(st);
-    return r;
-}
-
-static const char hexd[] = "0123456789abcdef";
-
-/* The ledger leaf of a signature record. */
-static int signature_leaf(const struct audit_rec *rec, uint64_t seq, char *out, size_t outlen,
-                          size_t *len)
-{
-    int n = snprintf(out, outlen, "signature %llu %lld %s %s %s ", (unsigned long long)seq,
-                     (long long)rec->ts_ms, rec->tenant, rec->key, rec->alg);
-
-    if (n < 0 || (size_t)n + 2 * rec->dlen + 1 >= outlen)
-        return PS_E_LIMIT;
-    for (size_t i = 0; i < rec->dlen; i++) {
-        out[n++] = hexd[rec->digest[i] >> 4];
-        out[n++] = hexd[rec->digest[i] & 15];
-    }
-    out[n++] = '\n';
-    *len = (size_t)n;
-    return PS_OK;
-}
-
-int audit_append(struct audit *a, const struct audit_rec *recs, size_t n, uint64_t *first_seq,
-                 uint64_t *first_index)
-{
-    uint64_t seq, idx;
+    uint64_t idx;
     char leaf[LEDGER_MAX_LEAF];
     size_t ll;
 
     if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return PS_E_STORAGE;
     ledger_txn_begin(a->ledger);
-    if (next_seq(a, &seq) != PS_OK)
-        goto fail;
-    *first_seq = seq;
     *first_index = ledger_size(a->ledger);
     for (size_t i = 0; i < n; i++) {
         if (recs[i].leaf) {
-            if (ledger_append(a->ledger, recs[i].leaf, recs[i].leaf_len, &idx) != PS_OK)
+            if (ledger_append(a->ledger, recs[i].leaf, recs[i].leaf_len, 1, &idx) != PS_OK)
                 goto fail;
             continue;
         }
+        idx = ledger_size(a->ledger);
+        ll = ledger_signature_leaf(leaf, sizeof(leaf), idx, recs[i].ts_ms, recs[i].tenant,
+                                   recs[i].key, recs[i].alg, recs[i].digest, recs[i].dlen);
         sqlite3_reset(a->ins);
-        sqlite3_bind_int64(a->ins, 1, (sqlite3_int64)seq);
+        sqlite3_bind_int64(a->ins, 1, (sqlite3_int64)idx);
         sqlite3_bind_int64(a->ins, 2, recs[i].ts_ms);
         sqlite3_bind_text(a->ins, 3, recs[i].tenant, -1, SQLITE_STATIC);
         sqlite3_bind_text(a->ins, 4, recs[i].key, -1, SQLITE_STATIC);
         sqlite3_bind_text(a->ins, 5, recs[i].alg, -1, SQLITE_STATIC);
         sqlite3_bind_blob(a->ins, 6, recs[i].digest, (int)recs[i].dlen, SQLITE_STATIC);
-        if (sqlite3_step(a->ins) != SQLITE_DONE ||
-            signature_leaf(&recs[i], seq, leaf, sizeof(leaf), &ll) != PS_OK ||
-            ledger_append(a->ledger, leaf, ll, &idx) != PS_OK)
+        if (ll == 0 || sqlite3_step(a->ins) != SQLITE_DONE ||
+            ledger_append(a->ledger, leaf, ll, 0, &idx) != PS_OK)
             goto fail;
-        seq++;
     }
     sqlite3_reset(a->ins);
     if (sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
@@ -139,11 +100,6 @@ struct ledger *audit_ledger(struct audit *a)
 sqlite3 *audit_db(struct audit *a)
 {
     return a->db;
-}
-
-int audit_count(struct audit *a, uint64_t *n)
-{
-    return next_seq(a, n);
 }
 
 void audit_close(struct audit *a)

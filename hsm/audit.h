@@ -2,9 +2,10 @@
  * audit.h - the keyholder's durable signature records (SQLite, WAL, synchronous=FULL).
  * Each signature is one row, committed before the signature is returned. Many signatures
  * share one transaction (group commit). Every record is also a leaf of the ledger
- * (hsm/ledger.h), appended in the same transaction: a signature record becomes the leaf
- * "signature <seq> <unix_ms> <tenant> <key> <alg> <digest_hex>"; a record with `leaf` set is
- * only a ledger leaf (a bundle, say), with no audit row.
+ * (hsm/ledger.h), appended in the same transaction: a signature record's seq is its leaf
+ * index, and its leaf is "signature <seq> <unix_ms> <tenant> <key> <alg> <digest_hex>"; a
+ * record with `leaf` set is only a ledger leaf (a bundle, say), with no audit row. So audit
+ * sequence numbers are leaf indexes: increasing, with gaps where other leaves are.
  */
 #ifndef PS_AUDIT_H
 #define PS_AUDIT_H
@@ -28,14 +29,12 @@ struct audit_rec {
 };
 
 int audit_open(const char *path, struct audit **out, char *err, size_t errlen) PS_WUR;
-/* Append n records in one transaction. *first_seq is the audit sequence number of the first
- * signature record; recs[i] is ledger leaf *first_index + i. */
-int audit_append(struct audit *a, const struct audit_rec *recs, size_t n, uint64_t *first_seq,
+/* Append n records in one transaction; recs[i] is ledger leaf (and, for a signature, audit
+ * seq) *first_index + i. */
+int audit_append(struct audit *a, const struct audit_rec *recs, size_t n,
                  uint64_t *first_index) PS_WUR;
 struct ledger *audit_ledger(struct audit *a);
 sqlite3 *audit_db(struct audit *a);
-/* Number of records and whether the database answers. */
-int audit_count(struct audit *a, uint64_t *n) PS_WUR;
 void audit_close(struct audit *a);
 
 #endif

@@ -94,7 +94,7 @@ static struct kh {
     struct p11_key *p11keys; /* parallel to reg.keys */
     EVP_PKEY **sm2keys;      /* parallel to reg.keys: unwrapped SM2 keys (secure heap) */
     struct audit *audit;
-    sqlite3 *ledger_rd; /* main thread: read connection for checkpoints and proofs */
+    struct ledger_reader *ledger_rd; /* main thread: its own connection, for reads */
     const struct key_entry *ledger_key;
     struct p11_key *ledger_p11;
     struct note_signer ledger_signer;
@@ -307,7 +307,7 @@ static void put64(uint8_t *p, uint64_t v)
 static int commit_jobs(struct kh_job *list, struct audit_rec *recs)
 {
     size_t n = 0;
-    uint64_t first = 0, index = 0;
+    uint64_t index = 0;
 
     for (struct kh_job *j = list; j; j = j->next) {
         if (j->failed || j->kind == JOB_CHECKPOINT)
@@ -332,9 +332,10 @@ static int commit_jobs(struct kh_job *list, struct audit_rec *recs)
     }
     if (n == 0)
         return PS_OK;
-    if (audit_append(kh.audit, recs, n, &first, &index) != PS_OK)
+    if (audit_append(kh.audit, recs, n, &index) != PS_OK)
         return PS_E_STORAGE;
     __atomic_add_fetch(&kh.n_commits, 1, __ATOMIC_RELAXED);
+    /* records are leaves in list order: a sign job's seq is its first signature's index */
     for (struct kh_job *j = list; j; j = j->next) {
         if (j->failed || j->kind == JOB_CHECKPOINT)
             continue;
@@ -342,8 +343,7 @@ static int commit_jobs(struct kh_job *list, struct audit_rec *recs)
             j->leaf_index = index++;
             continue;
         }
-        put64(j->reply.data + j->reply_start + IPC_HDR_LEN, first);
-        first += j->req.count;
+        put64(j->reply.data + j->reply_start + IPC_HDR_LEN, index);
         index += j->req.count;
     }
     return PS_OK;
@@ -402,7 +402,7 @@ static int checkpoint_now(void)
 /* The reply of a leaf or checkpoint job, after checkpoint_now. */
 static void ledger_job_reply(struct kh_job *j, int cp_status)
 {
-    sqlite3 *db = audit_db(kh.audit);
+    struct ledger_reader *db = ledger_writer_reader(audit_ledger(kh.audit));
     struct merkle_proof proof;
     struct buf note;
     uint64_t size = 0;
@@ -504,13 +504,12 @@ static void *committer_thread(void *arg)
 static void handle_status(struct kh_peer *p, uint32_t id)
 {
     struct buf b;
-    uint64_t n = 0, leaves = 0;
+    uint64_t leaves = 0;
     uint8_t flags[2];
     int hsm_ok, st_ok;
 
     hsm_ok = p11_session_alive(kh.p11, kh.status_session);
-    st_ok = kh.storage_ok && audit_count(kh.audit, &n) == PS_OK &&
-            ledger_committed_size(kh.ledger_rd, &leaves) == PS_OK;
+    st_ok = kh.storage_ok && ledger_committed_size(kh.ledger_rd, &leaves) == PS_OK;
     flags[0] = (uint8_t)hsm_ok;
     flags[1] = (uint8_t)st_ok;
     buf_init(&b, 8192);
@@ -526,8 +525,6 @@ static void handle_status(struct kh_peer *p, uint32_t id)
                    "portseal_hsm_errors_total %llu\n"
                    "# TYPE portseal_audit_commits_total counter\n"
                    "portseal_audit_commits_total %llu\n"
-                   "# TYPE portseal_audit_records gauge\n"
-                   "portseal_audit_records %llu\n"
                    "# TYPE portseal_hsm_up gauge\n"
                    "portseal_hsm_up %d\n"
                    "# TYPE portseal_ledger_leaves gauge\n"
@@ -538,7 +535,7 @@ static void handle_status(struct kh_peer *p, uint32_t id)
                    __atomic_load_n(&kh.n_req, __ATOMIC_RELAXED),
                    __atomic_load_n(&kh.n_denied, __ATOMIC_RELAXED),
                    __atomic_load_n(&kh.n_hsm_err, __ATOMIC_RELAXED),
-                   __atomic_load_n(&kh.n_commits, __ATOMIC_RELAXED), (unsigned long long)n, hsm_ok,
+                   __atomic_load_n(&kh.n_commits, __ATOMIC_RELAXED), hsm_ok,
                    (unsigned long long)leaves,
                    __atomic_load_n(&kh.n_checkpoints, __ATOMIC_RELAXED)) != PS_OK) {
         buf_free(&b);
@@ -923,9 +920,14 @@ static void kh_setup(int ready_fd)
     snprintf(path, sizeof(path), "%s/audit.db", kh.cfg->state_dir);
     if (audit_open(path, &kh.audit, err, sizeof(err)) != PS_OK)
         ready_fail(ready_fd, "%s", err);
-    if (sqlite3_open_v2(path, &kh.ledger_rd, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
-        ready_fail(ready_fd, "audit database %s: cannot open a reader", path);
-    sqlite3_busy_timeout(kh.ledger_rd, 2000);
+    {
+        sqlite3 *rd = NULL;
+
+        if (sqlite3_open_v2(path, &rd, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+            ledger_reader_open(rd, &kh.ledger_rd) != PS_OK)
+            ready_fail(ready_fd, "audit database %s: cannot open a reader", path);
+        sqlite3_busy_timeout(rd, 2000);
+    }
     kh.storage_ok = 1;
     if (kh.cfg->ledger_key) {
         const struct key_entry *k = keyreg_find(&kh.reg, kh.cfg->ledger_key);

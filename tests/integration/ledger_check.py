@@ -8,6 +8,10 @@ so that the integration tests do not check the appliance with itself.
   ledger_check.py inclusion LEAF_FILE PROOF_JSON NOTE_FILE      leaf bytes -> checkpoint root
   ledger_check.py consistency OLD_NOTE NEW_NOTE PROOF_JSON
   ledger_check.py root DB SIZE                       root of the first SIZE leaves, base64
+  ledger_check.py leaf DB INDEX OUT                  leaf INDEX's bytes into OUT
+Signature leaves are rebuilt from the audit rows by the documented format
+("signature <seq> <unix_ms> <tenant> <key> <alg> <digest hex>\n", seq = leaf index); other
+leaves are stored verbatim in ledger_leaves.
 Exit status 0 when the check holds, 1 when it does not (the reason on stderr).
 """
 import base64
@@ -95,6 +99,23 @@ def verify_consistency(first, second, proof, first_hash, second_hash):
     return fr == first_hash and sr == second_hash and sn == 0
 
 
+def leaves(db_path, size):
+    """The first size leaves, from the audit rows and the stored leaves."""
+    db = sqlite3.connect("file:%s?mode=ro" % db_path, uri=True)
+    out = {}
+    for seq, ts, tenant, key, alg, digest in db.execute(
+            "SELECT seq, ts_ms, tenant, key, alg, digest FROM audit WHERE seq < ?", (size,)):
+        out[seq] = ("signature %d %d %s %s %s %s\n" % (seq, ts, tenant, key, alg,
+                                                       bytes(digest).hex())).encode()
+    for idx, data in db.execute("SELECT idx, data FROM ledger_leaves WHERE idx < ?", (size,)):
+        if idx in out:
+            fail("leaf %d is both an audit row and a stored leaf" % idx)
+        out[idx] = bytes(data)
+    if sorted(out) != list(range(size)):
+        fail("leaves 0..%d are not all present" % (size - 1))
+    return [out[i] for i in range(size)]
+
+
 def parse_note(path):
     raw = open(path, "rb").read()
     text, _, sigs = raw.rpartition(b"\n\n")
@@ -151,13 +172,11 @@ def main():
         if not verify_consistency(s1, s2, [base64.b64decode(h) for h in proof["proof"]], r1, r2):
             fail("consistency proof does not verify: %d -> %d" % (s1, s2))
     elif cmd == "root":
-        db = sqlite3.connect("file:%s?mode=ro" % sys.argv[2], uri=True)
         size = int(sys.argv[3])
-        rows = db.execute("SELECT idx, data FROM ledger_leaves WHERE idx < ? ORDER BY idx",
-                          (size,)).fetchall()
-        if [r[0] for r in rows] != list(range(size)):
-            fail("leaves 0..%d are not all present" % (size - 1))
-        print(base64.b64encode(mth([leaf_hash(bytes(r[1])) for r in rows])).decode())
+        print(base64.b64encode(mth([leaf_hash(x) for x in leaves(sys.argv[2], size)])).decode())
+    elif cmd == "leaf":
+        index = int(sys.argv[3])
+        open(sys.argv[4], "wb").write(leaves(sys.argv[2], index + 1)[index])
     else:
         fail("unknown command " + cmd)
 
