@@ -45,6 +45,8 @@ const char *const config_directives[] = {"listen",
                                          "checkpoint_interval",
                                          "tenant",
                                          "key",
+                                         "officer",
+                                         "partner",
                                          NULL};
 
 static void cfg_defaults(struct config *cfg)
@@ -169,6 +171,53 @@ static int valid_id(const char *s)
               *s == '-' || *s == '_' || *s == '.'))
             return 0;
     return 1;
+}
+
+/* partner ID root=FILE cn=CN [url=https://HOST:PORT] [crl=FILE] */
+static int parse_partner(struct config *cfg, char **w, int n, int line, char *err, size_t errlen)
+{
+    struct cfg_partner *p;
+    int r;
+
+    if (n < 2 || !valid_id(w[1]))
+        return cfg_err(err, errlen, line, "partner id must be 1-64 of [A-Za-z0-9._-]");
+    if (config_partner(cfg, w[1]))
+        return cfg_err(err, errlen, line, "duplicate partner %s", w[1]);
+    if (cfg->npartners == CFG_MAX_PARTNERS)
+        return cfg_err(err, errlen, line, "too many partners");
+    p = &cfg->partners[cfg->npartners++];
+    p->line = line;
+    if ((r = set_str(&p->id, w[1])) != PS_OK)
+        return r;
+    for (int i = 2; i < n; i++) {
+        char *eq = strchr(w[i], '=');
+
+        if (eq == NULL)
+            return cfg_err(err, errlen, line, "partner option '%s' is not name=value", w[i]);
+        *eq++ = 0;
+        if (strcmp(w[i], "root") == 0)
+            r = set_str(&p->root, eq);
+        else if (strcmp(w[i], "cn") == 0)
+            r = set_str(&p->cn, eq);
+        else if (strcmp(w[i], "crl") == 0)
+            r = set_str(&p->crl, eq);
+        else if (strcmp(w[i], "url") == 0) {
+            if (strncmp(eq, "https://", 8) != 0 || strlen(eq) > 255 || strpbrk(eq + 8, "/?#@") ||
+                strchr(eq + 8, ':') == NULL)
+                return cfg_err(err, errlen, line, "url= must be https://HOST:PORT");
+            r = set_str(&p->url, eq);
+        } else
+            return cfg_err(err, errlen, line, "unknown partner option '%s'", w[i]);
+        if (r != PS_OK)
+            return r;
+    }
+    if (p->root == NULL || p->cn == NULL)
+        return cfg_err(err, errlen, line, "partner %s needs root= and cn=", p->id);
+    for (size_t i = 0; i + 1 < cfg->npartners; i++)
+        if (strcmp(cfg->partners[i].cn, p->cn) == 0)
+            return cfg_err(err, errlen, line, "partner CN %s is already partner %s's", p->cn,
+                           cfg->partners[i].id);
+    return PS_OK;
 }
 
 static int parse_key(struct config *cfg, char **w, int n, int line, char *err, size_t errlen)
@@ -297,6 +346,26 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
     }
     if (strcmp(d, "key") == 0)
         return parse_key(cfg, w, n, line, err, errlen);
+    if (strcmp(d, "partner") == 0)
+        return parse_partner(cfg, w, n, line, err, errlen);
+    if (strcmp(d, "officer") == 0) {
+        struct cfg_officer *o;
+        int r;
+
+        if (n != 3)
+            return cfg_err(err, errlen, line, "usage: officer ID CLIENT_CERT_CN");
+        if (!valid_id(w[1]))
+            return cfg_err(err, errlen, line, "officer id must be 1-64 of [A-Za-z0-9._-]");
+        if (cfg->nofficers == CFG_MAX_OFFICERS)
+            return cfg_err(err, errlen, line, "too many officers");
+        for (size_t i = 0; i < cfg->nofficers; i++)
+            if (strcmp(cfg->officers[i].id, w[1]) == 0 || strcmp(cfg->officers[i].cn, w[2]) == 0)
+                return cfg_err(err, errlen, line, "duplicate officer id or CN");
+        o = &cfg->officers[cfg->nofficers++];
+        if ((r = set_str(&o->id, w[1])) != PS_OK || (r = set_str(&o->cn, w[2])) != PS_OK)
+            return r;
+        return PS_OK;
+    }
     if (n != 2)
         return cfg_err(err, errlen, line, "%s takes exactly one value", d);
     if (strcmp(d, "listen") == 0) {
@@ -419,6 +488,12 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
         }
     if ((r = tsa_check(cfg, err, errlen)) != PS_OK)
         return r;
+    for (size_t i = 0; i < cfg->nofficers; i++)
+        if (config_tenant_by_cn(cfg, cfg->officers[i].cn)) {
+            snprintf(err, errlen, "officer %s: CN %s is already a tenant's", cfg->officers[i].id,
+                     cfg->officers[i].cn);
+            return PS_E_CONFIG;
+        }
     if (cfg->ledger_origin == NULL && set_str(&cfg->ledger_origin, "portseal/ledger") != PS_OK)
         return PS_E_NOMEM;
     if (cfg->ledger_key && (r = own_key_check(cfg, "ledger_key", cfg->ledger_key, CFG_OWNER_LEDGER,
@@ -537,6 +612,18 @@ void config_free(struct config *cfg)
         free(cfg->tenants[i].id);
         free(cfg->tenants[i].cn);
     }
+    for (size_t i = 0; i < cfg->npartners; i++) {
+        free(cfg->partners[i].id);
+        free(cfg->partners[i].root);
+        free(cfg->partners[i].cn);
+        free(cfg->partners[i].url);
+        free(cfg->partners[i].crl);
+    }
+    for (size_t i = 0; i < cfg->nofficers; i++) {
+        free(cfg->officers[i].id);
+        free(cfg->officers[i].cn);
+    }
+    cfg->npartners = cfg->nofficers = 0;
     for (size_t i = 0; i < cfg->nkeys; i++) {
         free(cfg->keys[i].id);
         free(cfg->keys[i].tenant);
@@ -561,6 +648,22 @@ const struct cfg_tenant *config_tenant_by_cn(const struct config *cfg, const cha
     for (size_t i = 0; i < cfg->ntenants; i++)
         if (strcmp(cfg->tenants[i].cn, cn) == 0)
             return &cfg->tenants[i];
+    return NULL;
+}
+
+const struct cfg_officer *config_officer_by_cn(const struct config *cfg, const char *cn)
+{
+    for (size_t i = 0; i < cfg->nofficers; i++)
+        if (strcmp(cfg->officers[i].cn, cn) == 0)
+            return &cfg->officers[i];
+    return NULL;
+}
+
+const struct cfg_partner *config_partner(const struct config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->npartners; i++)
+        if (strcmp(cfg->partners[i].id, id) == 0)
+            return &cfg->partners[i];
     return NULL;
 }
 

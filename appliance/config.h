@@ -9,9 +9,11 @@
 #include <stddef.h>
 #include "../protocol/err.h"
 
-#define CFG_MAX_KEYS    256
-#define CFG_MAX_TENANTS 256
-#define CFG_MAX_ENV     16
+#define CFG_MAX_KEYS     256
+#define CFG_MAX_TENANTS  256
+#define CFG_MAX_ENV      16
+#define CFG_MAX_PARTNERS 32
+#define CFG_MAX_OFFICERS 256
 /*
  * Owner of the key named by tsa_key. Such a key is configured without tenant= (it belongs to
  * the appliance, not to a tenant); the parser gives it this owner, which no tenant id can
@@ -25,6 +27,23 @@
 struct cfg_tenant {
     char *id;
     char *cn; /* client certificate subject CN that maps to this tenant */
+};
+
+/* A partner administration (another customs): its certificates must chain to root (pinned,
+ * only for this partner) and carry subject CN cn. url is its appliance, for outbound calls. */
+struct cfg_partner {
+    char *id;
+    char *root; /* PEM file: the partner's root CA certificate(s) */
+    char *cn;   /* subject CN of the partner appliance's client certificate */
+    char *url;  /* https://host:port of the partner appliance, or NULL */
+    char *crl;  /* the partner's CRLs (PEM), or NULL: no revocation check for this partner */
+    int line;
+};
+
+/* A local customs officer: a client certificate from client_ca with this subject CN. */
+struct cfg_officer {
+    char *id;
+    char *cn;
 };
 
 struct cfg_key {
@@ -69,6 +88,10 @@ struct config {
     size_t ntenants;
     struct cfg_key keys[CFG_MAX_KEYS];
     size_t nkeys;
+    struct cfg_partner partners[CFG_MAX_PARTNERS];
+    size_t npartners;
+    struct cfg_officer officers[CFG_MAX_OFFICERS];
+    size_t nofficers;
 };
 
 /* Parse text; on error returns PS_E_CONFIG with "line N: reason" in err. */
@@ -77,6 +100,8 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen) 
 void config_free(struct config *cfg);
 const struct cfg_key *config_key(const struct config *cfg, const char *id);
 const struct cfg_tenant *config_tenant_by_cn(const struct config *cfg, const char *cn);
+const struct cfg_officer *config_officer_by_cn(const struct config *cfg, const char *cn);
+const struct cfg_partner *config_partner(const struct config *cfg, const char *id);
 /* 1 if s is a dotted-decimal OBJECT IDENTIFIER (at least two arcs, first 0-2, second < 40
  * under 0 and 1, no leading zeros, at most 127 characters). */
 int config_oid_valid(const char *s);

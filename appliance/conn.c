@@ -296,6 +296,21 @@ static void admit(struct stream *st)
                        "the client certificate (CN=%s) is not mapped to a tenant", r->peer_cn);
             return;
         }
+        if ((r->route->flags & ROUTE_OFFICER) && r->officer == NULL) {
+            http_error(r, 403, "not_an_officer",
+                       "the client certificate (CN=%s) is not a local officer's", r->peer_cn);
+            return;
+        }
+        if ((r->route->flags & ROUTE_PARTNER) && r->partner == NULL) {
+            http_error(r, 403, "not_a_partner",
+                       "the client certificate (CN=%s) is not a configured partner's", r->peer_cn);
+            return;
+        }
+        if (r->partner && !(r->route->flags & (ROUTE_PARTNER | ROUTE_PARTNER_OK))) {
+            http_error(r, 403, "partner_not_allowed", "partner %s may not use %s", r->partner,
+                       r->path);
+            return;
+        }
     }
     r->max_body = r->route->max_body == (size_t)-1 ? st->c->w->cfg->max_body : r->route->max_body;
     r->body.max = r->max_body;
@@ -336,6 +351,8 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
     r->cert = c->id.cert;
     r->cert_error = c->id.cert_error;
     r->tenant = c->id.tenant;
+    r->officer = c->id.officer;
+    r->partner = c->id.partner;
     snprintf(r->peer_cn, sizeof(r->peer_cn), "%s", c->id.cn);
     request_id(r->request_id);
     buf_init(&r->body, 0);
@@ -579,7 +596,7 @@ static void start_h2(struct conn *c)
     };
     nghttp2_option *opt = NULL;
 
-    tls_client_id(c->ssl, c->w->cfg, &c->id);
+    tls_client_id(c->ssl, c->w->cfg, &c->w->partners, &c->id);
     if (nghttp2_option_new(&opt) != 0) {
         conn_close(c);
         return;

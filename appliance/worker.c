@@ -193,6 +193,8 @@ int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd
     if ((w.doc_trust = trust_store_new(cfg->verify_ca ? cfg->verify_ca : cfg->client_ca, cfg->crl,
                                        err, sizeof(err))) == NULL)
         fatalx("%s", err);
+    if (partner_trust_load(cfg, &w.partners, err, sizeof(err)) != PS_OK)
+        fatalx("%s", err);
     /* everything secret-ish (the TLS key) is loaded: drop to the unprivileged user */
     if (privsep_drop(cfg->user) != PS_OK)
         fatalx("cannot drop privileges");

@@ -138,7 +138,10 @@ static const char full[] = "# a full configuration\n"
                            "key log-ed label=ledger cert=/etc/ps/ledger.pem\n"
                            "ledger_key log-ed\n"
                            "ledger_origin cn.example/log\n"
-                           "checkpoint_interval 30\n";
+                           "checkpoint_interval 30\n"
+                           "officer off-1 officer.cn.test\n"
+                           "partner sg root=/etc/ps/sg-root.pem cn=partner.sg url=https://sg:8443 "
+                           "crl=/etc/ps/sg.crl\n";
 
 static int streq(const char *a, const char *b)
 {
@@ -208,6 +211,15 @@ static void test_full(void)
               c.checkpoint_interval == 30 &&
               streq(config_key(&c, "log-ed")->tenant, CFG_OWNER_LEDGER),
           "ledger_key (owner " CFG_OWNER_LEDGER "), ledger_origin, checkpoint_interval");
+    CHECK(c.nofficers == 1 && streq(c.officers[0].id, "off-1") &&
+              config_officer_by_cn(&c, "officer.cn.test") == &c.officers[0],
+          "officer");
+    CHECK(c.npartners == 1 && config_partner(&c, "sg") == &c.partners[0] &&
+              streq(c.partners[0].root, "/etc/ps/sg-root.pem") &&
+              streq(c.partners[0].cn, "partner.sg") &&
+              streq(c.partners[0].url, "https://sg:8443") &&
+              streq(c.partners[0].crl, "/etc/ps/sg.crl"),
+          "partner with root, cn, url, crl");
     CHECK(config_key(&c, "t2.rsa") == &c.keys[1] && config_key(&c, "t2") == NULL &&
               config_key(&c, "T1-EC") == NULL,
           "config_key finds by exact id");
@@ -506,6 +518,18 @@ static void test_tsa(void)
         t = join(NULL, "ledger_key k0", NULL);
         CHECK(fails_len(t, strlen(t), 0, "ledger_key k0 belongs to tenant ta", NULL),
               "ledger_key naming a tenant's key is refused (the tenant could sign checkpoints)");
+        free(t);
+        CHECK(fails_at("partner p1 cn=x", "needs root= and cn="), "partner without root=");
+        CHECK(fails_at("partner p1 root=/r.pem cn=x url=http://h:1", "url="),
+              "partner url must be https://HOST:PORT");
+        CHECK(fails_at("partner p1 root=/r.pem cn=x url=https://h:1/path", "url="),
+              "partner url without a path");
+        t = join(NULL, "partner p1 root=/r.pem cn=x\npartner p2 root=/r.pem cn=x", "# end\n");
+        CHECK(fails_len(t, strlen(t), EXTRA_LINE + 1, NULL, "already"), "two partners with one CN");
+        free(t);
+        t = join(NULL, "officer o1 cn-a", NULL);
+        CHECK(fails_len(t, strlen(t), 0, "officer o1: CN cn-a is already a tenant's", NULL),
+              "an officer CN that is a tenant's");
         free(t);
         CHECK(fails_at("ledger_origin a+b", "ledger_origin wants"),
               "ledger_origin with '+' is refused (it is the note key name)");

@@ -60,6 +60,7 @@ int main(void)
             {"GET", "/healthz"},
             {"GET", "/readyz"},
             {"GET", "/metrics"},
+            {"GET", "/v1/whoami"},
             {"GET", "/v1/keys"},
             {"GET", "/v1/keys/x"},
             {"POST", "/v1/sign/hash"},
@@ -91,13 +92,16 @@ int main(void)
     CHECK(rt != NULL && rt->max_body == (size_t)-1 && (rt->flags & ROUTE_TENANT),
           "sign_hash takes the configured body and needs a tenant");
     rt = m("POST", "/v1/tsa", &tail, &status);
-    CHECK(rt != NULL && strcmp(rt->name, "tsa") == 0 && rt->flags == 0 && rt->max_body > 0 &&
-              rt->max_body <= 65536,
-          "tsa: any valid client certificate, a small fixed body limit");
+    CHECK(rt != NULL && strcmp(rt->name, "tsa") == 0 && rt->flags == ROUTE_PARTNER_OK &&
+              rt->max_body > 0 && rt->max_body <= 65536,
+          "tsa: any valid client certificate (partners too), a small fixed body limit");
     rt = m("POST", "/v1/verify/cms", &tail, &status);
-    CHECK(rt != NULL && strcmp(rt->name, "verify_cms") == 0 && rt->flags == 0 &&
+    CHECK(rt != NULL && strcmp(rt->name, "verify_cms") == 0 && rt->flags == ROUTE_PARTNER_OK &&
               rt->max_body == (size_t)-1,
-          "verify_cms: any valid client certificate, the configured body limit");
+          "verify_cms: any valid client certificate (partners too), the configured body limit");
+    rt = m("GET", "/metrics", &tail, &status);
+    CHECK(rt != NULL && !(rt->flags & (ROUTE_PARTNER | ROUTE_PARTNER_OK)),
+          "metrics: not for partners");
     CHECK(miss("GET", "/v1/tsa", 405) && miss("POST", "/v1/tsa/", 404) &&
               miss("POST", "/v1/verify/cms/", 404),
           "GET /v1/tsa is 405; trailing slashes are 404");
