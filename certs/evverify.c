@@ -110,7 +110,7 @@ static void subject(X509 *x, char *out, size_t len)
 
 static int check_container(struct vctx *v, const uint8_t *zip, size_t len)
 {
-    const struct asice_limits lim = {ASICE_MAX_REFS + 5, (size_t)1 << 30, (size_t)2 << 30, 100};
+    const struct asice_limits lim = {ASICE_MAX_REFS + 5, (size_t)1 << 30, (size_t)2 << 30, 100, 1};
     char err[300];
     int rc = asice_read(zip, len, &lim, &v->a, err, sizeof(err));
 
@@ -127,6 +127,12 @@ static int check_container(struct vctx *v, const uint8_t *zip, size_t len)
     v->meta = asice_find(&v->a, EVIDENCE_METADATA);
     for (size_t i = 0; i < v->a.n; i++)
         v->rep->objects += !v->a.files[i].meta_inf;
+    for (size_t i = 0; i < v->a.n; i++)
+        if (v->a.files[i].crc_bad) {
+            set(v, EVV_CONTAINER, EVV_FAIL, "CRC mismatch for %s: its content was changed",
+                v->a.files[i].name);
+            return PS_OK;
+        }
     set(v, EVV_CONTAINER, EVV_OK, "ASiC-E, mimetype first and stored, %zu data objects",
         v->rep->objects);
     return PS_OK;
@@ -724,7 +730,7 @@ int evv_bundle(const uint8_t *zip, size_t len, const struct evv_trust *t, struct
         set(&v, (enum evv_check)c, EVV_SKIP, "not checked: the container is invalid");
     if ((rc = check_container(&v, zip, len)) != PS_OK)
         return rc;
-    if (rep->r[EVV_CONTAINER].state == EVV_OK) {
+    if (v.a.files != NULL) { /* parsed (a CRC mismatch still lets the checks name the file) */
         check_manifest(&v);
         check_metadata(&v);
         read_gen_time(&v);

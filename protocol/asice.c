@@ -298,7 +298,8 @@ static int inflate_entry(const uint8_t *src, size_t clen, uint8_t *dst, size_t u
 
 /* Check local header, data and descriptor of entry i at *pos against z; fill f. */
 static int read_entry(const uint8_t *zip, size_t end, size_t *pos, const struct zent *z, size_t i,
-                      const char *name, struct asice_file *f, char *err, size_t errlen)
+                      const char *name, struct asice_file *f, int keep_bad_crc, char *err,
+                      size_t errlen)
 {
     const uint8_t *l = zip + *pos;
     size_t p = *pos, data;
@@ -339,7 +340,8 @@ static int read_entry(const uint8_t *zip, size_t end, size_t *pos, const struct 
                     name);
     }
     f->data[f->len] = 0;
-    if (crc32(crc32(0, NULL, 0), f->data, (uInt)f->len) != z->crc)
+    f->crc_bad = crc32(crc32(0, NULL, 0), f->data, (uInt)f->len) != z->crc;
+    if (f->crc_bad && (!keep_bad_crc || i == 0))
         return fail(-1, err, errlen, "entry %zu (%s): CRC mismatch", i + 1, name);
     p = data + z->csize;
     if (desc) {
@@ -475,7 +477,8 @@ int asice_read(const uint8_t *zip, size_t len, const struct asice_limits *lim, s
             rc = PS_E_LIMIT;
             goto out;
         }
-        if (read_entry(zip, cd_off, &pos, &z[i], i, f->name, f, err, errlen) != 0)
+        if (read_entry(zip, cd_off, &pos, &z[i], i, f->name, f, lim->keep_bad_crc, err, errlen) !=
+            0)
             goto out;
         if (i == 0) {
             if (check_mimetype(&z[i], f, err, errlen) != 0)

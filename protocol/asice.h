@@ -63,6 +63,8 @@ struct asice_limits {
     size_t max_entry;   /* uncompressed bytes of one entry */
     size_t max_total;   /* uncompressed bytes of all entries */
     unsigned max_ratio; /* uncompressed / compressed, checked for entries over 64 KiB */
+    int keep_bad_crc;   /* return entries whose CRC does not match (crc_bad) instead of failing:
+                         * the verifier then names the file whose content changed */
 };
 
 /* A file read from a container (mimetype and directory entries are not listed). */
@@ -71,6 +73,7 @@ struct asice_file {
     uint8_t *data; /* malloc'd; NUL-terminated (not counted in len) */
     size_t len;
     int meta_inf; /* under META-INF/ */
+    int crc_bad;  /* only with keep_bad_crc */
 };
 
 struct asice {

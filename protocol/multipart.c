@@ -78,8 +78,6 @@ static int parse_params(const char *p, const char *end, param_fn fn, void *ctx, 
         p = skip_ws(p + 1, end);
         if (p < end && *p == '"') {
             for (p++; p < end && *p != '"'; p++) {
-                if (*p == '\\' && p + 1 < end)
-                    p++;
                 if (vl + 1 >= sizeof(value))
                     return fail(-1, err, errlen, "%s: parameter %s is too long", what, name);
                 value[vl++] = *p;

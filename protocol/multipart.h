@@ -10,9 +10,10 @@
  *   - Part headers: CRLF-terminated "Name: value" lines, no folding (obs-fold is refused), no
  *     control characters except TAB. Content-Disposition is required, exactly once, type
  *     form-data, with a name parameter and an optional filename parameter (token or
- *     quoted-string; backslash escapes as curl writes them). "filename*" (RFC 7578 §4.2 says not
- *     to use it) and a Content-Transfer-Encoding other than 7bit, 8bit or binary are refused.
- *     Content-Type is kept (at most MP_MAX_TYPE bytes); other headers are ignored.
+ *     quoted-string taken literally, as HTML forms send it: a backslash is just a character, a
+ *     quote inside a file name arrives as %22 and is kept as those three characters). "filename*"
+ * (RFC 7578 §4.2 says not to use it) and a Content-Transfer-Encoding other than 7bit, 8bit or
+ * binary are refused. Content-Type is kept (at most MP_MAX_TYPE bytes); other headers are ignored.
  * Limits (struct mp_limits): total body size, number of parts, size of each part's header block.
  *
  * Errors: PS_E_LIMIT for a limit, PS_E_INVAL for malformed input; err then holds a sentence that

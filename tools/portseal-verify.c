@@ -248,9 +248,14 @@ static int cmd_consistency(int argc, char **argv)
         (p = slurp(argv[optind + 2], &pl)) == NULL)
         goto out;
     rc = evv_consistency(roots, lc, a, al, b, bl, p, pl, why, sizeof(why)) ? 0 : 1;
-    if (json_out)
-        printf("{\"valid\":%s,\"detail\":\"%s\"}\n", rc == 0 ? "true" : "false", why);
-    else
+    if (json_out) {
+        json_t *o = json_pack("{s:b, s:s}", "valid", rc == 0, "detail", why);
+        char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+        printf("%s\n", s ? s : "{}");
+        free(s);
+        json_decref(o);
+    } else
         printf("%s  consistency  %s\n%s\n", rc == 0 ? "ok  " : "FAIL", why,
                rc == 0 ? "VALID" : "INVALID");
     goto out;
