@@ -95,7 +95,7 @@ int asice_name_check(const char *name, char *err, size_t errlen)
 static int is_mime_char(int c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c != 0 && strchr("!#$&-^_.+", c) != NULL);
+           (c != 0 && strchr("!#$-^_.+", c) != NULL); /* RFC 6838 but "&" (XML) */
 }
 
 void asice_mime_clean(const char *in, char out[ASICE_MAX_MIME + 1])
@@ -375,6 +375,8 @@ static int central_ok(const struct zent *z, size_t i, const char *name, int dir,
         (z->eattr & 0xffff) != 0)
         return fail(-1, err, errlen, "entry %zu (%s): non-canonical zip header fields", i + 1,
                     name);
+    if (z->method == 0 && z->csize != z->usize)
+        return fail(-1, err, errlen, "entry %zu (%s): stored sizes differ", i + 1, name);
     if (S_ISLNK(mode))
         return fail(-1, err, errlen, "entry %zu (%s): symbolic links are not allowed", i + 1, name);
     if (dir ? (!S_ISDIR(mode) || z->usize != 0) : mode != (S_IFREG | 0644))
@@ -388,8 +390,6 @@ static int central_ok(const struct zent *z, size_t i, const char *name, int dir,
 static int limits_ok(const struct zent *z, size_t i, const char *name, size_t *total,
                      const struct asice_limits *lim, char *err, size_t errlen)
 {
-    if (z->method == 0 && z->csize != z->usize)
-        return fail(-1, err, errlen, "entry %zu (%s): stored sizes differ", i + 1, name);
     if (z->usize > lim->max_entry)
         return fail(-1, err, errlen, "entry %zu (%s): larger than %zu bytes", i + 1, name,
                     lim->max_entry);
