@@ -207,7 +207,7 @@ static void make_p7s(const struct evidence_seal *s, struct buf *p7s)
     STACK_OF(X509) *chain = sk_X509_new_null();
     CMS_ContentInfo *cms = NULL;
     uint8_t dg[64], raw[128], der[80];
-    size_t dl, rl, derl;
+    size_t dl, rl, derl = 0;
     int nid;
     char err[256];
 
@@ -237,7 +237,7 @@ static void make_tst(const struct buf *p7s, struct buf *tst)
     struct buf q;
     uint64_t nonce;
     uint8_t sig[128], *der = NULL;
-    size_t sl, dl;
+    size_t sl, dl = 0;
     char err[256];
 
     pki_entry(&k, &ck, "tsa", tsa_cert, root);
