@@ -166,7 +166,7 @@ static void check_manifest(struct vctx *v)
                 m.refs[i].name);
             goto out;
         }
-        crypto_hash_sha256(h, f->data, f->len);
+        evidence_sha256(f->data, f->len, h);
         if (sodium_memcmp(h, m.refs[i].sha256, 32) != 0) {
             set(v, EVV_MANIFEST, EVV_FAIL, "manifest digest mismatch for %s", f->name);
             goto out;
@@ -387,7 +387,7 @@ static void check_timestamp(struct vctx *v)
         goto out;
     }
     mi = TS_TST_INFO_get_msg_imprint(ti);
-    crypto_hash_sha256(dg, v->p7s->data, v->p7s->len);
+    evidence_sha256(v->p7s->data, v->p7s->len, dg);
     if (OBJ_obj2nid(TS_MSG_IMPRINT_get_algo(mi)->algorithm) != NID_sha256 ||
         ASN1_STRING_length(TS_MSG_IMPRINT_get_msg(mi)) != 32 ||
         memcmp(ASN1_STRING_get0_data(TS_MSG_IMPRINT_get_msg(mi)), dg, 32) != 0) {
@@ -502,13 +502,13 @@ static const char *leaf_problem(struct vctx *v, const struct evidence_leaf *lf)
 {
     uint8_t h[32];
 
-    crypto_hash_sha256(h, v->manifest->data, v->manifest->len);
+    evidence_sha256(v->manifest->data, v->manifest->len, h);
     if (memcmp(h, lf->manifest, 32) != 0)
         return "the ledger leaf does not match the bundle's manifest";
-    crypto_hash_sha256(h, v->p7s->data, v->p7s->len);
+    evidence_sha256(v->p7s->data, v->p7s->len, h);
     if (memcmp(h, lf->p7s, 32) != 0)
         return "the ledger leaf does not match the bundle's signature001.p7s";
-    crypto_hash_sha256(h, v->tst->data, v->tst->len);
+    evidence_sha256(v->tst->data, v->tst->len, h);
     if (memcmp(h, lf->tst, 32) != 0)
         return "the ledger leaf does not match the bundle's timestamp001.tst";
     if (v->rep->r[EVV_METADATA].state == EVV_OK && lf->unix_ms != v->rep->meta.sealed_at_ms)

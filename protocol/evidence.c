@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #define MAX_ZIP_OVERHEAD (1u << 20)
@@ -38,11 +39,19 @@ void evidence_hex(const uint8_t *p, size_t n, char *out)
     out[2 * n] = 0;
 }
 
+void evidence_sha256(const uint8_t *p, size_t n, uint8_t out[32])
+{
+    /* OpenSSL's SHA-256 uses the CPU's SHA extensions: about 7 times libsodium's on this
+     * machine (50 MB: 0.15 s against 1.0 s), which matters for evidence files */
+    if (EVP_Digest(n ? p : (const uint8_t *)"", n, out, NULL, EVP_sha256(), NULL) != 1)
+        crypto_hash_sha256(out, p, n);
+}
+
 void evidence_sha256_hex(const uint8_t *p, size_t n, char out[65])
 {
     uint8_t h[32];
 
-    crypto_hash_sha256(h, p, n);
+    evidence_sha256(p, n, h);
     evidence_hex(h, 32, out);
 }
 
@@ -275,7 +284,7 @@ static int add_file(struct evidence_seal *s, const struct mp_part *p, size_t *to
     asice_mime_clean(p->content_type[0] ? p->content_type : "application/octet-stream", o->mime);
     o->data = p->data;
     o->len = p->len;
-    crypto_hash_sha256(o->sha256, o->data, o->len);
+    evidence_sha256(o->data, o->len, o->sha256);
     s->n++;
     return PS_OK;
 }
@@ -313,7 +322,7 @@ int evidence_seal_begin(struct evidence_seal *s, const struct mp_form *form,
     snprintf(s->obj[0].mime, sizeof(s->obj[0].mime), "application/json");
     s->obj[0].data = s->metadata.data;
     s->obj[0].len = s->metadata.len;
-    crypto_hash_sha256(s->obj[0].sha256, s->metadata.data, s->metadata.len);
+    evidence_sha256(s->metadata.data, s->metadata.len, s->obj[0].sha256);
     s->n = 1;
     for (size_t i = 0; i < form->n; i++)
         if (&form->parts[i] != meta &&
@@ -349,9 +358,9 @@ int evidence_seal_leaf(const struct evidence_seal *s, const uint8_t *p7s, size_t
 {
     uint8_t m[32], p[32], t[32];
 
-    crypto_hash_sha256(m, s->manifest.data, s->manifest.len);
-    crypto_hash_sha256(p, p7s, p7s_len);
-    crypto_hash_sha256(t, tst, tst_len);
+    evidence_sha256(s->manifest.data, s->manifest.len, m);
+    evidence_sha256(p7s, p7s_len, p);
+    evidence_sha256(tst, tst_len, t);
     return evidence_leaf_format(s->sealed_at_ms, m, p, t, leaf);
 }
 
