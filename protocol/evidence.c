@@ -459,14 +459,22 @@ int evidence_proof_json(const uint8_t *leaf, size_t leaf_len, uint64_t leaf_inde
                         const uint8_t *note, size_t note_len, const char *const *cert_pem,
                         size_t ncerts, struct buf *out)
 {
-    json_t *o = json_object(), *inc = json_array(), *certs = json_array();
+    json_t *o = json_object(), *inc = json_array(), *certs = json_array(), *jl = NULL, *jn = NULL;
     char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)], *s = NULL;
     int rc = PS_E_NOMEM;
 
     buf_reset(out);
-    if (o == NULL || inc == NULL || certs == NULL || leaf_index > INT64_MAX ||
-        tree_size > INT64_MAX)
+    if (o == NULL || inc == NULL || certs == NULL)
         goto out;
+    rc = PS_E_INVAL;
+    if (leaf_index > INT64_MAX || tree_size > INT64_MAX || leaf_index >= tree_size || ncerts == 0 ||
+        ncerts > EVIDENCE_MAX_LOG_CERTS || inclusion->len > MERKLE_MAX_PROOF ||
+        leaf_len > EVIDENCE_LEAF_MAX)
+        goto out;
+    for (size_t i = 0; i < ncerts; i++)
+        if (cert_pem[i] == NULL || strlen(cert_pem[i]) > 64 * 1024)
+            goto out;
+    rc = PS_E_NOMEM;
     for (size_t i = 0; i < inclusion->len; i++) {
         sodium_bin2base64(b64, sizeof(b64), inclusion->hash[i], 32, sodium_base64_VARIANT_ORIGINAL);
         if (json_array_append_new(inc, json_string(b64)) != 0)
@@ -475,11 +483,16 @@ int evidence_proof_json(const uint8_t *leaf, size_t leaf_len, uint64_t leaf_inde
     for (size_t i = 0; i < ncerts; i++)
         if (json_array_append_new(certs, json_string(cert_pem[i])) != 0)
             goto out;
-    if (json_object_set_new(o, "leaf", json_stringn((const char *)leaf, leaf_len)) != 0 ||
+    jl = json_stringn((const char *)leaf, leaf_len);
+    jn = json_stringn((const char *)note, note_len);
+    if (jl == NULL || jn == NULL) {
+        rc = PS_E_INVAL; /* not UTF-8 */
+        goto out;
+    }
+    if (json_object_set(o, "leaf", jl) != 0 ||
         json_object_set_new(o, "leaf_index", json_integer((json_int_t)leaf_index)) != 0 ||
         json_object_set_new(o, "tree_size", json_integer((json_int_t)tree_size)) != 0 ||
-        json_object_set(o, "inclusion", inc) != 0 ||
-        json_object_set_new(o, "checkpoint", json_stringn((const char *)note, note_len)) != 0 ||
+        json_object_set(o, "inclusion", inc) != 0 || json_object_set(o, "checkpoint", jn) != 0 ||
         json_object_set(o, "log_certificate", certs) != 0 ||
         (s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) == NULL)
         goto out;
@@ -490,6 +503,8 @@ out:
     json_decref(o);
     json_decref(inc);
     json_decref(certs);
+    json_decref(jl);
+    json_decref(jn);
     return rc;
 }
 

@@ -133,8 +133,10 @@ int evidence_leaf_format(uint64_t unix_ms, const uint8_t manifest[32], const uin
 int evidence_leaf_parse(const uint8_t *text, size_t len, struct evidence_leaf *out, char *err,
                         size_t errlen) PS_WUR;
 
-/* Step 5: ledger-proof.json. leaf, note: the leaf text and the signed checkpoint note;
- * cert_pem: the log key's certificate first, then its issuers (1..EVIDENCE_MAX_LOG_CERTS). */
+/* Step 5: ledger-proof.json. leaf, note: the leaf text and the signed checkpoint note (UTF-8);
+ * cert_pem: the log key's certificate first, then its issuers (1..EVIDENCE_MAX_LOG_CERTS, each
+ * at most 64 KiB). PS_E_INVAL for arguments out of range (index >= size, no certificate, text
+ * that is not UTF-8). */
 int evidence_proof_json(const uint8_t *leaf, size_t leaf_len, uint64_t leaf_index,
                         uint64_t tree_size, const struct merkle_proof *inclusion,
                         const uint8_t *note, size_t note_len, const char *const *cert_pem,

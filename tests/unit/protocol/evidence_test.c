@@ -688,6 +688,93 @@ static void test_bad_uploads(void)
           "a UTF-8 file name is fine");
 }
 
+static void test_formats(void)
+{
+    static const char *const bad_leaves[][2] = {
+        {"bundle 01 ", "\n"},   {"bundle 1 ", ""},     {"bundle 1  ", "\n"}, {"bundle -1 ", "\n"},
+        {"signature 1 ", "\n"}, {"bundle 1 ", "\n\n"}, {"bundle  ", "\n"},
+    };
+    const char *hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    uint8_t m[32], p[32], t[32];
+    struct evidence_leaf lf;
+    struct evidence_proof pr;
+    struct merkle_proof inc = {0};
+    struct buf b;
+    char err[256], text[512];
+    const char *pem[1] = {"-----BEGIN CERTIFICATE-----\n"};
+
+    buf_init(&b, 4096);
+    memset(m, 1, 32);
+    memset(p, 2, 32);
+    memset(t, 0xfe, 32);
+    CHECK(evidence_leaf_format(1764340000123ull, m, p, t, &b) == PS_OK &&
+              evidence_leaf_parse(b.data, b.len, &lf, err, sizeof(err)) == PS_OK &&
+              lf.unix_ms == 1764340000123ull && memcmp(lf.tst, t, 32) == 0 &&
+              b.data[b.len - 1] == '\n' && strstr((char *)b.data, "fefefe"),
+          "leaf round trip: %.40s...", (char *)b.data);
+    CHECK(evidence_leaf_format(0, m, p, t, &b) == PS_OK &&
+              evidence_leaf_parse(b.data, b.len, &lf, err, sizeof(err)) == PS_OK,
+          "time 0 is canonical");
+    for (size_t i = 0; i < sizeof(bad_leaves) / sizeof(bad_leaves[0]); i++) {
+        int n = snprintf(text, sizeof(text), "%s%s %s %s%s", bad_leaves[i][0], hex, hex, hex,
+                         bad_leaves[i][1]);
+
+        CHECK(evidence_leaf_parse((uint8_t *)text, (size_t)n, &lf, err, sizeof(err)) == PS_E_INVAL,
+              "bad leaf %zu refused: %s", i, err);
+    }
+    snprintf(text, sizeof(text), "bundle 1 %s %s %s\n", hex, hex, hex);
+    text[20] = 'A';
+    CHECK(evidence_leaf_parse((uint8_t *)text, strlen(text), &lf, err, sizeof(err)) == PS_E_INVAL,
+          "upper-case hex refused: %s", err);
+    CHECK(evidence_proof_json((uint8_t *)"x\n", 2, 3, 3, &inc, (uint8_t *)"n\n", 2, pem, 1, &b) ==
+              PS_E_INVAL,
+          "proof JSON: index >= size refused");
+    CHECK(evidence_proof_json((uint8_t *)"x\n", 2, 0, 1, &inc, (uint8_t *)"n\n", 2, pem, 0, &b) ==
+              PS_E_INVAL,
+          "proof JSON: no certificate refused");
+    CHECK(evidence_proof_json((uint8_t *)"\xff\n", 2, 0, 1, &inc, (uint8_t *)"n\n", 2, pem, 1,
+                              &b) == PS_E_INVAL,
+          "proof JSON: a leaf that is not UTF-8 refused");
+    CHECK(evidence_proof_json((uint8_t *)"x\n", 2, 0, 1, &inc, (uint8_t *)"n\n", 2, pem, 1, &b) ==
+              PS_OK,
+          "proof JSON written");
+    evidence_proof_init(&pr);
+    CHECK(evidence_proof_parse(b.data, b.len, &pr, err, sizeof(err)) == PS_OK && pr.ncerts == 1 &&
+              pr.tree_size == 1 && pr.leaf.len == 2,
+          "proof JSON read back");
+    {
+        static const struct {
+            const char *json, *words;
+        } bad[] = {
+            {"{\"leaf\":\"x\",\"leaf_index\":0,\"tree_size\":1,\"inclusion\":[],"
+             "\"checkpoint\":\"c\",\"log_certificate\":[\"p\"],\"x\":1}",
+             "unknown field"},
+            {"{\"leaf\":\"x\",\"leaf_index\":-1,\"tree_size\":1,\"inclusion\":[],"
+             "\"checkpoint\":\"c\",\"log_certificate\":[\"p\"]}",
+             "leaf_index must be"},
+            {"{\"leaf\":\"x\",\"leaf_index\":0,\"tree_size\":1,\"inclusion\":[\"AAAA\"],"
+             "\"checkpoint\":\"c\",\"log_certificate\":[\"p\"]}",
+             "inclusion[0]"},
+            {"{\"leaf\":\"x\",\"leaf_index\":0,\"tree_size\":1,\"inclusion\":[],"
+             "\"checkpoint\":\"c\",\"log_certificate\":[]}",
+             "log_certificate must be"},
+            {"{\"leaf\":1}", "leaf must be a string"},
+            {"[]", "not a JSON object"},
+            {"{\"leaf\":\"x\",\"leaf\":\"y\"}", "not valid JSON"},
+        };
+
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            err[0] = 0;
+            CHECK(evidence_proof_parse((const uint8_t *)bad[i].json, strlen(bad[i].json), &pr, err,
+                                       sizeof(err)) == PS_E_INVAL &&
+                      strstr(err, bad[i].words) && pr.ncerts == 0,
+                  "bad proof %zu refused: %s", i, err);
+        }
+    }
+    evidence_proof_free(&pr);
+    buf_free(&b);
+}
+
 static void write_file(const char *dir, const char *name, const void *p, size_t n)
 {
     char path[1024];
@@ -743,6 +830,7 @@ int main(int argc, char **argv)
     test_messages(&zip);
     test_tamper(&zip);
     test_bad_uploads();
+    test_formats();
     test_checkpoints(&zip, &note8);
     buf_free(&zip);
     buf_free(&note8);
