@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "../../../protocol/asice.h"
+#include "../testdata.h"
 #include "../unit.h"
 
 static const struct asice_limits lim = {16, 1 << 20, 2 << 20, 100, 0};
@@ -264,11 +265,11 @@ static void test_manifest(void)
     char err[300], *doc;
 
     memset(refs, 0, sizeof(refs));
-    strcpy(refs[0].name, "metadata.json");
-    strcpy(refs[0].mime, "application/json");
+    snprintf(refs[0].name, sizeof(refs[0].name), "metadata.json");
+    snprintf(refs[0].mime, sizeof(refs[0].mime), "application/json");
     memset(refs[0].sha256, 0xab, 32);
-    strcpy(refs[1].name, "photo 1 (\xe5\x95\x86).jpg");
-    strcpy(refs[1].mime, "image/jpeg");
+    snprintf(refs[1].name, sizeof(refs[1].name), "photo 1 (\xe5\x95\x86).jpg");
+    snprintf(refs[1].mime, sizeof(refs[1].mime), "image/jpeg");
     memset(refs[1].sha256, 0x01, 32);
     buf_init(&x, 1 << 16);
     CHECK(asice_manifest_write(refs, 2, &x) == PS_OK, "manifest written");
@@ -299,19 +300,7 @@ static void test_manifest(void)
         };
 
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-            doc = strdup((char *)x.data);
-            {
-                char *at = strstr(doc, cases[i].from), *r;
-
-                if (at == NULL)
-                    abort();
-                r = malloc(strlen(doc) + strlen(cases[i].to) + 1);
-                memcpy(r, doc, (size_t)(at - doc));
-                strcpy(r + (at - doc), cases[i].to);
-                strcat(r, at + strlen(cases[i].from));
-                free(doc);
-                doc = r;
-            }
+            doc = replace((char *)x.data, cases[i].from, cases[i].to);
             err[0] = 0;
             CHECK(asice_manifest_read((uint8_t *)doc, strlen(doc), &m, err, sizeof(err)) != PS_OK &&
                       strstr(err, cases[i].words) && m.refs == NULL,

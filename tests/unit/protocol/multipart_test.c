@@ -160,12 +160,14 @@ static void test_limits(void)
     const struct mp_limits small = {100, 8, 512};
 
     for (int i = 0; i < 9; i++)
-        n += (size_t)sprintf(
-            body + n, "--b0undary\r\nContent-Disposition: form-data; name=p%d\r\n\r\nx\r\n", i);
+        n += (size_t)snprintf(body + n, (1 << 21) - n,
+                              "--b0undary\r\nContent-Disposition: form-data; name=p%d\r\n\r\nx\r\n",
+                              i);
     memcpy(body + n, "--b0undary--", 13);
     CHECK(parse(body, &f, err, sizeof(err)) == PS_E_LIMIT && strstr(err, "more than 8 parts"),
           "part count: %s", err);
-    n = (size_t)sprintf(body, "--b0undary\r\nContent-Disposition: form-data; name=a\r\nX: ");
+    n = (size_t)snprintf(body, 1 << 21,
+                         "--b0undary\r\nContent-Disposition: form-data; name=a\r\nX: ");
     memset(body + n, 'y', 600);
     n += 600;
     memcpy(body + n, "\r\n\r\nx\r\n--b0undary--", 20);
