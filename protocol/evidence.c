@@ -221,6 +221,27 @@ int evidence_metadata_check(const uint8_t *json, size_t len, int sealed, struct 
     return rc;
 }
 
+int evidence_metadata_marks(const uint8_t *json, size_t len, int sealed, evidence_mark_fn fn,
+                            void *ctx)
+{
+    static const char *const kinds[][2] = {{"trademarks", "trademark"}, {"patents", "patent"}};
+    json_t *root;
+    int rc;
+
+    if ((rc = evidence_metadata_check(json, len, sealed, NULL, NULL, 0)) != PS_OK)
+        return rc;
+    if ((root = json_loadb((const char *)json, len, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+        return PS_E_NOMEM;
+    for (size_t k = 0; k < 2; k++) {
+        json_t *list = json_object_get(root, kinds[k][0]), *v;
+        size_t i;
+
+        json_array_foreach(list, i, v) fn(ctx, kinds[k][1], json_string_value(v));
+    }
+    json_decref(root);
+    return PS_OK;
+}
+
 /* The canonical metadata.json of a checked upload. */
 static int meta_write(const uint8_t *json, size_t len, uint64_t ms, struct buf *out)
 {

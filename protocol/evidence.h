@@ -128,6 +128,13 @@ void evidence_seal_free(struct evidence_seal *s);
 int evidence_metadata_check(const uint8_t *json, size_t len, int sealed, struct evidence_meta *out,
                             char *err, size_t errlen) PS_WUR;
 
+/* For the search index: calls fn for every trademark ("trademark") and patent ("patent")
+ * number of metadata JSON (an upload or metadata.json), in order, after checking it like
+ * evidence_metadata_check. */
+typedef void (*evidence_mark_fn)(void *ctx, const char *kind, const char *number);
+int evidence_metadata_marks(const uint8_t *json, size_t len, int sealed, evidence_mark_fn fn,
+                            void *ctx) PS_WUR;
+
 int evidence_leaf_format(uint64_t unix_ms, const uint8_t manifest[32], const uint8_t p7s[32],
                          const uint8_t tst[32], struct buf *out) PS_WUR;
 int evidence_leaf_parse(const uint8_t *text, size_t len, struct evidence_leaf *out, char *err,

@@ -253,6 +253,9 @@ static void test_mime(void)
     CHECK(strcmp(m, "image/jpeg") == 0, "parameters dropped, lower case: %s", m);
     asice_mime_clean("text/html\"><x", m);
     CHECK(strcmp(m, "application/octet-stream") == 0, "markup refused: %s", m);
+    asice_mime_clean("image/x&y", m);
+    CHECK(strcmp(m, "application/octet-stream") == 0,
+          "\"&\" refused (regression: it broke the manifest XML, found by multipart_fuzz)");
     asice_mime_clean("a/b/c", m);
     CHECK(strcmp(m, "application/octet-stream") == 0, "two slashes refused");
 }

@@ -775,6 +775,27 @@ static void test_formats(void)
     buf_free(&b);
 }
 
+static void collect(void *ctx, const char *kind, const char *number)
+{
+    if (buf_printf(ctx, "%s:%s;", kind, number) != PS_OK)
+        abort();
+}
+
+static void test_marks(void)
+{
+    const char *m = "{\"rights_holder\":\"A\",\"patents\":[\"CN2020101\"],\"goods\":\"g\","
+                    "\"hs_code\":\"6404\",\"submitter\":\"s\",\"trademarks\":[\"T1\",\"T2\"]}";
+    struct buf b;
+
+    buf_init(&b, 1024);
+    CHECK(evidence_metadata_marks((const uint8_t *)m, strlen(m), 0, collect, &b) == PS_OK &&
+              strcmp((char *)b.data, "trademark:T1;trademark:T2;patent:CN2020101;") == 0,
+          "marks for the search index: %s", (char *)b.data);
+    CHECK(evidence_metadata_marks((const uint8_t *)m, strlen(m), 1, collect, &b) == PS_E_INVAL,
+          "sealed metadata needs sealed_at");
+    buf_free(&b);
+}
+
 static void write_file(const char *dir, const char *name, const void *p, size_t n)
 {
     char path[1024];
@@ -831,6 +852,7 @@ int main(int argc, char **argv)
     test_tamper(&zip);
     test_bad_uploads();
     test_formats();
+    test_marks();
     test_checkpoints(&zip, &note8);
     buf_free(&zip);
     buf_free(&note8);
