@@ -14,7 +14,7 @@ override LDLIBS += $(shell pkg-config --libs $(PKGS)) -ldl -lpthread
 DEB_PACKAGES = build-essential pkg-config libssl-dev libnghttp2-dev libjansson-dev libsodium-dev \
 	libsqlite3-dev libxml2-dev libxml2-utils libarchive-dev p11-kit libp11-kit-dev softhsm2 opensc \
 	nghttp2-client curl xmlsec1 python3 python3-h2 clang libclang-rt-14-dev clang-format procps \
-	iproute2 sqlite3 time
+	iproute2 sqlite3 time python3-jwcrypto
 
 MAINS = appliance/portseald.c tools/portseal-keytool.c
 LIB_SRC = $(filter-out $(MAINS), $(wildcard protocol/*.c hsm/*.c certs/*.c appliance/*.c))
