@@ -67,6 +67,7 @@
 #define AEO_BATCH_MAX_LEN      (AEO_BATCH_MAX_RECORDS * 2 * AEO_LINE_MAX)
 #define AEO_SEQ_MAX            9007199254740991ULL /* 2^53 - 1: exact in every JSON reader */
 #define AEO_DIGEST_LEN         32
+#define AEO_BATCH_TYP          "aeo-batch+jws" /* the JWS header typ of a feed batch */
 
 enum aeo_status { AEO_STATUS_NONE = 0, AEO_VALID, AEO_SUSPENDED, AEO_REVOKED };
 

@@ -55,10 +55,12 @@
 #include "buf.h"
 #include "err.h"
 
-#define P2P_ID_MAX     64
-#define P2P_MAX_LEN    (256 * 1024) /* an envelope, outbox request or receipt */
-#define P2P_SEQ_MAX    9007199254740991ULL
-#define P2P_DIGEST_LEN 32
+#define P2P_ID_MAX       64
+#define P2P_MAX_LEN      (256 * 1024) /* an envelope, outbox request or receipt */
+#define P2P_SEQ_MAX      9007199254740991ULL
+#define P2P_DIGEST_LEN   32
+#define P2P_ENVELOPE_TYP "p2p-envelope+jws" /* JWS header typ of an envelope */
+#define P2P_RECEIPT_TYP  "p2p-receipt+jws"  /* ... and of a receipt */
 
 enum p2p_type {
     P2P_TYPE_NONE = 0,

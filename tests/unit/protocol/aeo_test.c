@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -444,6 +445,54 @@ static void test_time(void)
           "no Feb 29 in 2001, no hour 24, lower-case t, offsets or leap seconds");
 }
 
+/* An independent reading of the register digest: Python's json and hashlib over our batch. */
+static void test_python_digest(void)
+{
+    struct aeo_record rs[3] = {
+        rec(5, "AEOSG20231234567X", AEO_VALID, "2024-01-01", "2027-12-31", "2026-11-01T08:00:00Z"),
+        rec(6, "AEOCN4403123456", AEO_SUSPENDED, "2024-01-01", "2027-12-31",
+            "2026-11-02T08:00:00Z"),
+        rec(7, "AEOCN440312345A", AEO_VALID, "2024-01-01", "2027-12-31", "2026-11-03T08:00:00Z")};
+    char path[] = "/tmp/aeo_test.XXXXXX", cmd[512], got[128] = "", hex[65];
+    uint8_t d[32];
+    struct buf out;
+    FILE *f, *p;
+    int fd;
+
+    if (system("python3 -c 'import json, hashlib' >/dev/null 2>&1") != 0) {
+        printf("ok - # skip python3 not available\n");
+        return;
+    }
+    buf_init(&out, 1 << 20);
+    snprintf(rs[2].name, sizeof(rs[2].name), "Back\\slash \"q\" 深圳 \xF0\x9F\x9A\x9A");
+    if ((fd = mkstemp(path)) < 0 || (f = fdopen(fd, "w")) == NULL ||
+        aeo_batch_format("cn", 5, rs, 3, &out, err, sizeof(err)) != PS_OK ||
+        fwrite(out.data, 1, out.len, f) != out.len || fclose(f) != 0 ||
+        aeo_register_digest(rs, 3, d) != PS_OK) {
+        CHECK(0, "cannot prepare the Python digest check");
+        return;
+    }
+    snprintf(cmd, sizeof(cmd),
+             "python3 -c 'import sys, json, hashlib\n"
+             "b = json.load(open(sys.argv[1], encoding=\"utf-8\"))\n"
+             "r = sorted(b[\"records\"], key=lambda x: x[\"aeo_id\"].encode())\n"
+             "t = \"\".join(json.dumps(x, ensure_ascii=False, separators=(\",\", \":\")) + "
+             "\"\\n\" for x in r)\n"
+             "print(hashlib.sha256(t.encode()).hexdigest())' %s",
+             path);
+    if ((p = popen(cmd, "r")) != NULL) {
+        if (fgets(got, sizeof(got), p) == NULL)
+            got[0] = 0;
+        pclose(p);
+    }
+    got[strcspn(got, "\n")] = 0;
+    sodium_bin2hex(hex, sizeof(hex), d, 32);
+    CHECK(strcmp(got, hex) == 0,
+          "Python json + hashlib compute the same register digest from the batch: %s", got);
+    unlink(path);
+    buf_free(&out);
+}
+
 int main(void)
 {
     aeo_id_rules_default(&rules);
@@ -455,5 +504,6 @@ int main(void)
     test_digest();
     test_status_at();
     test_time();
+    test_python_digest();
     return unit_done();
 }
