@@ -101,6 +101,7 @@ static int b64_decode(const char *s, size_t n, int v, size_t max, uint8_t **out,
     uint8_t *p;
 
     *out = NULL;
+    *outlen = 0;
     if (n / 4 * 3 > max + 3)
         return PS_E_LIMIT;
     if ((p = malloc(cap + 1)) == NULL)
@@ -158,12 +159,16 @@ out:
 
 static int name_ok(const char *s)
 {
+    json_t *j;
     size_t n;
 
     if (s == NULL)
         return 1;
     n = strlen(s);
-    return n > 0 && n <= JWS_MAX_NAME && json_string(s) != NULL ? 1 : 0;
+    if (n == 0 || n > JWS_MAX_NAME || (j = json_string(s)) == NULL) /* NULL: not UTF-8 */
+        return 0;
+    json_decref(j);
+    return 1;
 }
 
 int jws_sign_begin(struct jws_signing *s, const struct jws_params *p, const uint8_t *payload,

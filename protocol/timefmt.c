@@ -84,7 +84,7 @@ int time_parse_stamp(const char *s, size_t n, int64_t *t)
 
 int64_t time_day_of(int64_t t)
 {
-    return t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    return t / 86400 - (t % 86400 < 0);
 }
 
 int time_format_date(int64_t days, char out[TIME_DATE_LEN + 1])
@@ -92,9 +92,10 @@ int time_format_date(int64_t days, char out[TIME_DATE_LEN + 1])
     int64_t y;
     unsigned m, d;
 
-    civil_from_days(days, &y, &m, &d);
-    if (y < 1 || y > 9999)
+    /* 0001-01-01 .. 9999-12-31 */
+    if (days < -719162 || days > 2932896)
         return PS_E_INVAL;
+    civil_from_days(days, &y, &m, &d);
     snprintf(out, TIME_DATE_LEN + 1, "%04u-%02u-%02u", (unsigned)y, m, d);
     return PS_OK;
 }

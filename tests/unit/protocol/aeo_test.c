@@ -443,6 +443,15 @@ static void test_time(void)
               time_parse_stamp("2001-02-28T00:00:00+00:00", 25, &t) == PS_E_INVAL &&
               time_parse_stamp("2001-02-28T00:00:60Z", 20, &t) == PS_E_INVAL,
           "no Feb 29 in 2001, no hour 24, lower-case t, offsets or leap seconds");
+    CHECK(time_parse_stamp("9999-12-31T23:59:59Z", 20, &t) == PS_OK &&
+              time_format_stamp(t, s) == PS_OK && strcmp(s, "9999-12-31T23:59:59Z") == 0 &&
+              time_format_stamp(t + 1, s) == PS_E_INVAL &&
+              time_parse_stamp("0001-01-01T00:00:00Z", 20, &t) == PS_OK &&
+              time_format_stamp(t, s) == PS_OK && time_format_stamp(t - 1, s) == PS_E_INVAL &&
+              time_format_stamp(INT64_MAX, s) == PS_E_INVAL &&
+              time_format_stamp(INT64_MIN, s) == PS_E_INVAL &&
+              time_parse_stamp("0000-01-01T00:00:00Z", 20, &t) == PS_E_INVAL,
+          "years 0001-9999 only, and no overflow at the ends of int64");
 }
 
 /* An independent reading of the register digest: Python's json and hashlib over our batch. */
