@@ -548,6 +548,57 @@ static void test_jwcrypto(const char *dir)
     }
 }
 
+/* openssl's command line checks our compact JWS: the signing input and the signature (ES256
+ * turned from r||s into DER, as openssl wants it) with the certificate's public key. */
+static void test_openssl(const char *dir)
+{
+    struct signer *all[] = {&es, &ed, &rs};
+    char cmd[2048], path[512];
+
+    if (system("openssl pkeyutl -help 2>&1 | grep -q -- -rawin") != 0) {
+        printf("ok - # skip openssl pkeyutl without -rawin\n");
+        return;
+    }
+    for (int i = 0; i < 3; i++) {
+        char *j = sign_with(all[i], "{\"receipt\":1}", JWS_COMPACT, NULL), *dot2;
+        uint8_t sig[600], der[80];
+        size_t sl = 0, dl = 0;
+        FILE *f;
+        int ok;
+
+        if (j == NULL)
+            continue;
+        dot2 = strrchr(j, '.');
+        ok = sodium_base642bin(sig, sizeof(sig), dot2 + 1, strlen(dot2 + 1), NULL, &sl, NULL,
+                               B64U) == 0;
+        if (ok && all[i]->alg == JWS_ES256)
+            ok = ecdsa_raw_to_der(sig, sl, der, sizeof(der), &dl) == PS_OK;
+        snprintf(path, sizeof(path), "%s/input", dir);
+        ok = ok && write_file(path, j, (size_t)(dot2 - j));
+        snprintf(path, sizeof(path), "%s/sig", dir);
+        ok = ok &&
+             (all[i]->alg == JWS_ES256 ? write_file(path, der, dl) : write_file(path, sig, sl));
+        snprintf(path, sizeof(path), "%s/pub.pem", dir);
+        if (ok && (f = fopen(path, "w")) != NULL) {
+            ok = PEM_write_PUBKEY(f, X509_get0_pubkey(all[i]->cert)) == 1;
+            fclose(f);
+        }
+        if (all[i]->alg == JWS_EDDSA)
+            snprintf(cmd, sizeof(cmd),
+                     "openssl pkeyutl -verify -pubin -inkey %s/pub.pem -rawin -in %s/input "
+                     "-sigfile %s/sig >/dev/null 2>&1",
+                     dir, dir, dir);
+        else
+            snprintf(cmd, sizeof(cmd),
+                     "openssl dgst -sha256 -verify %s/pub.pem -signature %s/sig %s/input "
+                     ">/dev/null 2>&1",
+                     dir, dir, dir);
+        CHECK(ok && system(cmd) == 0, "openssl verifies our %s signature over the signing input",
+              jws_alg_name(all[i]->alg));
+        free(j);
+    }
+}
+
 int main(void)
 {
     char dir[] = "/tmp/jws_test.XXXXXX", rm[128];
@@ -561,6 +612,7 @@ int main(void)
     test_verify_rejections();
     if (mkdtemp(dir) != NULL) {
         test_jwcrypto(dir);
+        test_openssl(dir);
         snprintf(rm, sizeof(rm), "rm -rf %s", dir);
         if (system(rm) != 0)
             printf("# could not remove %s\n", dir);
