@@ -102,7 +102,7 @@ int time_format_date(int64_t days, char out[TIME_DATE_LEN + 1])
 
 int time_format_stamp(int64_t t, char out[TIME_STAMP_LEN + 1])
 {
-    int64_t day = time_day_of(t), sec = t - day * 86400;
+    int64_t day = time_day_of(t), sec = t % 86400 + (t % 86400 < 0 ? 86400 : 0);
     char date[TIME_DATE_LEN + 1];
 
     if (time_format_date(day, date) != PS_OK)
