@@ -30,6 +30,12 @@ static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
     return code;
 }
 
+/* jansson's reason; it leaves the text empty when an allocation failed */
+static const char *jerr(const json_error_t *je)
+{
+    return je->text[0] ? je->text : "out of memory";
+}
+
 /* ---- names and identifiers ---- */
 
 const char *aeo_status_name(enum aeo_status s)
@@ -248,7 +254,7 @@ static int check_unique(const struct aeo_list *l, const size_t *lines, char *err
     int r = PS_OK;
 
     if (idx == NULL)
-        return PS_E_NOMEM;
+        return fail(err, errlen, PS_E_NOMEM, "%s", ps_strerror(PS_E_NOMEM));
     for (size_t i = 0; i < l->n; i++)
         idx[i] = i;
     qsort_r(idx, l->n, sizeof(*idx), cmp_idx, l->rec);
@@ -373,7 +379,7 @@ int aeo_import_csv(const uint8_t *p, size_t len, const struct aeo_id_rules *t, s
 
     aeo_list_free(out);
     if (c == NULL)
-        return PS_E_NOMEM;
+        return fail(err, errlen, PS_E_NOMEM, "%s", ps_strerror(PS_E_NOMEM));
     if (len > AEO_IMPORT_MAX_LEN) {
         r = fail(err, errlen, PS_E_LIMIT, "file larger than %d bytes", AEO_IMPORT_MAX_LEN);
         goto out;
@@ -494,7 +500,7 @@ int aeo_import_jsonl(const uint8_t *p, size_t len, const struct aeo_id_rules *t,
         }
         o = json_loadb((const char *)p + pos, ll, JSON_REJECT_DUPLICATES, &je);
         if (o == NULL)
-            r = fail(err, errlen, PS_E_INVAL, "line %zu: %s", line, je.text);
+            r = fail(err, errlen, PS_E_INVAL, "line %zu: %s", line, jerr(&je));
         else if (!json_is_object(o))
             r = fail(err, errlen, PS_E_INVAL, "line %zu: not a JSON object", line);
         else if ((r = json_known(o, field_names, NFIELDS, why, sizeof(why))) != PS_OK ||
@@ -701,7 +707,7 @@ int aeo_batch_parse(const uint8_t *p, size_t len, const struct aeo_id_rules *t, 
     if (len > AEO_BATCH_MAX_LEN)
         return fail(err, errlen, PS_E_LIMIT, "batch larger than %d bytes", AEO_BATCH_MAX_LEN);
     if ((doc = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &je)) == NULL)
-        return fail(err, errlen, PS_E_INVAL, "batch JSON: %s", je.text);
+        return fail(err, errlen, PS_E_INVAL, "batch JSON: %s", jerr(&je));
     if ((r = batch_members(doc, b, &records, err, errlen)) != PS_OK)
         goto out;
     json_array_foreach(records, i, v)
@@ -715,8 +721,10 @@ int aeo_batch_parse(const uint8_t *p, size_t len, const struct aeo_id_rules *t, 
                      (unsigned long long)rec.seq, (unsigned long long)(b->from + i));
             goto out;
         }
-        if ((r = aeo_list_push(&b->records, &rec)) != PS_OK)
+        if ((r = aeo_list_push(&b->records, &rec)) != PS_OK) {
+            fail(err, errlen, r, "records[%zu]: %s", i, ps_strerror(r));
             goto out;
+        }
     }
 out:
     json_decref(doc);

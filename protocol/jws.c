@@ -30,6 +30,12 @@ static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
     return code;
 }
 
+/* jansson's reason; it leaves the text empty when an allocation failed */
+static const char *jerr(const json_error_t *je)
+{
+    return je->text[0] ? je->text : "out of memory";
+}
+
 /* A member name or value safe to quote in an error: printable ASCII, at most 40 bytes. */
 static const char *shown(const char *s, char tmp[48])
 {
@@ -113,6 +119,13 @@ static int b64_decode(const char *s, size_t n, int v, size_t max, uint8_t **out,
     p[*outlen] = 0;
     *out = p;
     return PS_OK;
+}
+
+static const char *b64_why(int r)
+{
+    return r == PS_E_LIMIT   ? "too large"
+           : r == PS_E_NOMEM ? "out of memory"
+                             : "not strict base64url";
 }
 
 /* ---- signing ---- */
@@ -353,7 +366,7 @@ static int split_json(const char *s, size_t n, json_t **doc, struct parts *pt, c
     json_t *v;
 
     if ((*doc = json_loadb(s, n, JSON_REJECT_DUPLICATES, &je)) == NULL)
-        return fail(err, errlen, PS_E_INVAL, "JWS JSON: %s", je.text);
+        return fail(err, errlen, PS_E_INVAL, "JWS JSON: %s", jerr(&je));
     if (!json_is_object(*doc))
         return fail(err, errlen, PS_E_INVAL, "JWS JSON is not an object");
     json_object_foreach(*doc, k, v)
@@ -404,7 +417,7 @@ static int read_x5c(json_t *a, STACK_OF(X509) * *out, char *err, size_t errlen)
         return fail(err, errlen, PS_E_LIMIT, "header x5c has more than %d certificates",
                     JWS_MAX_X5C);
     if ((*out = sk_X509_new_null()) == NULL)
-        return PS_E_NOMEM;
+        return fail(err, errlen, PS_E_NOMEM, "x5c: out of memory");
     json_array_foreach(a, i, v)
     {
         const unsigned char *p;
@@ -415,7 +428,9 @@ static int read_x5c(json_t *a, STACK_OF(X509) * *out, char *err, size_t errlen)
                        JWS_MAX_CERT, &der, &dl);
         if (r != PS_OK)
             return fail(err, errlen, r, "x5c[%zu] is not %s", i,
-                        r == PS_E_LIMIT ? "a certificate of acceptable size" : "strict base64");
+                        r == PS_E_LIMIT   ? "a certificate of acceptable size"
+                        : r == PS_E_NOMEM ? "decoded: out of memory"
+                                          : "strict base64");
         p = der;
         x = d2i_X509(NULL, &p, (long)dl);
         if (x == NULL || p != der + dl || sk_X509_push(*out, x) <= 0) {
@@ -439,7 +454,7 @@ static int read_header(const uint8_t *h, size_t hl, const struct jws_verify_opts
     int ret = PS_E_INVAL;
 
     if ((doc = json_loadb((const char *)h, hl, JSON_REJECT_DUPLICATES, &je)) == NULL)
-        return fail(err, errlen, PS_E_INVAL, "protected header: %s", je.text);
+        return fail(err, errlen, PS_E_INVAL, "protected header: %s", jerr(&je));
     if (!json_is_object(doc)) {
         fail(err, errlen, PS_E_INVAL, "protected header is not a JSON object");
         goto out;
@@ -546,8 +561,7 @@ static int verify_parts(const struct parts *pt, const struct jws_verify_opts *o,
     if (pt->pl == 0)
         return fail(err, errlen, PS_E_INVAL, "payload is empty (detached payloads are refused)");
     if ((ret = b64_decode(pt->hdr, pt->hl, B64URL, JWS_MAX_HEADER, &hdr, &hl)) != PS_OK)
-        return fail(err, errlen, ret, "protected header is %s",
-                    ret == PS_E_LIMIT ? "too large" : "not strict base64url");
+        return fail(err, errlen, ret, "protected header is %s", b64_why(ret));
     ret = read_header(hdr, hl, o, r, err, errlen);
     free(hdr);
     if (ret != PS_OK)
@@ -570,8 +584,7 @@ static int verify_parts(const struct parts *pt, const struct jws_verify_opts *o,
         return fail(err, errlen, PS_E_INVAL, "signature does not verify");
     }
     if ((ret = b64_decode(pt->pay, pt->pl, B64URL, max, &r->payload, &r->payload_len)) != PS_OK)
-        return fail(err, errlen, ret, "payload is %s",
-                    ret == PS_E_LIMIT ? "too large" : "not strict base64url");
+        return fail(err, errlen, ret, "payload is %s", b64_why(ret));
     return PS_OK;
 }
 
@@ -586,6 +599,8 @@ int jws_verify(const uint8_t *jws, size_t len, const struct jws_verify_opts *o,
     int ret;
 
     memset(r, 0, sizeof(*r));
+    if (err && errlen)
+        err[0] = 0;
     if (len > max)
         return fail(err, errlen, PS_E_LIMIT, "JWS larger than %zu bytes", max);
     if (o->roots == NULL)
@@ -609,6 +624,8 @@ int jws_verify(const uint8_t *jws, size_t len, const struct jws_verify_opts *o,
     }
     if (ret == PS_OK)
         ret = verify_parts(&pt, o, r, err, errlen);
+    if (ret != PS_OK && err && errlen && err[0] == 0)
+        fail(err, errlen, ret, "%s", ps_strerror(ret));
     free(input);
     json_decref(doc);
     if (ret != PS_OK)

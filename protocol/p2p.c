@@ -24,6 +24,12 @@ static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
     return code;
 }
 
+/* jansson's reason; it leaves the text empty when an allocation failed */
+static const char *jerr(const json_error_t *je)
+{
+    return je->text[0] ? je->text : "out of memory";
+}
+
 /* ---- names ---- */
 
 static const char *const type_names[P2P_TYPE_MAX] = {
@@ -394,7 +400,7 @@ static json_t *load(const uint8_t *p, size_t len, const char *const *names, size
         return NULL;
     }
     if ((o = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
-        fail(err, errlen, PS_E_INVAL, "JSON: %s", je.text);
+        fail(err, errlen, PS_E_INVAL, "JSON: %s", jerr(&je));
         return NULL;
     }
     if (!json_is_object(o)) {
