@@ -21,7 +21,7 @@
  * Import (the local register's input; seq and updated_at are given by the register later):
  *   - CSV (RFC 4180): first line exactly "aeo_id,name,address,status,valid_from,valid_until";
  *     fields may be quoted ("" for a quote inside); lines end in LF or CRLF; a UTF-8 BOM at
- *     the start is skipped; no empty line except one final line ending
+ *     the start is skipped; an empty line only as the last line
  *   - JSON lines: one object per line with exactly these six members, all strings
  *   - aeo_import picks JSON lines when the first byte (after a BOM) is "{", else CSV
  *   - at most AEO_IMPORT_MAX_LEN bytes, AEO_IMPORT_MAX_RECORDS records, AEO_LINE_MAX bytes per

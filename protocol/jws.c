@@ -400,6 +400,9 @@ static int copy_name(json_t *v, const char *what, char *dst, char *err, size_t e
         strlen(json_string_value(v)) != json_string_length(v))
         return fail(err, errlen, PS_E_INVAL, "header %s must be a string of 1..%d bytes", what,
                     JWS_MAX_NAME);
+    for (const char *c = json_string_value(v); *c; c++)
+        if ((uint8_t)*c < 0x20 || *c == 0x7f)
+            return fail(err, errlen, PS_E_INVAL, "header %s has a control character", what);
     memcpy(dst, json_string_value(v), json_string_length(v) + 1);
     return PS_OK;
 }

@@ -30,7 +30,8 @@
  *     all (JWS_MAX_LEN by default), a protected header of at most JWS_MAX_HEADER bytes; an
  *     empty (detached) payload is refused
  *   - the protected header is a JSON object without duplicate members, with "alg" and "x5c"
- *     required and "kid", "typ", "cty" optional (strings of at most JWS_MAX_NAME bytes);
+ *     required and "kid", "typ", "cty" optional (strings of 1..JWS_MAX_NAME bytes without
+ *     control characters);
  *     "crit", "jwk", "jku", "x5u", "b64" and every other member are refused
  *   - alg is one of the caller's allowed algorithms (never "none") and fits the leaf key:
  *     ES256 needs a P-256 key, EdDSA an Ed25519 key, RS256 an RSA key of >= 2048 bits
@@ -104,9 +105,10 @@ int jws_sign_begin(struct jws_signing *s, const struct jws_params *p, const uint
 /* What the key signs (points into s): the digest for ES256/RS256, the input for EdDSA. */
 void jws_sign_tbs(const struct jws_signing *s, const uint8_t **tbs, size_t *len);
 
-/* Finish with the signature: ES256 as raw r||s (64 bytes) or DER, EdDSA 64 bytes, RS256 the
- * modulus length. It must verify with the certificate's key (PS_E_CRYPTO otherwise). out is
- * reset first and holds the JWS (NUL-terminated) on success; it is empty on failure. */
+/* Finish with the signature: ES256 as raw r||s (64 bytes) or DER (any other length), EdDSA 64
+ * bytes, RS256 the modulus length. It must verify with the certificate's key (PS_E_CRYPTO
+ * otherwise). out is reset first and holds the JWS (NUL-terminated) on success; it is empty on
+ * failure. */
 int jws_sign_finish(struct jws_signing *s, const uint8_t *sig, size_t siglen, enum jws_form form,
                     struct buf *out, char *err, size_t errlen) PS_WUR;
 

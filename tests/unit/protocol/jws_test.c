@@ -296,6 +296,8 @@ static void test_header_rejections(void)
     expect_header(h, &es, PS_E_INVAL, "x5c[0] is not");
     snprintf(h, sizeof(h), "{\"alg\":\"ES256\",\"kid\":\"\",\"x5c\":[\"%s\"]}", x);
     expect_header(h, &es, PS_E_INVAL, "header kid must be a string of 1..255 bytes");
+    snprintf(h, sizeof(h), "{\"alg\":\"ES256\",\"kid\":\"a\\nb\",\"x5c\":[\"%s\"]}", x);
+    expect_header(h, &es, PS_E_INVAL, "header kid has a control character");
     snprintf(h, sizeof(h), "{\"alg\":\"ES256\",\"kid\":7,\"x5c\":[\"%s\"]}", x);
     expect_header(h, &es, PS_E_INVAL, "header kid must be a string");
     expect_header("[\"alg\"]", &es, PS_E_INVAL, "protected header is not a JSON object");
