@@ -15,8 +15,7 @@ override LDLIBS += $(shell pkg-config --libs $(PKGS)) -ldl -lpthread
 DEB_PACKAGES = build-essential pkg-config libssl-dev libnghttp2-dev libjansson-dev libsodium-dev \
 	libsqlite3-dev libxml2-dev libxml2-utils libarchive-dev p11-kit libp11-kit-dev softhsm2 opensc \
 	nghttp2-client curl xmlsec1 python3 python3-h2 clang libclang-rt-14-dev clang-format procps \
-	iproute2 sqlite3 time
-DEB_PACKAGES += zlib1g-dev unzip
+	iproute2 sqlite3 time python3-jwcrypto zlib1g-dev unzip
 
 MAINS = appliance/portseald.c tools/portseal-keytool.c
 MAINS += tools/portseal-verify.c
