@@ -43,6 +43,10 @@ const char *const config_directives[] = {"listen",
                                          "ledger_key",
                                          "ledger_origin",
                                          "checkpoint_interval",
+                                         "evidence_key",
+                                         "evidence_max_files",
+                                         "evidence_max_file",
+                                         "evidence_max_total",
                                          "tenant",
                                          "key",
                                          "officer",
@@ -63,6 +67,9 @@ static void cfg_defaults(struct config *cfg)
     cfg->keyholder_timeout = 30;
     cfg->tsa_accuracy_ms = 1000;
     cfg->checkpoint_interval = 10;
+    cfg->evidence_max_files = 100;
+    cfg->evidence_max_file = 20 * 1024 * 1024;
+    cfg->evidence_max_total = 64 * 1024 * 1024;
 }
 
 static int cfg_err(char *err, size_t errlen, int line, const char *fmt, ...)
@@ -297,6 +304,7 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         {"verify_ca", offsetof(struct config, verify_ca)},
         {"tsa_key", offsetof(struct config, tsa_key)},
         {"ledger_key", offsetof(struct config, ledger_key)},
+        {"evidence_key", offsetof(struct config, evidence_key)},
     };
     /* numbers: size_t fields (NUM_SIZE), unsigned (NUM_UINT), int (NUM_INT) */
     enum { NUM_INT, NUM_UINT, NUM_SIZE };
@@ -321,6 +329,9 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         NUM("keyholder_timeout", 1, 3600, keyholder_timeout, NUM_UINT),
         NUM("tsa_accuracy_ms", 0, 3600000, tsa_accuracy_ms, NUM_UINT),
         NUM("checkpoint_interval", 1, 86400, checkpoint_interval, NUM_UINT),
+        NUM("evidence_max_files", 1, 10000, evidence_max_files, NUM_SIZE),
+        NUM("evidence_max_file", 1, 1LL << 30, evidence_max_file, NUM_SIZE),
+        NUM("evidence_max_total", 1, 1LL << 30, evidence_max_total, NUM_SIZE),
     };
 #undef NUM
     const char *d = w[0];
@@ -477,6 +488,9 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
 
     if (cfg->sm2_wrap_key == NULL && set_str(&cfg->sm2_wrap_key, "sm2-wrap") != PS_OK)
         return PS_E_NOMEM;
+    /* started as root, workers never keep root: unprivileged unless told which user */
+    if (cfg->user == NULL && set_str(&cfg->user, "nobody") != PS_OK)
+        return PS_E_NOMEM;
     if (cfg->listen_host == NULL) {
         snprintf(err, errlen, "missing directive 'listen'");
         return PS_E_CONFIG;
@@ -499,13 +513,16 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
     if (cfg->ledger_key && (r = own_key_check(cfg, "ledger_key", cfg->ledger_key, CFG_OWNER_LEDGER,
                                               err, errlen)) != PS_OK)
         return r;
+    if (cfg->evidence_key && (r = own_key_check(cfg, "evidence_key", cfg->evidence_key,
+                                                CFG_OWNER_EVIDENCE, err, errlen)) != PS_OK)
+        return r;
     for (size_t i = 0; i < cfg->nkeys; i++) {
         int found = 0;
 
         if (cfg->keys[i].tenant == NULL)
             return cfg_err(err, errlen, cfg->keys[i].line,
-                           "key %s needs tenant= (only the keys named by tsa_key and ledger_key "
-                           "have none)",
+                           "key %s needs tenant= (only the keys named by tsa_key, ledger_key "
+                           "and evidence_key have none)",
                            cfg->keys[i].id);
         if (cfg->keys[i].tenant[0] == '@')
             continue;
@@ -600,7 +617,7 @@ void config_free(struct config *cfg)
                      &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca,  &cfg->crl,
                      &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,   &cfg->sm2_wrap_key,
                      &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy, &cfg->ledger_key,
-                     &cfg->ledger_origin};
+                     &cfg->ledger_origin, &cfg->evidence_key};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);

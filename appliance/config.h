@@ -23,6 +23,8 @@
 #define CFG_OWNER_TSA "@tsa"
 /* Owner of the key named by ledger_key (Ed25519, signs the ledger's checkpoints), likewise. */
 #define CFG_OWNER_LEDGER "@ledger"
+/* Owner of the key named by evidence_key (seals evidence bundles), likewise. */
+#define CFG_OWNER_EVIDENCE "@evidence"
 
 struct cfg_tenant {
     char *id;
@@ -84,6 +86,10 @@ struct config {
     char *ledger_key;             /* key id of the Ed25519 checkpoint key, or NULL */
     char *ledger_origin;          /* checkpoint origin line (and note key name) */
     unsigned checkpoint_interval; /* seconds between checkpoints while the log grows */
+    char *evidence_key;           /* key id that signs evidence bundles (CAdES), or NULL */
+    size_t evidence_max_files;    /* files in one upload */
+    size_t evidence_max_file;     /* bytes of one file */
+    size_t evidence_max_total;    /* bytes of all files of one upload */
     struct cfg_tenant tenants[CFG_MAX_TENANTS];
     size_t ntenants;
     struct cfg_key keys[CFG_MAX_KEYS];

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -418,6 +419,23 @@ static void write_pidfile(void)
         fatal("cannot write pid file %s", P.cfg.pid_file);
 }
 
+/*
+ * state_dir/NAME: the workers' own storage (evidence bundles and their index), owned by the
+ * unprivileged user they run as, mode 0700. The keyholder's audit database stays root's.
+ */
+static void worker_dir(const char *name)
+{
+    char path[4096];
+    struct passwd *pw;
+
+    snprintf(path, sizeof(path), "%s/%s", P.cfg.state_dir, name);
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        fatal("cannot create %s", path);
+    if (geteuid() == 0 && P.cfg.user && (pw = getpwnam(P.cfg.user)) != NULL &&
+        chown(path, pw->pw_uid, pw->pw_gid) != 0)
+        fatal("cannot give %s to %s", path, P.cfg.user);
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: portseald -c CONFIG [-d] [-t]\n");
@@ -451,6 +469,7 @@ int main(int argc, char **argv)
     }
     if (mkdir(P.cfg.state_dir, 0700) != 0 && errno != EEXIST)
         fatal("cannot create state_dir %s", P.cfg.state_dir);
+    worker_dir("evidence");
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);

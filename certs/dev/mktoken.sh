@@ -57,6 +57,7 @@ KEY_SPECS=(
     "t2-ec     EC:prime256v1   04"
     "ledger-ed EC:edwards25519 05"
     "tsa-ec    EC:prime256v1   06"
+    "seal-ec   EC:prime256v1   07"
 )
 
 # ---- nothing to do? ---------------------------------------------------------

@@ -140,6 +140,11 @@ static const char full[] = "# a full configuration\n"
                            "ledger_origin cn.example/log\n"
                            "checkpoint_interval 30\n"
                            "officer off-1 officer.cn.test\n"
+                           "key seal-1 label=seal cert=/etc/ps/seal.pem\n"
+                           "evidence_key seal-1\n"
+                           "evidence_max_files 7\n"
+                           "evidence_max_file 1000\n"
+                           "evidence_max_total 5000\n"
                            "partner sg root=/etc/ps/sg-root.pem cn=partner.sg url=https://sg:8443 "
                            "crl=/etc/ps/sg.crl\n";
 
@@ -178,8 +183,8 @@ static void test_full(void)
               streq(c.tenants[0].cn, "platform-a.cn.test") && streq(c.tenants[1].id, "Plat_B.2") &&
               streq(c.tenants[1].cn, "b-cn"),
           "tenants");
-    CHECK(c.nkeys == 5, "five keys");
-    if (c.nkeys == 5) {
+    CHECK(c.nkeys == 6, "six keys");
+    if (c.nkeys == 6) {
         CHECK(streq(c.keys[0].id, "t1-ec") && streq(c.keys[0].tenant, "platform-a") &&
                   streq(c.keys[0].label, "t1-ec-label") &&
                   streq(c.keys[0].cert_file, "/etc/ps/t1.pem") &&
@@ -198,7 +203,7 @@ static void test_full(void)
 
         for (const char *p = full; p < strstr(full, "key tsa-1 "); p++)
             tsa_line += *p == '\n';
-        CHECK(c.nkeys == 5 && streq(c.keys[3].id, "tsa-1") &&
+        CHECK(c.nkeys == 6 && streq(c.keys[3].id, "tsa-1") &&
                   streq(c.keys[3].tenant, CFG_OWNER_TSA) && streq(c.keys[3].label, "tsa") &&
                   c.keys[3].line == tsa_line,
               "the tsa_key (named before its key line) is owned by " CFG_OWNER_TSA
@@ -211,6 +216,10 @@ static void test_full(void)
               c.checkpoint_interval == 30 &&
               streq(config_key(&c, "log-ed")->tenant, CFG_OWNER_LEDGER),
           "ledger_key (owner " CFG_OWNER_LEDGER "), ledger_origin, checkpoint_interval");
+    CHECK(streq(c.evidence_key, "seal-1") && c.evidence_max_files == 7 &&
+              c.evidence_max_file == 1000 && c.evidence_max_total == 5000 &&
+              streq(config_key(&c, "seal-1")->tenant, CFG_OWNER_EVIDENCE),
+          "evidence_key (owner " CFG_OWNER_EVIDENCE ") and the upload limits");
     CHECK(c.nofficers == 1 && streq(c.officers[0].id, "off-1") &&
               config_officer_by_cn(&c, "officer.cn.test") == &c.officers[0],
           "officer");
@@ -260,9 +269,14 @@ static void test_defaults(void)
     CHECK(c.handshake_timeout == 10, "default handshake_timeout 10");
     CHECK(c.keyholder_timeout == 30, "default keyholder_timeout 30");
     CHECK(c.tsa_accuracy_ms == 1000, "default tsa_accuracy_ms 1000");
-    CHECK(c.user == NULL && c.pid_file == NULL && c.crl == NULL && c.n_env == 0 &&
-              c.verify_ca == NULL && c.tsa_key == NULL && c.tsa_policy == NULL,
+    CHECK(c.pid_file == NULL && c.crl == NULL && c.n_env == 0 && c.verify_ca == NULL &&
+              c.tsa_key == NULL && c.tsa_policy == NULL && c.ledger_key == NULL &&
+              c.evidence_key == NULL,
           "optional strings default to unset");
+    CHECK(streq(c.user, "nobody"), "user defaults to nobody (workers never keep root)");
+    CHECK(streq(c.ledger_origin, "portseal/ledger") && c.checkpoint_interval == 10 &&
+              c.evidence_max_files == 100 && c.evidence_max_total == 64 * 1024 * 1024,
+          "ledger and evidence defaults");
     CHECK(c.ntenants == 1 && c.nkeys == 1 && streq(c.keys[0].id, "k0"), "one tenant, one key");
     config_free(&c);
 }
