@@ -46,6 +46,13 @@ void api_verify_cms(struct request *r, const char *tail);
 void api_ledger_checkpoint(struct request *r, const char *tail);
 void api_ledger_inclusion(struct request *r, const char *tail);
 void api_ledger_consistency(struct request *r, const char *tail);
+/* api_evidence.c */
+void api_evidence_post(struct request *r, const char *tail);
+void api_evidence_get(struct request *r, const char *tail);
+void api_evidence_search(struct request *r, const char *tail);
+struct worker;
+/* After the privilege drop: open the evidence store (or say in the log why it cannot be). */
+void api_evidence_init(struct worker *w);
 /* api_tsa.c */
 void api_tsa(struct request *r, const char *tail);
 

@@ -312,7 +312,10 @@ static void admit(struct stream *st)
             return;
         }
     }
-    r->max_body = r->route->max_body == (size_t)-1 ? st->c->w->cfg->max_body : r->route->max_body;
+    r->max_body = r->route->max_body == (size_t)-1 ? st->c->w->cfg->max_body
+                  : r->route->max_body == ROUTE_BODY_EVIDENCE
+                      ? st->c->w->cfg->evidence_max_total + 1024 * 1024
+                      : r->route->max_body;
     r->body.max = r->max_body;
     st->discard_body = st->dispatched = 0;
 }

@@ -4,7 +4,8 @@
 
 #include "api.h"
 
-#define BODY_CFG ((size_t)-1)
+#define BODY_CFG      ((size_t)-1)
+#define BODY_EVIDENCE ROUTE_BODY_EVIDENCE
 /* a TimeStampReq is a few hundred bytes (hash, nonce, policy, a few extensions) */
 #define TSA_MAX_BODY 16384
 
@@ -29,6 +30,9 @@ const struct route routes[] = {
      "ledger_inclusion"},
     {"GET", "/v1/ledger/proof/consistency", 0, api_ledger_consistency, 0, ROUTE_PARTNER_OK,
      "ledger_consistency"},
+    {"POST", "/v1/evidence", 0, api_evidence_post, BODY_EVIDENCE, 0, "evidence_post"},
+    {"GET", "/v1/evidence", 0, api_evidence_search, 0, 0, "evidence_search"},
+    {"GET", "/v1/evidence/", 1, api_evidence_get, 0, ROUTE_SUBPATH, "evidence_get"},
     {NULL, NULL, 0, NULL, 0, 0, NULL},
 };
 
@@ -42,7 +46,8 @@ const struct route *router_match(const char *method, const char *path, const cha
         int hit;
 
         if (rt->prefix)
-            hit = strncmp(path, rt->path, n) == 0 && path[n] != 0 && strchr(path + n, '/') == NULL;
+            hit = strncmp(path, rt->path, n) == 0 && path[n] != 0 &&
+                  ((rt->flags & ROUTE_SUBPATH) || strchr(path + n, '/') == NULL);
         else
             hit = strcmp(path, rt->path) == 0;
         if (!hit)

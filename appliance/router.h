@@ -16,7 +16,11 @@ enum route_flags {
     ROUTE_OFFICER = 4,     /* ... to a local officer */
     ROUTE_PARTNER = 8,     /* ... to a partner (pinned root); implies ROUTE_PARTNER_OK */
     ROUTE_PARTNER_OK = 16, /* partners may use it too (else only local identities may) */
+    ROUTE_SUBPATH = 32,    /* a prefix route whose tail may hold '/' (the handler parses it) */
 };
+
+/* max_body of a route: the configured evidence_max_total plus 1 MiB of form overhead */
+#define ROUTE_BODY_EVIDENCE ((size_t)-2)
 
 struct route {
     const char *method;

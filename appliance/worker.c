@@ -4,6 +4,7 @@
  * keyholder restart).
  */
 #include "worker.h"
+#include "api.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -198,6 +199,7 @@ int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd
     /* everything secret-ish (the TLS key) is loaded: drop to the unprivileged user */
     if (privsep_drop(cfg->user) != PS_OK)
         fatalx("cannot drop privileges");
+    api_evidence_init(&w);
     if ((w.kh = kh_client_new()) == NULL || (w.ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
         fatal("setup");
     kh_client_set_fd(w.kh, kh_fd);

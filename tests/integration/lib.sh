@@ -7,6 +7,8 @@ export PORTSEALD=$REPO/$BUILD/portseald
 export KEYTOOL=$REPO/$BUILD/portseal-keytool
 DEMO=$REPO/tools/portseal-demo
 TMP=$(mktemp -d /tmp/portseal-it.XXXXXX)
+# workers run as nobody: their state_dir must be reachable (not readable) for them
+chmod 0711 "$TMP"
 INSTANCES=()
 
 ok() { echo "ok - $*"; }

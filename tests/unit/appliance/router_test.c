@@ -74,6 +74,9 @@ int main(void)
             {"POST", "/v1/ledger/checkpoint"},
             {"GET", "/v1/ledger/proof/inclusion"},
             {"GET", "/v1/ledger/proof/consistency"},
+            {"POST", "/v1/evidence"},
+            {"GET", "/v1/evidence"},
+            {"GET", "/v1/evidence/x"},
         };
 
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
@@ -99,6 +102,14 @@ int main(void)
     CHECK(rt != NULL && strcmp(rt->name, "verify_cms") == 0 && rt->flags == ROUTE_PARTNER_OK &&
               rt->max_body == (size_t)-1,
           "verify_cms: any valid client certificate (partners too), the configured body limit");
+    rt = m("GET", "/v1/evidence/abc/proof", &tail, &status);
+    CHECK(rt != NULL && strcmp(rt->name, "evidence_get") == 0 && strcmp(tail, "abc/proof") == 0,
+          "GET /v1/evidence/ID/proof -> evidence_get with the whole tail (ROUTE_SUBPATH)");
+    rt = m("GET", "/v1/keys/a/b", &tail, &status);
+    CHECK(rt == NULL && status == 404, "other prefix routes take no '/' in the tail");
+    rt = m("POST", "/v1/evidence", &tail, &status);
+    CHECK(rt != NULL && rt->max_body == ROUTE_BODY_EVIDENCE && !(rt->flags & ROUTE_PARTNER_OK),
+          "evidence_post: the evidence body limit, not for partners");
     rt = m("GET", "/metrics", &tail, &status);
     CHECK(rt != NULL && !(rt->flags & (ROUTE_PARTNER | ROUTE_PARTNER_OK)),
           "metrics: not for partners");
