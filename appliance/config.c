@@ -44,6 +44,7 @@ const char *const config_directives[] = {"listen",
                                          "ledger_origin",
                                          "checkpoint_interval",
                                          "evidence_key",
+                                         "exchange_key",
                                          "evidence_max_files",
                                          "evidence_max_file",
                                          "evidence_max_total",
@@ -305,6 +306,7 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         {"tsa_key", offsetof(struct config, tsa_key)},
         {"ledger_key", offsetof(struct config, ledger_key)},
         {"evidence_key", offsetof(struct config, evidence_key)},
+        {"exchange_key", offsetof(struct config, exchange_key)},
     };
     /* numbers: size_t fields (NUM_SIZE), unsigned (NUM_UINT), int (NUM_INT) */
     enum { NUM_INT, NUM_UINT, NUM_SIZE };
@@ -516,13 +518,16 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
     if (cfg->evidence_key && (r = own_key_check(cfg, "evidence_key", cfg->evidence_key,
                                                 CFG_OWNER_EVIDENCE, err, errlen)) != PS_OK)
         return r;
+    if (cfg->exchange_key && (r = own_key_check(cfg, "exchange_key", cfg->exchange_key,
+                                                CFG_OWNER_EXCHANGE, err, errlen)) != PS_OK)
+        return r;
     for (size_t i = 0; i < cfg->nkeys; i++) {
         int found = 0;
 
         if (cfg->keys[i].tenant == NULL)
             return cfg_err(err, errlen, cfg->keys[i].line,
-                           "key %s needs tenant= (only the keys named by tsa_key, ledger_key "
-                           "and evidence_key have none)",
+                           "key %s needs tenant= (only the appliance's own keys: tsa_key, "
+                           "ledger_key, evidence_key, exchange_key have none)",
                            cfg->keys[i].id);
         if (cfg->keys[i].tenant[0] == '@')
             continue;
@@ -613,11 +618,11 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 
 void config_free(struct config *cfg)
 {
-    char **strs[] = {&cfg->listen_host,   &cfg->user,         &cfg->pid_file,   &cfg->state_dir,
-                     &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca,  &cfg->crl,
-                     &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,   &cfg->sm2_wrap_key,
-                     &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy, &cfg->ledger_key,
-                     &cfg->ledger_origin, &cfg->evidence_key};
+    char **strs[] = {&cfg->listen_host,   &cfg->user,         &cfg->pid_file,    &cfg->state_dir,
+                     &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca,   &cfg->crl,
+                     &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,    &cfg->sm2_wrap_key,
+                     &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy,  &cfg->ledger_key,
+                     &cfg->ledger_origin, &cfg->evidence_key, &cfg->exchange_key};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);

@@ -25,6 +25,8 @@
 #define CFG_OWNER_LEDGER "@ledger"
 /* Owner of the key named by evidence_key (seals evidence bundles), likewise. */
 #define CFG_OWNER_EVIDENCE "@evidence"
+/* Owner of the key named by exchange_key (signs AEO feeds, P2P envelopes and receipts). */
+#define CFG_OWNER_EXCHANGE "@exchange"
 
 struct cfg_tenant {
     char *id;
@@ -87,6 +89,7 @@ struct config {
     char *ledger_origin;          /* checkpoint origin line (and note key name) */
     unsigned checkpoint_interval; /* seconds between checkpoints while the log grows */
     char *evidence_key;           /* key id that signs evidence bundles (CAdES), or NULL */
+    char *exchange_key;           /* key id that signs JWS for partners (ES256), or NULL */
     size_t evidence_max_files;    /* files in one upload */
     size_t evidence_max_file;     /* bytes of one file */
     size_t evidence_max_total;    /* bytes of all files of one upload */

@@ -58,6 +58,7 @@ KEY_SPECS=(
     "ledger-ed EC:edwards25519 05"
     "tsa-ec    EC:prime256v1   06"
     "seal-ec   EC:prime256v1   07"
+    "xchg-ec   EC:prime256v1   08"
 )
 
 # ---- nothing to do? ---------------------------------------------------------

@@ -145,6 +145,8 @@ static const char full[] = "# a full configuration\n"
                            "evidence_max_files 7\n"
                            "evidence_max_file 1000\n"
                            "evidence_max_total 5000\n"
+                           "key xk label=x cert=/etc/ps/x.pem\n"
+                           "exchange_key xk\n"
                            "partner sg root=/etc/ps/sg-root.pem cn=partner.sg url=https://sg:8443 "
                            "crl=/etc/ps/sg.crl\n";
 
@@ -183,8 +185,8 @@ static void test_full(void)
               streq(c.tenants[0].cn, "platform-a.cn.test") && streq(c.tenants[1].id, "Plat_B.2") &&
               streq(c.tenants[1].cn, "b-cn"),
           "tenants");
-    CHECK(c.nkeys == 6, "six keys");
-    if (c.nkeys == 6) {
+    CHECK(c.nkeys == 7, "seven keys");
+    if (c.nkeys == 7) {
         CHECK(streq(c.keys[0].id, "t1-ec") && streq(c.keys[0].tenant, "platform-a") &&
                   streq(c.keys[0].label, "t1-ec-label") &&
                   streq(c.keys[0].cert_file, "/etc/ps/t1.pem") &&
@@ -203,7 +205,7 @@ static void test_full(void)
 
         for (const char *p = full; p < strstr(full, "key tsa-1 "); p++)
             tsa_line += *p == '\n';
-        CHECK(c.nkeys == 6 && streq(c.keys[3].id, "tsa-1") &&
+        CHECK(c.nkeys == 7 && streq(c.keys[3].id, "tsa-1") &&
                   streq(c.keys[3].tenant, CFG_OWNER_TSA) && streq(c.keys[3].label, "tsa") &&
                   c.keys[3].line == tsa_line,
               "the tsa_key (named before its key line) is owned by " CFG_OWNER_TSA
@@ -220,6 +222,8 @@ static void test_full(void)
               c.evidence_max_file == 1000 && c.evidence_max_total == 5000 &&
               streq(config_key(&c, "seal-1")->tenant, CFG_OWNER_EVIDENCE),
           "evidence_key (owner " CFG_OWNER_EVIDENCE ") and the upload limits");
+    CHECK(streq(c.exchange_key, "xk") && streq(config_key(&c, "xk")->tenant, CFG_OWNER_EXCHANGE),
+          "exchange_key (owner " CFG_OWNER_EXCHANGE ")");
     CHECK(c.nofficers == 1 && streq(c.officers[0].id, "off-1") &&
               config_officer_by_cn(&c, "officer.cn.test") == &c.officers[0],
           "officer");
