@@ -15,21 +15,6 @@
 #include <sodium.h>
 #include <zlib.h>
 
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 /* ---- names ---- */
 
 /* Length of the UTF-8 sequence at s (well-formed, shortest form, no surrogates), 0 if bad. */
@@ -63,32 +48,33 @@ int asice_name_check(const char *name, char *err, size_t errlen)
     size_t len = strlen(name);
 
     if (len == 0)
-        return fail(PS_E_INVAL, err, errlen, "empty file name");
+        return ps_errf(PS_E_INVAL, err, errlen, "empty file name");
     if (len > ASICE_MAX_NAME)
-        return fail(PS_E_INVAL, err, errlen, "file name longer than %d bytes", ASICE_MAX_NAME);
+        return ps_errf(PS_E_INVAL, err, errlen, "file name longer than %d bytes", ASICE_MAX_NAME);
     for (size_t i = 0; i < len;) {
         size_t n = utf8_len((const unsigned char *)name + i);
 
         if (n == 0)
-            return fail(PS_E_INVAL, err, errlen,
-                        "file name is not valid UTF-8 or has a control character");
+            return ps_errf(PS_E_INVAL, err, errlen,
+                           "file name is not valid UTF-8 or has a control character");
         if (n == 1 && ((unsigned char)name[i] < 0x20 || name[i] == 0x7f))
-            return fail(PS_E_INVAL, err, errlen, "file name has a control character");
+            return ps_errf(PS_E_INVAL, err, errlen, "file name has a control character");
         if (n == 1 && strchr("/\\:*?\"<>|", name[i]))
-            return fail(PS_E_INVAL, err, errlen,
-                        "file name \"%s\" has a path separator or one "
-                        "of \\ : * ? \" < > |",
-                        name);
+            return ps_errf(PS_E_INVAL, err, errlen,
+                           "file name \"%s\" has a path separator or one "
+                           "of \\ : * ? \" < > |",
+                           name);
         i += n;
     }
     if (strstr(name, ".."))
-        return fail(PS_E_INVAL, err, errlen, "file name \"%s\" contains \"..\"", name);
+        return ps_errf(PS_E_INVAL, err, errlen, "file name \"%s\" contains \"..\"", name);
     if (strcmp(name, ".") == 0)
-        return fail(PS_E_INVAL, err, errlen, "file name \".\" is not allowed");
+        return ps_errf(PS_E_INVAL, err, errlen, "file name \".\" is not allowed");
     if (name[0] == ' ' || name[len - 1] == ' ')
-        return fail(PS_E_INVAL, err, errlen, "file name \"%s\" starts or ends with a space", name);
+        return ps_errf(PS_E_INVAL, err, errlen, "file name \"%s\" starts or ends with a space",
+                       name);
     if (strcmp(name, "mimetype") == 0 || strcasecmp(name, "META-INF") == 0)
-        return fail(PS_E_INVAL, err, errlen, "file name \"%s\" is reserved", name);
+        return ps_errf(PS_E_INVAL, err, errlen, "file name \"%s\" is reserved", name);
     return PS_OK;
 }
 
@@ -155,28 +141,28 @@ int asice_write(const struct asice_entry *e, size_t n, int64_t mtime, struct buf
 
     buf_reset(out);
     if (a == NULL)
-        return fail(PS_E_NOMEM, err, errlen, "out of memory");
+        return ps_errf(PS_E_NOMEM, err, errlen, "out of memory");
     if (archive_write_set_format_zip(a) != ARCHIVE_OK ||
         archive_write_set_format_option(a, "zip", "compression", "store") != ARCHIVE_OK ||
         archive_write_set_format_option(a, "zip", "zip64", NULL) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
         archive_write_open2(a, out, NULL, write_cb, NULL, NULL) != ARCHIVE_OK) {
-        fail(0, err, errlen, "cannot start the zip: %s", archive_error_string(a));
+        ps_errf(0, err, errlen, "cannot start the zip: %s", archive_error_string(a));
         goto out;
     }
     if (!add_entry(a, "mimetype", (const uint8_t *)ASICE_MIMETYPE, strlen(ASICE_MIMETYPE), mtime)) {
-        fail(0, err, errlen, "cannot write mimetype: %s", archive_error_string(a));
+        ps_errf(0, err, errlen, "cannot write mimetype: %s", archive_error_string(a));
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
         if (!add_entry(a, e[i].name, e[i].data, e[i].len, mtime)) {
             rc = out->len + e[i].len > out->max ? PS_E_LIMIT : PS_E_INVAL;
-            fail(0, err, errlen, "cannot write %s: %s", e[i].name, archive_error_string(a));
+            ps_errf(0, err, errlen, "cannot write %s: %s", e[i].name, archive_error_string(a));
             goto out;
         }
     }
     if (archive_write_close(a) != ARCHIVE_OK) {
-        fail(0, err, errlen, "cannot finish the zip: %s", archive_error_string(a));
+        ps_errf(0, err, errlen, "cannot finish the zip: %s", archive_error_string(a));
         goto out;
     }
     rc = PS_OK;
@@ -260,22 +246,22 @@ static int entry_name(const struct zent *z, size_t i, char *name, char *err, siz
     char why[160];
 
     if (z->nlen == 0 || z->nlen > ASICE_MAX_PATH || memchr(z->name, 0, z->nlen))
-        return fail(-1, err, errlen, "entry %zu: empty, overlong or NUL in its name", i + 1);
+        return ps_errf(-1, err, errlen, "entry %zu: empty, overlong or NUL in its name", i + 1);
     memcpy(name, z->name, z->nlen);
     name[z->nlen] = 0;
     if (i == 0)
         return strcmp(name, "mimetype") == 0
                    ? 0
-                   : fail(-1, err, errlen, "the first entry is \"%.64s\", not mimetype", name);
+                   : ps_errf(-1, err, errlen, "the first entry is \"%.64s\", not mimetype", name);
     if (strcmp(name, "META-INF/") == 0)
         return 1;
     if (strncmp(name, "META-INF/", 9) == 0) {
         if (!meta_inf_known(name))
-            return fail(-1, err, errlen, "unexpected file %s", name);
+            return ps_errf(-1, err, errlen, "unexpected file %s", name);
         return 0;
     }
     if (asice_name_check(name, why, sizeof(why)) != PS_OK)
-        return fail(-1, err, errlen, "entry %zu: %s", i + 1, why);
+        return ps_errf(-1, err, errlen, "entry %zu: %s", i + 1, why);
     return 0;
 }
 
@@ -306,51 +292,53 @@ static int read_entry(const uint8_t *zip, size_t end, size_t *pos, const struct 
     int desc = (z->flags & 8) != 0;
 
     if (z->offset != p)
-        return fail(-1, err, errlen,
-                    "entry %zu (%s): local header is not where the directory "
-                    "says (gap or overlap)",
-                    i + 1, name);
+        return ps_errf(-1, err, errlen,
+                       "entry %zu (%s): local header is not where the directory "
+                       "says (gap or overlap)",
+                       i + 1, name);
     if (end - p < 30 || rd32(l) != SIG_LOCAL)
-        return fail(-1, err, errlen, "entry %zu (%s): bad local header", i + 1, name);
+        return ps_errf(-1, err, errlen, "entry %zu (%s): bad local header", i + 1, name);
     if (rd16(l + 4) != z->needed || rd16(l + 6) != z->flags || rd16(l + 8) != z->method ||
         rd16(l + 10) != z->time || rd16(l + 12) != z->date || rd16(l + 26) != z->nlen ||
         rd16(l + 28) != z->xlen)
-        return fail(-1, err, errlen,
-                    "entry %zu (%s): local header differs from the central directory", i + 1, name);
+        return ps_errf(-1, err, errlen,
+                       "entry %zu (%s): local header differs from the central directory", i + 1,
+                       name);
     if ((rd32(l + 14) != z->crc && !(desc && rd32(l + 14) == 0)) ||
         (rd32(l + 18) != z->csize && !(desc && rd32(l + 18) == 0)) ||
         (rd32(l + 22) != z->usize && !(desc && rd32(l + 22) == 0)))
-        return fail(-1, err, errlen, "entry %zu (%s): local CRC or sizes differ", i + 1, name);
+        return ps_errf(-1, err, errlen, "entry %zu (%s): local CRC or sizes differ", i + 1, name);
     data = p + 30 + z->nlen + z->xlen;
     if (data > end || memcmp(l + 30, z->name, z->nlen) != 0 ||
         memcmp(l + 30 + z->nlen, z->extra, z->xlen) != 0)
-        return fail(-1, err, errlen,
-                    "entry %zu (%s): local name or extra field differs from the directory", i + 1,
-                    name);
+        return ps_errf(-1, err, errlen,
+                       "entry %zu (%s): local name or extra field differs from the directory",
+                       i + 1, name);
     if (z->csize > end - data)
-        return fail(-1, err, errlen, "entry %zu (%s): data runs past the end", i + 1, name);
+        return ps_errf(-1, err, errlen, "entry %zu (%s): data runs past the end", i + 1, name);
     if ((f->data = malloc((size_t)z->usize + 1)) == NULL)
-        return fail(-1, err, errlen, "out of memory");
+        return ps_errf(-1, err, errlen, "out of memory");
     f->len = z->usize;
     if (z->method == 0) {
         memcpy(f->data, zip + data, z->usize);
     } else if (inflate_entry(zip + data, z->csize, f->data, z->usize) != 0) {
-        return fail(-1, err, errlen,
-                    "entry %zu (%s): deflate data is corrupt or not of the declared size", i + 1,
-                    name);
+        return ps_errf(-1, err, errlen,
+                       "entry %zu (%s): deflate data is corrupt or not of the declared size", i + 1,
+                       name);
     }
     f->data[f->len] = 0;
     f->crc_bad = crc32(crc32(0, NULL, 0), f->data, (uInt)f->len) != z->crc;
     if (f->crc_bad && (!keep_bad_crc || i == 0))
-        return fail(-1, err, errlen, "entry %zu (%s): CRC mismatch", i + 1, name);
+        return ps_errf(-1, err, errlen, "entry %zu (%s): CRC mismatch", i + 1, name);
     p = data + z->csize;
     if (desc) {
         if (end - p >= 4 && rd32(zip + p) == SIG_DESC)
             p += 4;
         if (end - p < 12 || rd32(zip + p) != z->crc || rd32(zip + p + 4) != z->csize ||
             rd32(zip + p + 8) != z->usize)
-            return fail(-1, err, errlen,
-                        "entry %zu (%s): data descriptor differs from the directory", i + 1, name);
+            return ps_errf(-1, err, errlen,
+                           "entry %zu (%s): data descriptor differs from the directory", i + 1,
+                           name);
         p += 12;
     }
     *pos = p;
@@ -364,26 +352,27 @@ static int central_ok(const struct zent *z, size_t i, const char *name, int dir,
     unsigned mode = z->eattr >> 16;
 
     if (z->flags & 0x41)
-        return fail(-1, err, errlen, "entry %zu (%s): encrypted", i + 1, name);
+        return ps_errf(-1, err, errlen, "entry %zu (%s): encrypted", i + 1, name);
     if (z->method != 0 && z->method != 8)
-        return fail(-1, err, errlen, "entry %zu (%s): compression method %u is not supported",
-                    i + 1, name, z->method);
+        return ps_errf(-1, err, errlen, "entry %zu (%s): compression method %u is not supported",
+                       i + 1, name, z->method);
     if (z->csize == 0xffffffffu || z->usize == 0xffffffffu || z->offset == 0xffffffffu)
-        return fail(-1, err, errlen, "entry %zu (%s): zip64 is not supported", i + 1, name);
+        return ps_errf(-1, err, errlen, "entry %zu (%s): zip64 is not supported", i + 1, name);
     if ((z->flags & ~(z->method == 8 ? 0x080eu : 0x0808u)) != 0 || z->needed > 20 ||
         z->made_by >> 8 != 3 || (z->made_by & 0xff) != (z->needed & 0xff) || z->iattr != 0 ||
         (z->eattr & 0xffff) != 0)
-        return fail(-1, err, errlen, "entry %zu (%s): non-canonical zip header fields", i + 1,
-                    name);
+        return ps_errf(-1, err, errlen, "entry %zu (%s): non-canonical zip header fields", i + 1,
+                       name);
     if (z->method == 0 && z->csize != z->usize)
-        return fail(-1, err, errlen, "entry %zu (%s): stored sizes differ", i + 1, name);
+        return ps_errf(-1, err, errlen, "entry %zu (%s): stored sizes differ", i + 1, name);
     if (S_ISLNK(mode))
-        return fail(-1, err, errlen, "entry %zu (%s): symbolic links are not allowed", i + 1, name);
+        return ps_errf(-1, err, errlen, "entry %zu (%s): symbolic links are not allowed", i + 1,
+                       name);
     if (dir ? (!S_ISDIR(mode) || z->usize != 0) : mode != (S_IFREG | 0644))
-        return fail(-1, err, errlen, "entry %zu (%s): not a regular file with mode 0644", i + 1,
-                    name);
+        return ps_errf(-1, err, errlen, "entry %zu (%s): not a regular file with mode 0644", i + 1,
+                       name);
     if (!extra_ok(z->extra, z->xlen))
-        return fail(-1, err, errlen, "entry %zu (%s): unexpected extra field", i + 1, name);
+        return ps_errf(-1, err, errlen, "entry %zu (%s): unexpected extra field", i + 1, name);
     return 0;
 }
 
@@ -391,15 +380,15 @@ static int limits_ok(const struct zent *z, size_t i, const char *name, size_t *t
                      const struct asice_limits *lim, char *err, size_t errlen)
 {
     if (z->usize > lim->max_entry)
-        return fail(-1, err, errlen, "entry %zu (%s): larger than %zu bytes", i + 1, name,
-                    lim->max_entry);
+        return ps_errf(-1, err, errlen, "entry %zu (%s): larger than %zu bytes", i + 1, name,
+                       lim->max_entry);
     if (z->usize > lim->max_total - *total)
-        return fail(-1, err, errlen, "the files are larger than %zu bytes in total",
-                    lim->max_total);
+        return ps_errf(-1, err, errlen, "the files are larger than %zu bytes in total",
+                       lim->max_total);
     if (z->method == 8 && z->usize > 65536 &&
         z->usize / (z->csize ? z->csize : 1) >= lim->max_ratio)
-        return fail(-1, err, errlen, "entry %zu (%s): compression ratio over %u (zip bomb?)", i + 1,
-                    name, lim->max_ratio);
+        return ps_errf(-1, err, errlen, "entry %zu (%s): compression ratio over %u (zip bomb?)",
+                       i + 1, name, lim->max_ratio);
     *total += z->usize;
     return 0;
 }
@@ -408,9 +397,9 @@ static int check_mimetype(const struct zent *z, const struct asice_file *f, char
                           size_t errlen)
 {
     if (z->method != 0)
-        return fail(-1, err, errlen, "mimetype is compressed (it must be stored)");
+        return ps_errf(-1, err, errlen, "mimetype is compressed (it must be stored)");
     if (f->len != strlen(ASICE_MIMETYPE) || memcmp(f->data, ASICE_MIMETYPE, f->len) != 0)
-        return fail(-1, err, errlen, "mimetype is not %s", ASICE_MIMETYPE);
+        return ps_errf(-1, err, errlen, "mimetype is not %s", ASICE_MIMETYPE);
     return 0;
 }
 
@@ -425,39 +414,39 @@ int asice_read(const uint8_t *zip, size_t len, const struct asice_limits *lim, s
     out->files = NULL;
     out->n = 0;
     if (len < 22 || rd32(zip + len - 22) != SIG_END)
-        return fail(PS_E_INVAL, err, errlen,
-                    "not a zip: no end-of-directory record at the end (trailing bytes, a "
-                    "comment or truncation?)");
+        return ps_errf(PS_E_INVAL, err, errlen,
+                       "not a zip: no end-of-directory record at the end (trailing bytes, a "
+                       "comment or truncation?)");
     e = zip + len - 22;
     count = rd16(e + 10);
     cd_size = rd32(e + 12);
     cd_off = rd32(e + 16);
     if (rd16(e + 4) != 0 || rd16(e + 6) != 0 || rd16(e + 8) != count || rd16(e + 20) != 0 ||
         cd_off > len - 22 || cd_size != len - 22 - cd_off)
-        return fail(PS_E_INVAL, err, errlen, "zip end record is inconsistent");
+        return ps_errf(PS_E_INVAL, err, errlen, "zip end record is inconsistent");
     if (count == 0)
-        return fail(PS_E_INVAL, err, errlen, "the zip is empty");
+        return ps_errf(PS_E_INVAL, err, errlen, "the zip is empty");
     if (count > lim->max_entries)
-        return fail(PS_E_LIMIT, err, errlen, "more than %zu entries", lim->max_entries);
+        return ps_errf(PS_E_LIMIT, err, errlen, "more than %zu entries", lim->max_entries);
     if ((z = calloc(count, sizeof(*z))) == NULL ||
         (out->files = calloc(count, sizeof(*out->files))) == NULL) {
-        rc = fail(PS_E_NOMEM, err, errlen, "out of memory");
+        rc = ps_errf(PS_E_NOMEM, err, errlen, "out of memory");
         goto out;
     }
     for (size_t i = 0, p = cd_off; i < count; i++) {
         if (len - 22 - p < 46 || rd32(zip + p) != SIG_CENTRAL) {
-            fail(0, err, errlen, "central directory entry %zu is malformed", i + 1);
+            ps_errf(0, err, errlen, "central directory entry %zu is malformed", i + 1);
             goto out;
         }
         parse_central(zip + p, &z[i]);
         if (rd16(zip + p + 32) != 0 || rd16(zip + p + 34) != 0 ||
             (size_t)46 + z[i].nlen + z[i].xlen > len - 22 - p) {
-            fail(0, err, errlen, "central directory entry %zu is malformed", i + 1);
+            ps_errf(0, err, errlen, "central directory entry %zu is malformed", i + 1);
             goto out;
         }
         p += 46 + (size_t)z[i].nlen + z[i].xlen;
         if (i + 1 == count && p != len - 22) {
-            fail(0, err, errlen, "bytes after the central directory");
+            ps_errf(0, err, errlen, "bytes after the central directory");
             goto out;
         }
     }
@@ -470,7 +459,7 @@ int asice_read(const uint8_t *zip, size_t len, const struct asice_limits *lim, s
             goto out;
         for (size_t j = 0; j < i; j++)
             if (z[j].nlen == z[i].nlen && memcmp(z[j].name, z[i].name, z[i].nlen) == 0) {
-                fail(0, err, errlen, "duplicate entry %s", f->name);
+                ps_errf(0, err, errlen, "duplicate entry %s", f->name);
                 goto out;
             }
         if (limits_ok(&z[i], i, f->name, &total, lim, err, errlen) != 0) {
@@ -494,7 +483,7 @@ int asice_read(const uint8_t *zip, size_t len, const struct asice_limits *lim, s
         }
     }
     if (pos != cd_off) {
-        fail(0, err, errlen, "bytes between the last entry and the central directory");
+        ps_errf(0, err, errlen, "bytes between the last entry and the central directory");
         goto out;
     }
     rc = PS_OK;
@@ -634,7 +623,7 @@ static int next_el(xmlNode **pn, char *err, size_t errlen)
         if (n->type == XML_TEXT_NODE && n->content &&
             strspn((const char *)n->content, " \t\r\n") == strlen((const char *)n->content))
             continue;
-        return fail(-1, err, errlen, "manifest: unexpected text, comment or instruction");
+        return ps_errf(-1, err, errlen, "manifest: unexpected text, comment or instruction");
     }
     *pn = n;
     return 0;
@@ -653,11 +642,11 @@ static int attrs(const xmlNode *n, const char *const *allowed, size_t na, char *
             if (a->ns == NULL && strcmp((const char *)a->name, allowed[i]) == 0)
                 break;
         if (i == na)
-            return fail(-1, err, errlen, "manifest: unexpected attribute %s on %s",
-                        (const char *)a->name, (const char *)n->name);
+            return ps_errf(-1, err, errlen, "manifest: unexpected attribute %s on %s",
+                           (const char *)a->name, (const char *)n->name);
         vals[i] = (char *)xmlNodeGetContent((const xmlNode *)a);
         if (vals[i] == NULL || strlen(vals[i]) > vlen)
-            return fail(-1, err, errlen, "manifest: attribute %s too long", allowed[i]);
+            return ps_errf(-1, err, errlen, "manifest: attribute %s too long", allowed[i]);
     }
     return 0;
 }
@@ -677,13 +666,13 @@ static int read_sigref(xmlNode *n, struct asice_manifest *m, char *err, size_t e
     if (attrs(n, names, 2, v, ASICE_MAX_PATH * 3, err, errlen) != 0)
         goto out;
     if (v[0] == NULL || uri_decode(v[0], m->sigref) != 0) {
-        fail(0, err, errlen, "manifest: SigReference needs a valid URI");
+        ps_errf(0, err, errlen, "manifest: SigReference needs a valid URI");
         goto out;
     }
     if (v[1] && strlen(v[1]) <= ASICE_MAX_MIME)
         memcpy(m->sigref_mime, v[1], strlen(v[1]) + 1);
     if (n->children && (next_el(&n->children, err, errlen) != 0 || n->children)) {
-        fail(0, err, errlen, "manifest: SigReference must be empty");
+        ps_errf(0, err, errlen, "manifest: SigReference must be empty");
         goto out;
     }
     rc = 0;
@@ -701,25 +690,25 @@ static int read_digest(xmlNode *c, struct asice_ref *r, char *err, size_t errlen
     int rc = -1;
 
     if (next_el(&c, err, errlen) != 0 || c == NULL || !is_el(c, NS_DS, "DigestMethod"))
-        return fail(-1, err, errlen, "manifest: %s: DigestMethod expected", r->name);
+        return ps_errf(-1, err, errlen, "manifest: %s: DigestMethod expected", r->name);
     if (attrs(c, alg, 1, v, 256, err, errlen) != 0)
         goto out;
     if (v[0] == NULL || strcmp(v[0], ASICE_DIGEST_SHA256) != 0) {
-        fail(0, err, errlen, "manifest: %s: digest method is not SHA-256", r->name);
+        ps_errf(0, err, errlen, "manifest: %s: digest method is not SHA-256", r->name);
         goto out;
     }
     if (c->children || c->properties->next) {
-        fail(0, err, errlen, "manifest: %s: DigestMethod must be empty", r->name);
+        ps_errf(0, err, errlen, "manifest: %s: DigestMethod must be empty", r->name);
         goto out;
     }
     c = c->next;
     if (next_el(&c, err, errlen) != 0 || c == NULL || !is_el(c, NS_DS, "DigestValue") ||
         c->properties) {
-        fail(0, err, errlen, "manifest: %s: DigestValue expected", r->name);
+        ps_errf(0, err, errlen, "manifest: %s: DigestValue expected", r->name);
         goto out;
     }
     if (c->children && (c->children->type != XML_TEXT_NODE || c->children->next)) {
-        fail(0, err, errlen, "manifest: %s: DigestValue must be text", r->name);
+        ps_errf(0, err, errlen, "manifest: %s: DigestValue must be text", r->name);
         goto out;
     }
     text = xmlNodeGetContent(c);
@@ -727,12 +716,12 @@ static int read_digest(xmlNode *c, struct asice_ref *r, char *err, size_t errlen
         sodium_base642bin(r->sha256, 32, (const char *)text, strlen((const char *)text), NULL, &bl,
                           NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
         bl != 32) {
-        fail(0, err, errlen, "manifest: %s: DigestValue is not base64 of 32 bytes", r->name);
+        ps_errf(0, err, errlen, "manifest: %s: DigestValue is not base64 of 32 bytes", r->name);
         goto out;
     }
     c = c->next;
     if (next_el(&c, err, errlen) != 0 || c) {
-        fail(0, err, errlen, "manifest: %s: unexpected element after DigestValue", r->name);
+        ps_errf(0, err, errlen, "manifest: %s: unexpected element after DigestValue", r->name);
         goto out;
     }
     rc = 0;
@@ -753,17 +742,17 @@ static int read_ref(xmlNode *n, struct asice_manifest *m, char *err, size_t errl
     if (attrs(n, names, 2, v, ASICE_MAX_PATH * 3, err, errlen) != 0)
         goto out;
     if (v[0] == NULL || uri_decode(v[0], r->name) != 0) {
-        fail(0, err, errlen, "manifest: DataObjectReference %zu needs a valid URI", m->n + 1);
+        ps_errf(0, err, errlen, "manifest: DataObjectReference %zu needs a valid URI", m->n + 1);
         goto out;
     }
     for (size_t i = 0; i < m->n; i++)
         if (strcmp(m->refs[i].name, r->name) == 0) {
-            fail(0, err, errlen, "manifest: %s is listed twice", r->name);
+            ps_errf(0, err, errlen, "manifest: %s is listed twice", r->name);
             goto out;
         }
     if (v[1]) {
         if (strlen(v[1]) > ASICE_MAX_MIME) {
-            fail(0, err, errlen, "manifest: %s: MimeType too long", r->name);
+            ps_errf(0, err, errlen, "manifest: %s: MimeType too long", r->name);
             goto out;
         }
         memcpy(r->mime, v[1], strlen(v[1]) + 1);
@@ -786,28 +775,28 @@ int asice_manifest_read(const uint8_t *xml, size_t len, struct asice_manifest *m
 
     memset(m, 0, sizeof(*m));
     if (len == 0 || len > (1u << 20))
-        return fail(PS_E_INVAL, err, errlen, "manifest: empty or larger than 1 MiB");
+        return ps_errf(PS_E_INVAL, err, errlen, "manifest: empty or larger than 1 MiB");
     doc = xmlReadMemory((const char *)xml, (int)len, NULL, NULL,
                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (doc == NULL) {
-        fail(0, err, errlen, "manifest: not well-formed XML");
+        ps_errf(0, err, errlen, "manifest: not well-formed XML");
         goto out;
     }
     if (doc->intSubset || doc->extSubset) {
-        fail(0, err, errlen, "manifest: a DTD is not allowed");
+        ps_errf(0, err, errlen, "manifest: a DTD is not allowed");
         goto out;
     }
     if (doc->encoding && strcasecmp((const char *)doc->encoding, "UTF-8") != 0) {
-        fail(0, err, errlen, "manifest: encoding must be UTF-8");
+        ps_errf(0, err, errlen, "manifest: encoding must be UTF-8");
         goto out;
     }
     root = xmlDocGetRootElement(doc);
     if (root == NULL || !is_el(root, NS_ASIC, "ASiCManifest") || root->properties) {
-        fail(0, err, errlen, "manifest: the root is not asic:ASiCManifest");
+        ps_errf(0, err, errlen, "manifest: the root is not asic:ASiCManifest");
         goto out;
     }
     if ((m->refs = calloc(ASICE_MAX_REFS, sizeof(*m->refs))) == NULL) {
-        rc = fail(PS_E_NOMEM, err, errlen, "out of memory");
+        rc = ps_errf(PS_E_NOMEM, err, errlen, "out of memory");
         goto out;
     }
     for (n = root->children;; n = n->next) {
@@ -817,26 +806,26 @@ int asice_manifest_read(const uint8_t *xml, size_t len, struct asice_manifest *m
             break;
         if (is_el(n, NS_ASIC, "SigReference")) {
             if (have_sig++ || m->n) {
-                fail(0, err, errlen, "manifest: one SigReference, before the data objects");
+                ps_errf(0, err, errlen, "manifest: one SigReference, before the data objects");
                 goto out;
             }
             if (read_sigref(n, m, err, errlen) != 0)
                 goto out;
         } else if (is_el(n, NS_ASIC, "DataObjectReference")) {
             if (m->n == ASICE_MAX_REFS) {
-                rc = fail(PS_E_LIMIT, err, errlen, "manifest: more than %d references",
-                          ASICE_MAX_REFS);
+                rc = ps_errf(PS_E_LIMIT, err, errlen, "manifest: more than %d references",
+                             ASICE_MAX_REFS);
                 goto out;
             }
             if (read_ref(n, m, err, errlen) != 0)
                 goto out;
         } else {
-            fail(0, err, errlen, "manifest: unexpected element %s", (const char *)n->name);
+            ps_errf(0, err, errlen, "manifest: unexpected element %s", (const char *)n->name);
             goto out;
         }
     }
     if (!have_sig || m->n == 0) {
-        fail(0, err, errlen, "manifest: needs a SigReference and at least one data object");
+        ps_errf(0, err, errlen, "manifest: needs a SigReference and at least one data object");
         goto out;
     }
     rc = PS_OK;

@@ -13,21 +13,6 @@
 
 #define MAX_ZIP_OVERHEAD (1u << 20)
 
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 void evidence_hex(const uint8_t *p, size_t n, char *out)
 {
     static const char hx[] = "0123456789abcdef";
@@ -75,11 +60,11 @@ static int text_ok(const char *s, size_t len)
 static int str_field(json_t *v, const char *key, size_t max, char *err, size_t errlen)
 {
     if (!json_is_string(v))
-        return fail(-1, err, errlen, "metadata: %s must be a string", key);
+        return ps_errf(-1, err, errlen, "metadata: %s must be a string", key);
     if (json_string_length(v) == 0 || json_string_length(v) > max)
-        return fail(-1, err, errlen, "metadata: %s must be 1 to %zu bytes", key, max);
+        return ps_errf(-1, err, errlen, "metadata: %s must be 1 to %zu bytes", key, max);
     if (!text_ok(json_string_value(v), json_string_length(v)))
-        return fail(-1, err, errlen, "metadata: %s has a control character", key);
+        return ps_errf(-1, err, errlen, "metadata: %s has a control character", key);
     return 0;
 }
 
@@ -90,9 +75,9 @@ static int list_field(json_t *v, const char *key, char *err, size_t errlen)
     char what[48];
 
     if (!json_is_array(v))
-        return fail(-1, err, errlen, "metadata: %s must be a list of strings", key);
+        return ps_errf(-1, err, errlen, "metadata: %s must be a list of strings", key);
     if (json_array_size(v) > 100)
-        return fail(-1, err, errlen, "metadata: %s has more than 100 entries", key);
+        return ps_errf(-1, err, errlen, "metadata: %s has more than 100 entries", key);
     json_array_foreach(v, i, e)
     {
         snprintf(what, sizeof(what), "%s[%zu]", key, i);
@@ -152,7 +137,7 @@ static int meta_check(json_t *root, int sealed, struct evidence_meta *out, char 
     size_t marks;
 
     if (!json_is_object(root))
-        return fail(-1, err, errlen, "metadata must be a JSON object");
+        return ps_errf(-1, err, errlen, "metadata must be a JSON object");
     json_object_foreach(root, key, v)
     {
         size_t k;
@@ -161,7 +146,7 @@ static int meta_check(json_t *root, int sealed, struct evidence_meta *out, char 
             if (strcmp(key, meta_keys[k]) == 0)
                 break;
         if (k == sizeof(meta_keys) / sizeof(meta_keys[0]))
-            return fail(-1, err, errlen, "metadata: unknown field \"%.64s\"", key);
+            return ps_errf(-1, err, errlen, "metadata: unknown field \"%.64s\"", key);
     }
     if (str_field(json_object_get(root, "rights_holder"), "rights_holder", 256, err, errlen) ||
         str_field(json_object_get(root, "goods"), "goods", 2048, err, errlen) ||
@@ -169,7 +154,7 @@ static int meta_check(json_t *root, int sealed, struct evidence_meta *out, char 
         str_field(json_object_get(root, "submitter"), "submitter", 256, err, errlen))
         return -1;
     if (!hs_code_ok(json_string_value(json_object_get(root, "hs_code"))))
-        return fail(-1, err, errlen, "metadata: hs_code must be 4 to 10 digits (dots allowed)");
+        return ps_errf(-1, err, errlen, "metadata: hs_code must be 4 to 10 digits (dots allowed)");
     tm = json_object_get(root, "trademarks");
     pt = json_object_get(root, "patents");
     if ((tm && list_field(tm, "trademarks", err, errlen)) ||
@@ -177,12 +162,12 @@ static int meta_check(json_t *root, int sealed, struct evidence_meta *out, char 
         return -1;
     marks = (tm ? json_array_size(tm) : 0) + (pt ? json_array_size(pt) : 0);
     if (marks == 0)
-        return fail(-1, err, errlen,
-                    "metadata: at least one trademark or patent number is "
-                    "required");
+        return ps_errf(-1, err, errlen,
+                       "metadata: at least one trademark or patent number is "
+                       "required");
     v = json_object_get(root, "sealed_at");
     if (!sealed && v)
-        return fail(-1, err, errlen, "metadata: sealed_at is set by the appliance");
+        return ps_errf(-1, err, errlen, "metadata: sealed_at is set by the appliance");
     if (out) {
         memset(out, 0, sizeof(*out));
         snprintf(out->rights_holder, sizeof(out->rights_holder), "%s",
@@ -195,8 +180,8 @@ static int meta_check(json_t *root, int sealed, struct evidence_meta *out, char 
         uint64_t ms;
 
         if (!json_is_string(v) || parse_iso_ms(json_string_value(v), &ms) != 0)
-            return fail(-1, err, errlen,
-                        "metadata: sealed_at must be a time YYYY-MM-DDTHH:MM:SS.mmmZ");
+            return ps_errf(-1, err, errlen,
+                           "metadata: sealed_at must be a time YYYY-MM-DDTHH:MM:SS.mmmZ");
         if (out)
             out->sealed_at_ms = ms;
     }
@@ -211,11 +196,11 @@ int evidence_metadata_check(const uint8_t *json, size_t len, int sealed, struct 
     int rc;
 
     if (len > EVIDENCE_MAX_METADATA)
-        return fail(PS_E_LIMIT, err, errlen, "metadata is larger than %d bytes",
-                    EVIDENCE_MAX_METADATA);
+        return ps_errf(PS_E_LIMIT, err, errlen, "metadata is larger than %d bytes",
+                       EVIDENCE_MAX_METADATA);
     root = json_loadb((const char *)json, len, JSON_REJECT_DUPLICATES, &je);
     if (root == NULL)
-        return fail(PS_E_INVAL, err, errlen, "metadata is not valid JSON: %s", je.text);
+        return ps_errf(PS_E_INVAL, err, errlen, "metadata is not valid JSON: %s", je.text);
     rc = meta_check(root, sealed, out, err, errlen) == 0 ? PS_OK : PS_E_INVAL;
     json_decref(root);
     return rc;
@@ -281,25 +266,25 @@ static int add_file(struct evidence_seal *s, const struct mp_part *p, size_t *to
     char why[200];
 
     if (!p->has_filename)
-        return fail(PS_E_INVAL, err, errlen,
-                    "part \"%.64s\" is neither metadata nor a file (no filename)", p->name);
+        return ps_errf(PS_E_INVAL, err, errlen,
+                       "part \"%.64s\" is neither metadata nor a file (no filename)", p->name);
     if (asice_name_check(p->filename, why, sizeof(why)) != PS_OK)
-        return fail(PS_E_INVAL, err, errlen, "%s", why);
+        return ps_errf(PS_E_INVAL, err, errlen, "%s", why);
     if (strcmp(p->filename, EVIDENCE_METADATA) == 0)
-        return fail(PS_E_INVAL, err, errlen, "file name \"%s\" is reserved", EVIDENCE_METADATA);
+        return ps_errf(PS_E_INVAL, err, errlen, "file name \"%s\" is reserved", EVIDENCE_METADATA);
     for (size_t i = 1; i < s->n; i++)
         if (strcmp(s->obj[i].name, p->filename) == 0)
-            return fail(PS_E_INVAL, err, errlen, "duplicate file name \"%s\"", p->filename);
+            return ps_errf(PS_E_INVAL, err, errlen, "duplicate file name \"%s\"", p->filename);
     if (p->len == 0)
-        return fail(PS_E_INVAL, err, errlen, "file \"%s\" is empty", p->filename);
+        return ps_errf(PS_E_INVAL, err, errlen, "file \"%s\" is empty", p->filename);
     if (s->n > lim->max_files)
-        return fail(PS_E_LIMIT, err, errlen, "more than %zu files", lim->max_files);
+        return ps_errf(PS_E_LIMIT, err, errlen, "more than %zu files", lim->max_files);
     if (p->len > lim->max_file)
-        return fail(PS_E_LIMIT, err, errlen, "file \"%s\" is larger than %zu bytes", p->filename,
-                    lim->max_file);
+        return ps_errf(PS_E_LIMIT, err, errlen, "file \"%s\" is larger than %zu bytes", p->filename,
+                       lim->max_file);
     if (p->len > lim->max_total - *total)
-        return fail(PS_E_LIMIT, err, errlen, "the files are larger than %zu bytes together",
-                    lim->max_total);
+        return ps_errf(PS_E_LIMIT, err, errlen, "the files are larger than %zu bytes together",
+                       lim->max_total);
     *total += p->len;
     memcpy(o->name, p->filename, strlen(p->filename) + 1); /* checked: short */
     asice_mime_clean(p->content_type[0] ? p->content_type : "application/octet-stream", o->mime);
@@ -326,17 +311,17 @@ int evidence_seal_begin(struct evidence_seal *s, const struct mp_form *form,
     for (size_t i = 0; i < form->n; i++)
         if (strcmp(form->parts[i].name, "metadata") == 0) {
             if (meta)
-                return fail(PS_E_INVAL, err, errlen, "the form has two metadata parts");
+                return ps_errf(PS_E_INVAL, err, errlen, "the form has two metadata parts");
             meta = &form->parts[i];
         }
     if (meta == NULL)
-        return fail(PS_E_INVAL, err, errlen, "the form has no metadata part");
+        return ps_errf(PS_E_INVAL, err, errlen, "the form has no metadata part");
     if ((rc = evidence_metadata_check(meta->data, meta->len, 0, NULL, err, errlen)) != PS_OK)
         return rc;
     if ((s->obj = calloc(form->n + 1, sizeof(*s->obj))) == NULL)
-        return fail(PS_E_NOMEM, err, errlen, "out of memory");
+        return ps_errf(PS_E_NOMEM, err, errlen, "out of memory");
     if ((rc = meta_write(meta->data, meta->len, sealed_at_ms, &s->metadata)) != PS_OK) {
-        fail(0, err, errlen, "cannot write metadata.json");
+        ps_errf(0, err, errlen, "cannot write metadata.json");
         goto fail;
     }
     snprintf(s->obj[0].name, sizeof(s->obj[0].name), EVIDENCE_METADATA);
@@ -350,11 +335,11 @@ int evidence_seal_begin(struct evidence_seal *s, const struct mp_form *form,
             (rc = add_file(s, &form->parts[i], &total, lim, err, errlen)) != PS_OK)
             goto fail;
     if (s->n == 1) {
-        rc = fail(PS_E_INVAL, err, errlen, "the form has no files");
+        rc = ps_errf(PS_E_INVAL, err, errlen, "the form has no files");
         goto fail;
     }
     if ((refs = calloc(s->n, sizeof(*refs))) == NULL) {
-        rc = fail(PS_E_NOMEM, err, errlen, "out of memory");
+        rc = ps_errf(PS_E_NOMEM, err, errlen, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < s->n; i++) {
@@ -363,7 +348,7 @@ int evidence_seal_begin(struct evidence_seal *s, const struct mp_form *form,
         memcpy(refs[i].sha256, s->obj[i].sha256, 32);
     }
     if ((rc = asice_manifest_write(refs, s->n, &s->manifest)) != PS_OK) {
-        fail(0, err, errlen, "cannot write the manifest");
+        ps_errf(0, err, errlen, "cannot write the manifest");
         goto fail;
     }
     free(refs);
@@ -394,7 +379,7 @@ int evidence_seal_finish(const struct evidence_seal *s, const uint8_t *p7s, size
 
     bundle_id[0] = 0;
     if (e == NULL)
-        return fail(PS_E_NOMEM, err, errlen, "out of memory");
+        return ps_errf(PS_E_NOMEM, err, errlen, "out of memory");
     for (size_t i = 0; i < s->n; i++) {
         e[i].name = s->obj[i].name;
         e[i].data = s->obj[i].data;
@@ -454,21 +439,21 @@ int evidence_leaf_parse(const uint8_t *text, size_t len, struct evidence_leaf *o
 
     memset(out, 0, sizeof(*out));
     if (len < 7 || memcmp(text, "bundle ", 7) != 0)
-        return fail(PS_E_INVAL, err, errlen, "the leaf is not a bundle leaf");
+        return ps_errf(PS_E_INVAL, err, errlen, "the leaf is not a bundle leaf");
     for (d = 0; i < len && text[i] >= '0' && text[i] <= '9'; i++, d++) {
         if (ms > (UINT64_MAX - 9) / 10)
-            return fail(PS_E_INVAL, err, errlen, "leaf: time out of range");
+            return ps_errf(PS_E_INVAL, err, errlen, "leaf: time out of range");
         ms = ms * 10 + (uint64_t)(text[i] - '0');
     }
     if (d == 0 || (d > 1 && text[7] == '0') || d > 19)
-        return fail(PS_E_INVAL, err, errlen, "leaf: time is not canonical decimal");
+        return ps_errf(PS_E_INVAL, err, errlen, "leaf: time is not canonical decimal");
     if (len != i + 3 * 65 + 1 || text[len - 1] != '\n')
-        return fail(PS_E_INVAL, err, errlen, "leaf: wrong length or no final newline");
+        return ps_errf(PS_E_INVAL, err, errlen, "leaf: wrong length or no final newline");
     if (text[i] != ' ' || hex32(text + i + 1, out->manifest) != 0 || text[i + 65] != ' ' ||
         hex32(text + i + 66, out->p7s) != 0 || text[i + 130] != ' ' ||
         hex32(text + i + 131, out->tst) != 0)
-        return fail(PS_E_INVAL, err, errlen,
-                    "leaf: expected three lowercase hex SHA-256 values after the time");
+        return ps_errf(PS_E_INVAL, err, errlen,
+                       "leaf: expected three lowercase hex SHA-256 values after the time");
     out->unix_ms = ms;
     return PS_OK;
 }
@@ -553,10 +538,10 @@ static int get_str(json_t *o, const char *key, struct buf *b, char *err, size_t 
     json_t *v = json_object_get(o, key);
 
     if (!json_is_string(v))
-        return fail(-1, err, errlen, "ledger proof: %s must be a string", key);
+        return ps_errf(-1, err, errlen, "ledger proof: %s must be a string", key);
     buf_reset(b);
     if (buf_append(b, json_string_value(v), json_string_length(v)) != PS_OK)
-        return fail(-1, err, errlen, "ledger proof: %s is too long", key);
+        return ps_errf(-1, err, errlen, "ledger proof: %s is too long", key);
     return 0;
 }
 
@@ -565,7 +550,7 @@ static int get_u64(json_t *o, const char *key, uint64_t *out, char *err, size_t 
     json_t *v = json_object_get(o, key);
 
     if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return fail(-1, err, errlen, "ledger proof: %s must be a non-negative integer", key);
+        return ps_errf(-1, err, errlen, "ledger proof: %s must be a non-negative integer", key);
     *out = (uint64_t)json_integer_value(v);
     return 0;
 }
@@ -579,14 +564,14 @@ static int proof_fields(json_t *root, struct evidence_proof *p, char *err, size_
     size_t i;
 
     if (!json_is_object(root))
-        return fail(-1, err, errlen, "ledger proof is not a JSON object");
+        return ps_errf(-1, err, errlen, "ledger proof is not a JSON object");
     json_object_foreach(root, key, v)
     {
         for (i = 0; i < 6; i++)
             if (strcmp(key, keys[i]) == 0)
                 break;
         if (i == 6)
-            return fail(-1, err, errlen, "ledger proof: unknown field \"%.64s\"", key);
+            return ps_errf(-1, err, errlen, "ledger proof: unknown field \"%.64s\"", key);
     }
     if (get_str(root, "leaf", &p->leaf, err, errlen) ||
         get_u64(root, "leaf_index", &p->leaf_index, err, errlen) ||
@@ -595,8 +580,9 @@ static int proof_fields(json_t *root, struct evidence_proof *p, char *err, size_
         return -1;
     inc = json_object_get(root, "inclusion");
     if (!json_is_array(inc) || json_array_size(inc) > MERKLE_MAX_PROOF)
-        return fail(-1, err, errlen, "ledger proof: inclusion must be a list of at most %d hashes",
-                    MERKLE_MAX_PROOF);
+        return ps_errf(-1, err, errlen,
+                       "ledger proof: inclusion must be a list of at most %d hashes",
+                       MERKLE_MAX_PROOF);
     json_array_foreach(inc, i, v)
     {
         size_t bl;
@@ -605,26 +591,26 @@ static int proof_fields(json_t *root, struct evidence_proof *p, char *err, size_
             sodium_base642bin(p->inclusion.hash[i], 32, json_string_value(v), json_string_length(v),
                               NULL, &bl, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
             bl != 32)
-            return fail(-1, err, errlen, "ledger proof: inclusion[%zu] is not base64 of 32 bytes",
-                        i);
+            return ps_errf(-1, err, errlen,
+                           "ledger proof: inclusion[%zu] is not base64 of 32 bytes", i);
     }
     p->inclusion.len = json_array_size(inc);
     certs = json_object_get(root, "log_certificate");
     if (!json_is_array(certs) || json_array_size(certs) == 0 ||
         json_array_size(certs) > EVIDENCE_MAX_LOG_CERTS)
-        return fail(-1, err, errlen,
-                    "ledger proof: log_certificate must be a list of 1 to %d "
-                    "PEM certificates",
-                    EVIDENCE_MAX_LOG_CERTS);
+        return ps_errf(-1, err, errlen,
+                       "ledger proof: log_certificate must be a list of 1 to %d "
+                       "PEM certificates",
+                       EVIDENCE_MAX_LOG_CERTS);
     for (i = 0; i < json_array_size(certs); i++) {
         char what[48];
 
         snprintf(what, sizeof(what), "log_certificate[%zu]", i);
         if (!json_is_string(json_array_get(certs, i)))
-            return fail(-1, err, errlen, "ledger proof: %s must be a string", what);
+            return ps_errf(-1, err, errlen, "ledger proof: %s must be a string", what);
         if (buf_append(&p->cert[i], json_string_value(json_array_get(certs, i)),
                        json_string_length(json_array_get(certs, i))) != PS_OK)
-            return fail(-1, err, errlen, "ledger proof: %s is too long", what);
+            return ps_errf(-1, err, errlen, "ledger proof: %s is too long", what);
     }
     p->ncerts = json_array_size(certs);
     return 0;
@@ -640,10 +626,10 @@ int evidence_proof_parse(const uint8_t *json, size_t len, struct evidence_proof 
     evidence_proof_free(p);
     evidence_proof_init(p);
     if (len > EVIDENCE_MAX_PROOF_JSON)
-        return fail(PS_E_LIMIT, err, errlen, "ledger proof is larger than %d bytes",
-                    EVIDENCE_MAX_PROOF_JSON);
+        return ps_errf(PS_E_LIMIT, err, errlen, "ledger proof is larger than %d bytes",
+                       EVIDENCE_MAX_PROOF_JSON);
     if ((root = json_loadb((const char *)json, len, JSON_REJECT_DUPLICATES, &je)) == NULL)
-        return fail(PS_E_INVAL, err, errlen, "ledger proof is not valid JSON: %s", je.text);
+        return ps_errf(PS_E_INVAL, err, errlen, "ledger proof is not valid JSON: %s", je.text);
     rc = proof_fields(root, p, err, errlen) == 0 ? PS_OK : PS_E_INVAL;
     json_decref(root);
     if (rc != PS_OK) {

@@ -7,21 +7,6 @@
 #include <string.h>
 #include <strings.h>
 
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 static int is_tchar(int c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -61,37 +46,37 @@ static int parse_params(const char *p, const char *end, param_fn fn, void *ctx, 
         if (p == end)
             return 0;
         if (*p != ';')
-            return fail(-1, err, errlen, "%s: expected ';' between parameters", what);
+            return ps_errf(-1, err, errlen, "%s: expected ';' between parameters", what);
         p = skip_ws(p + 1, end);
         if (p == end)
             return 0; /* a trailing ';' */
         while (p < end && is_tchar((unsigned char)*p)) {
             if (nl + 1 >= sizeof(name))
-                return fail(-1, err, errlen, "%s: parameter name too long", what);
+                return ps_errf(-1, err, errlen, "%s: parameter name too long", what);
             name[nl++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
             p++;
         }
         name[nl] = 0;
         p = skip_ws(p, end);
         if (nl == 0 || p == end || *p != '=')
-            return fail(-1, err, errlen, "%s: malformed parameter", what);
+            return ps_errf(-1, err, errlen, "%s: malformed parameter", what);
         p = skip_ws(p + 1, end);
         if (p < end && *p == '"') {
             for (p++; p < end && *p != '"'; p++) {
                 if (vl + 1 >= sizeof(value))
-                    return fail(-1, err, errlen, "%s: parameter %s is too long", what, name);
+                    return ps_errf(-1, err, errlen, "%s: parameter %s is too long", what, name);
                 value[vl++] = *p;
             }
             if (p == end)
-                return fail(-1, err, errlen, "%s: unterminated quoted string", what);
+                return ps_errf(-1, err, errlen, "%s: unterminated quoted string", what);
             p++;
         } else {
             while (p < end && *p != ';' && *p != ' ' && *p != '\t') {
                 if (!is_tchar((unsigned char)*p))
-                    return fail(-1, err, errlen, "%s: parameter %s has an invalid character", what,
-                                name);
+                    return ps_errf(-1, err, errlen, "%s: parameter %s has an invalid character",
+                                   what, name);
                 if (vl + 1 >= sizeof(value))
-                    return fail(-1, err, errlen, "%s: parameter %s is too long", what, name);
+                    return ps_errf(-1, err, errlen, "%s: parameter %s is too long", what, name);
                 value[vl++] = *p++;
             }
         }
@@ -109,12 +94,12 @@ static int boundary_param(void *ctx, const char *name, const char *value, size_t
     if (strcmp(name, "boundary") != 0)
         return 0;
     if (out[0])
-        return fail(-1, err, errlen, "Content-Type has two boundary parameters");
+        return ps_errf(-1, err, errlen, "Content-Type has two boundary parameters");
     if (vlen == 0 || vlen > MP_MAX_BOUNDARY || value[vlen - 1] == ' ')
-        return fail(-1, err, errlen, "the multipart boundary must be 1 to 70 characters");
+        return ps_errf(-1, err, errlen, "the multipart boundary must be 1 to 70 characters");
     for (size_t i = 0; i < vlen; i++)
         if (!is_bchar((unsigned char)value[i]))
-            return fail(-1, err, errlen, "the multipart boundary has an invalid character");
+            return ps_errf(-1, err, errlen, "the multipart boundary has an invalid character");
     memcpy(out, value, vlen + 1);
     return 0;
 }
@@ -129,13 +114,13 @@ int mp_boundary(const char *ct, char *out, size_t outlen, char *err, size_t errl
         out[0] = 0;
     if (strncasecmp(p, type, sizeof(type) - 1) != 0 ||
         (p[sizeof(type) - 1] != 0 && p[sizeof(type) - 1] != ';' && p[sizeof(type) - 1] != ' '))
-        return fail(PS_E_INVAL, err, errlen, "Content-Type must be multipart/form-data");
+        return ps_errf(PS_E_INVAL, err, errlen, "Content-Type must be multipart/form-data");
     if (parse_params(p + sizeof(type) - 1, end, boundary_param, b, "Content-Type", err, errlen))
         return PS_E_INVAL;
     if (b[0] == 0)
-        return fail(PS_E_INVAL, err, errlen, "Content-Type has no boundary parameter");
+        return ps_errf(PS_E_INVAL, err, errlen, "Content-Type has no boundary parameter");
     if (strlen(b) + 1 > outlen)
-        return fail(PS_E_LIMIT, err, errlen, "boundary too long");
+        return ps_errf(PS_E_LIMIT, err, errlen, "boundary too long");
     memcpy(out, b, strlen(b) + 1);
     return PS_OK;
 }
@@ -156,22 +141,23 @@ static int disp_param(void *ctx, const char *name, const char *value, size_t vle
         int is_name = name[0] == 'n';
 
         if (is_name ? d->have_name : p->has_filename)
-            return fail(-1, err, errlen, "part %zu: Content-Disposition repeats %s", d->idx, name);
+            return ps_errf(-1, err, errlen, "part %zu: Content-Disposition repeats %s", d->idx,
+                           name);
         if (vlen > MP_MAX_NAME)
-            return fail(-1, err, errlen, "part %zu: %s is longer than %d bytes", d->idx, name,
-                        MP_MAX_NAME);
+            return ps_errf(-1, err, errlen, "part %zu: %s is longer than %d bytes", d->idx, name,
+                           MP_MAX_NAME);
         if (memchr(value, 0, vlen))
-            return fail(-1, err, errlen, "part %zu: %s contains a NUL byte", d->idx, name);
+            return ps_errf(-1, err, errlen, "part %zu: %s contains a NUL byte", d->idx, name);
         memcpy(is_name ? p->name : p->filename, value, vlen + 1);
         if (is_name)
             d->have_name = 1;
         else
             p->has_filename = 1;
     } else if (strcmp(name, "filename*") == 0) {
-        return fail(-1, err, errlen,
-                    "part %zu: filename* is not supported (RFC 7578 4.2); use "
-                    "filename",
-                    d->idx);
+        return ps_errf(-1, err, errlen,
+                       "part %zu: filename* is not supported (RFC 7578 4.2); use "
+                       "filename",
+                       d->idx);
     }
     return 0;
 }
@@ -184,16 +170,16 @@ static int header_line(struct mp_part *part, struct disp *d, int *have_disp, con
     size_t nl;
 
     if (p < end && (*p == ' ' || *p == '\t'))
-        return fail(-1, err, errlen, "part %zu: folded header lines are not allowed", d->idx);
+        return ps_errf(-1, err, errlen, "part %zu: folded header lines are not allowed", d->idx);
     for (const char *q = p; q < end; q++)
         if (((unsigned char)*q < 0x20 && *q != '\t') || *q == 0x7f)
-            return fail(-1, err, errlen, "part %zu: control character in a header", d->idx);
+            return ps_errf(-1, err, errlen, "part %zu: control character in a header", d->idx);
     if (colon == NULL || colon == p)
-        return fail(-1, err, errlen, "part %zu: malformed header line", d->idx);
+        return ps_errf(-1, err, errlen, "part %zu: malformed header line", d->idx);
     nl = (size_t)(colon - p);
     for (const char *q = p; q < colon; q++)
         if (!is_tchar((unsigned char)*q))
-            return fail(-1, err, errlen, "part %zu: malformed header name", d->idx);
+            return ps_errf(-1, err, errlen, "part %zu: malformed header name", d->idx);
     v = skip_ws(colon + 1, end);
     while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
         end--;
@@ -201,20 +187,21 @@ static int header_line(struct mp_part *part, struct disp *d, int *have_disp, con
         static const char fd[] = "form-data";
 
         if (*have_disp)
-            return fail(-1, err, errlen, "part %zu: two Content-Disposition headers", d->idx);
+            return ps_errf(-1, err, errlen, "part %zu: two Content-Disposition headers", d->idx);
         *have_disp = 1;
         if ((size_t)(end - v) < sizeof(fd) - 1 || strncasecmp(v, fd, sizeof(fd) - 1) != 0 ||
             (v + sizeof(fd) - 1 < end && v[sizeof(fd) - 1] != ';' && v[sizeof(fd) - 1] != ' ' &&
              v[sizeof(fd) - 1] != '\t'))
-            return fail(-1, err, errlen, "part %zu: Content-Disposition must be form-data", d->idx);
+            return ps_errf(-1, err, errlen, "part %zu: Content-Disposition must be form-data",
+                           d->idx);
         return parse_params(v + sizeof(fd) - 1, end, disp_param, d, "Content-Disposition", err,
                             errlen);
     }
     if (nl == 12 && strncasecmp(p, "Content-Type", nl) == 0) {
         if (part->content_type[0])
-            return fail(-1, err, errlen, "part %zu: two Content-Type headers", d->idx);
+            return ps_errf(-1, err, errlen, "part %zu: two Content-Type headers", d->idx);
         if ((size_t)(end - v) > MP_MAX_TYPE || end == v)
-            return fail(-1, err, errlen, "part %zu: Content-Type is empty or too long", d->idx);
+            return ps_errf(-1, err, errlen, "part %zu: Content-Type is empty or too long", d->idx);
         memcpy(part->content_type, v, (size_t)(end - v));
         part->content_type[end - v] = 0;
         return 0;
@@ -224,8 +211,9 @@ static int header_line(struct mp_part *part, struct disp *d, int *have_disp, con
 
         if (!((vl == 6 && strncasecmp(v, "binary", 6) == 0) ||
               (vl == 4 && (strncasecmp(v, "8bit", 4) == 0 || strncasecmp(v, "7bit", 4) == 0))))
-            return fail(-1, err, errlen,
-                        "part %zu: Content-Transfer-Encoding must be binary, 8bit or 7bit", d->idx);
+            return ps_errf(-1, err, errlen,
+                           "part %zu: Content-Transfer-Encoding must be binary, 8bit or 7bit",
+                           d->idx);
     }
     return 0;
 }
@@ -246,9 +234,9 @@ static int headers(struct mp_part *part, size_t idx, const char *p, const char *
         p = eol == end ? end : eol + 2;
     }
     if (!have_disp)
-        return fail(-1, err, errlen, "part %zu has no Content-Disposition header", idx);
+        return ps_errf(-1, err, errlen, "part %zu has no Content-Disposition header", idx);
     if (!d.have_name)
-        return fail(-1, err, errlen, "part %zu: Content-Disposition has no name parameter", idx);
+        return ps_errf(-1, err, errlen, "part %zu: Content-Disposition has no name parameter", idx);
     return 0;
 }
 
@@ -262,7 +250,8 @@ static int after_delimiter(const uint8_t **pp, const uint8_t *end, char *err, si
     while (p < end && (*p == ' ' || *p == '\t'))
         p++;
     if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
-        return fail(-1, err, errlen, "malformed boundary line (expected CRLF after the boundary)");
+        return ps_errf(-1, err, errlen,
+                       "malformed boundary line (expected CRLF after the boundary)");
     *pp = p + 2;
     return 0;
 }
@@ -278,10 +267,10 @@ int mp_parse(const uint8_t *body, size_t len, const char *boundary, const struct
     form->parts = NULL;
     form->n = 0;
     if (bl == 0 || bl > MP_MAX_BOUNDARY)
-        return fail(PS_E_INVAL, err, errlen, "invalid multipart boundary");
+        return ps_errf(PS_E_INVAL, err, errlen, "invalid multipart boundary");
     if (len > lim->max_total)
-        return fail(PS_E_LIMIT, err, errlen, "the request body is larger than %zu bytes",
-                    lim->max_total);
+        return ps_errf(PS_E_LIMIT, err, errlen, "the request body is larger than %zu bytes",
+                       lim->max_total);
     dl = (size_t)snprintf(delim, sizeof(delim), "\r\n--%s", boundary);
     /* the first delimiter may open the body (no CRLF before it) */
     if (len >= dl - 2 && memcmp(body, delim + 2, dl - 2) == 0) {
@@ -289,7 +278,7 @@ int mp_parse(const uint8_t *body, size_t len, const char *boundary, const struct
     } else {
         p = len ? memmem(body, len, delim, dl) : NULL;
         if (p == NULL)
-            return fail(PS_E_INVAL, err, errlen, "the body has no multipart boundary line");
+            return ps_errf(PS_E_INVAL, err, errlen, "the body has no multipart boundary line");
         p += dl;
     }
     for (;;) {
@@ -302,7 +291,7 @@ int mp_parse(const uint8_t *body, size_t len, const char *boundary, const struct
         if (r == 1)
             break;
         if (form->n == lim->max_parts) {
-            rc = fail(PS_E_LIMIT, err, errlen, "more than %zu parts", lim->max_parts);
+            rc = ps_errf(PS_E_LIMIT, err, errlen, "more than %zu parts", lim->max_parts);
             goto fail;
         }
         if (form->n == cap) {
@@ -310,7 +299,7 @@ int mp_parse(const uint8_t *body, size_t len, const char *boundary, const struct
             struct mp_part *np = realloc(form->parts, nc * sizeof(*np));
 
             if (np == NULL) {
-                rc = fail(PS_E_NOMEM, err, errlen, "out of memory");
+                rc = ps_errf(PS_E_NOMEM, err, errlen, "out of memory");
                 goto fail;
             }
             form->parts = np;
@@ -328,17 +317,17 @@ int mp_parse(const uint8_t *body, size_t len, const char *boundary, const struct
             hend = memmem(p, look, "\r\n\r\n", 4);
             if (hend == NULL) {
                 if (look == (size_t)(end - p)) {
-                    fail(0, err, errlen, "part %zu: the body ends inside the part headers",
-                         form->n);
+                    ps_errf(0, err, errlen, "part %zu: the body ends inside the part headers",
+                            form->n);
                     goto fail;
                 }
-                rc = fail(PS_E_LIMIT, err, errlen, "part %zu: headers larger than %zu bytes",
-                          form->n, lim->max_header);
+                rc = ps_errf(PS_E_LIMIT, err, errlen, "part %zu: headers larger than %zu bytes",
+                             form->n, lim->max_header);
                 goto fail;
             }
             if ((size_t)(hend - p) > lim->max_header) {
-                rc = fail(PS_E_LIMIT, err, errlen, "part %zu: headers larger than %zu bytes",
-                          form->n, lim->max_header);
+                rc = ps_errf(PS_E_LIMIT, err, errlen, "part %zu: headers larger than %zu bytes",
+                             form->n, lim->max_header);
                 goto fail;
             }
             hend += 2;
@@ -348,7 +337,7 @@ int mp_parse(const uint8_t *body, size_t len, const char *boundary, const struct
         p = hend + 2;
         dend = p < end ? memmem(p, (size_t)(end - p), delim, dl) : NULL;
         if (dend == NULL) {
-            fail(0, err, errlen, "part %zu: the body ends without a closing boundary", form->n);
+            ps_errf(0, err, errlen, "part %zu: the body ends without a closing boundary", form->n);
             goto fail;
         }
         part->data = p;
