@@ -1,7 +1,6 @@
 /* asice.c - ASiC-E zip writer and strict reader, ASiCManifest writer and reader; see asice.h. */
 #include "asice.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,6 @@
 /* evidence.c - evidence uploads, sealing steps, bundle ledger leaves and proofs; see evidence.h. */
 #include "evidence.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,6 @@
 /* multipart.c - bounded multipart/form-data parser; see multipart.h. */
 #include "multipart.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
