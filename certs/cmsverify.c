@@ -17,8 +17,7 @@ static void set_signer(struct cms_check *out, X509 *x)
     out->have_signer = 1;
 }
 
-/* Read the content through the CMS digest BIOs; returns that chain (BIO_free_all it). */
-static BIO *digest_content(CMS_ContentInfo *cms, const uint8_t *content, size_t clen)
+BIO *cms_digest_content(CMS_ContentInfo *cms, const uint8_t *content, size_t clen)
 {
     BIO *in = BIO_new_mem_buf(clen ? (const void *)content : (const void *)"", (int)clen);
     BIO *chain = in ? CMS_dataInit(cms, in) : NULL;
@@ -109,7 +108,7 @@ int cms_verify_detached(const uint8_t *sig, size_t siglen, const uint8_t *conten
     certs = CMS_get1_certs(cms);
     CMS_set1_signers_certs(cms, NULL, 0); /* find each signer's certificate in the CMS */
     ERR_clear_error();
-    if ((chain = digest_content(cms, content, clen)) == NULL) {
+    if ((chain = cms_digest_content(cms, content, clen)) == NULL) {
         snprintf(err, errlen, "cannot digest the content (unsupported digest algorithm?)");
         goto out;
     }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/cms.h>
 #include <openssl/x509.h>
 
 #include "../protocol/err.h"
@@ -34,5 +35,9 @@ struct cms_check {
  */
 int cms_verify_detached(const uint8_t *sig, size_t siglen, const uint8_t *content, size_t clen,
                         X509_STORE *trust, struct cms_check *out, char *err, size_t errlen) PS_WUR;
+
+/* Read detached content through the CMS digest BIOs (for messageDigest checks); returns that
+ * BIO chain (BIO_free_all it), or NULL. */
+BIO *cms_digest_content(CMS_ContentInfo *cms, const uint8_t *content, size_t clen);
 
 #endif

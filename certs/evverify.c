@@ -1,6 +1,8 @@
 /* evverify.c - offline verification of evidence bundles and checkpoints; see evverify.h. */
 #include "evverify.h"
 
+#include "cmsverify.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,21 +237,6 @@ static void read_gen_time(struct vctx *v)
 
 /* ---- CAdES ---- */
 
-static BIO *digest_content(CMS_ContentInfo *cms, const uint8_t *content, size_t clen)
-{
-    BIO *in = BIO_new_mem_buf(clen ? (const void *)content : (const void *)"", (int)clen);
-    BIO *chain = in ? CMS_dataInit(cms, in) : NULL;
-    char tmp[4096];
-
-    if (chain == NULL) {
-        BIO_free(in);
-        return NULL;
-    }
-    while (BIO_read(chain, tmp, sizeof(tmp)) > 0)
-        ;
-    return chain;
-}
-
 static int signing_cert_ok(CMS_SignerInfo *si, X509 *signer)
 {
     ASN1_STRING *s = CMS_signed_get0_data_by_OBJ(
@@ -284,7 +271,7 @@ static const char *signer_problem(CMS_ContentInfo *cms, CMS_SignerInfo *si, X509
         return "the digest algorithm is not SHA-256/384/512";
     if (CMS_signed_get_attr_count(si) <= 0)
         return "the signature has no signed attributes (not CAdES-BES)";
-    if ((chain = digest_content(cms, m->data, m->len)) == NULL)
+    if ((chain = cms_digest_content(cms, m->data, m->len)) == NULL)
         return "cannot digest the manifest";
     if (CMS_SignerInfo_verify_content(si, chain) != 1)
         bad = "messageDigest does not match the manifest (the manifest was changed)";
