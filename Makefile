@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CC ?= cc
 BUILD ?= build
-PKGS = openssl libnghttp2 jansson libsodium sqlite3 libxml-2.0
+PKGS = openssl libnghttp2 jansson libsodium sqlite3 libxml-2.0 libcurl
 PKGS += libarchive zlib
 override CPPFLAGS += -I/usr/include/p11-kit-1 -DOPENSSL_API_COMPAT=0x10101000L -D_GNU_SOURCE
 CFLAGS ?= -O2 -g
@@ -15,7 +15,7 @@ override LDLIBS += $(shell pkg-config --libs $(PKGS)) -ldl -lpthread
 DEB_PACKAGES = build-essential pkg-config libssl-dev libnghttp2-dev libjansson-dev libsodium-dev \
 	libsqlite3-dev libxml2-dev libxml2-utils libarchive-dev p11-kit libp11-kit-dev softhsm2 opensc \
 	nghttp2-client curl xmlsec1 python3 python3-h2 clang libclang-rt-14-dev clang-format procps \
-	iproute2 sqlite3 time python3-jwcrypto zlib1g-dev unzip
+	iproute2 sqlite3 time python3-jwcrypto zlib1g-dev unzip libcurl4-openssl-dev
 
 MAINS = appliance/portseald.c tools/portseal-keytool.c
 MAINS += tools/portseal-verify.c

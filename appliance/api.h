@@ -9,6 +9,7 @@ void api_healthz(struct request *r, const char *tail);
 void api_readyz(struct request *r, const char *tail);
 void api_metrics(struct request *r, const char *tail);
 void api_whoami(struct request *r, const char *tail);
+void api_partners(struct request *r, const char *tail);
 /* api_keys.c */
 void api_keys_list(struct request *r, const char *tail);
 void api_keys_get(struct request *r, const char *tail);

@@ -5,8 +5,16 @@
 #include <string.h>
 
 #include "api.h"
+#include "courier.h"
 #include "router.h"
 #include "worker.h"
+
+/* Officers: the state of each partner link, as the courier last checked it. */
+void api_partners(struct request *r, const char *tail)
+{
+    (void)tail;
+    http_respond_json(r, 200, json_pack("{s:o}", "partners", courier_links_json()));
+}
 
 /* Who the client certificate says the caller is: for pairing and support. */
 void api_whoami(struct request *r, const char *tail)

@@ -45,6 +45,8 @@ const char *const config_directives[] = {"listen",
                                          "checkpoint_interval",
                                          "evidence_key",
                                          "exchange_key",
+                                         "partner_cert",
+                                         "partner_key",
                                          "evidence_max_files",
                                          "evidence_max_file",
                                          "evidence_max_total",
@@ -307,6 +309,8 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         {"ledger_key", offsetof(struct config, ledger_key)},
         {"evidence_key", offsetof(struct config, evidence_key)},
         {"exchange_key", offsetof(struct config, exchange_key)},
+        {"partner_cert", offsetof(struct config, partner_cert)},
+        {"partner_key", offsetof(struct config, partner_key)},
     };
     /* numbers: size_t fields (NUM_SIZE), unsigned (NUM_UINT), int (NUM_INT) */
     enum { NUM_INT, NUM_UINT, NUM_SIZE };
@@ -504,6 +508,10 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
         }
     if ((r = tsa_check(cfg, err, errlen)) != PS_OK)
         return r;
+    if ((cfg->partner_cert == NULL) != (cfg->partner_key == NULL)) {
+        snprintf(err, errlen, "partner_cert and partner_key go together");
+        return PS_E_CONFIG;
+    }
     for (size_t i = 0; i < cfg->nofficers; i++)
         if (config_tenant_by_cn(cfg, cfg->officers[i].cn)) {
             snprintf(err, errlen, "officer %s: CN %s is already a tenant's", cfg->officers[i].id,
@@ -618,11 +626,13 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 
 void config_free(struct config *cfg)
 {
-    char **strs[] = {&cfg->listen_host,   &cfg->user,         &cfg->pid_file,    &cfg->state_dir,
-                     &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca,   &cfg->crl,
-                     &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,    &cfg->sm2_wrap_key,
-                     &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy,  &cfg->ledger_key,
-                     &cfg->ledger_origin, &cfg->evidence_key, &cfg->exchange_key};
+    char **strs[] = {&cfg->listen_host,  &cfg->user,          &cfg->pid_file,
+                     &cfg->state_dir,    &cfg->tls_cert,      &cfg->tls_key,
+                     &cfg->client_ca,    &cfg->crl,           &cfg->pkcs11_module,
+                     &cfg->pkcs11_token, &cfg->pin_file,      &cfg->sm2_wrap_key,
+                     &cfg->verify_ca,    &cfg->tsa_key,       &cfg->tsa_policy,
+                     &cfg->ledger_key,   &cfg->ledger_origin, &cfg->evidence_key,
+                     &cfg->exchange_key, &cfg->partner_cert,  &cfg->partner_key};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);

@@ -14,6 +14,7 @@ const struct route routes[] = {
     {"GET", "/readyz", 0, api_readyz, 0, 0, "readyz"},
     {"GET", "/metrics", 0, api_metrics, 0, 0, "metrics"},
     {"GET", "/v1/whoami", 0, api_whoami, 0, ROUTE_PARTNER_OK, "whoami"},
+    {"GET", "/v1/partners", 0, api_partners, 0, ROUTE_OFFICER, "partners"},
     {"GET", "/v1/keys", 0, api_keys_list, 0, ROUTE_TENANT, "keys"},
     {"GET", "/v1/keys/", 1, api_keys_get, 0, ROUTE_TENANT, "key"},
     {"POST", "/v1/sign/hash", 0, api_sign_hash, BODY_CFG, ROUTE_TENANT, "sign_hash"},

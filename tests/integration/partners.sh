@@ -57,6 +57,23 @@ as_cert "$CN_CLIENT_CERT" "$CN_CLIENT_KEY"
 api GET /v1/whoami
 check "tenant 1 is platform-a" test "$(jget "j.get('tenant')")" = platform-a
 
+# the courier's link checks: each side calls the other with its partner certificate
+as_cert "$CN_OFFICER_CERT" "$CN_OFFICER_KEY"
+link_is() {
+    api GET /v1/partners
+    [ "$STATUS" = 200 ] && [ "$(jget "[p for p in j['partners'] if p['partner'] == 'sg'][0]['$1']")" = "$2" ]
+}
+check "cn's courier reaches sg over HTTP/2 with pinned roots, and sg sees it as partner cn" \
+    wait_until 30 link_is as cn
+check "GET /v1/partners says the link is ok" link_is ok True
+as_cert "$CN_CLIENT_CERT" "$CN_CLIENT_KEY"
+api GET /v1/partners
+expect_error "a tenant may not read the partner links" 403 not_an_officer
+"$DEMO" stop "$TMP/sg" >/dev/null 2>&1
+as_cert "$CN_OFFICER_CERT" "$CN_OFFICER_KEY"
+check "with sg stopped, cn reports the link down (within 30 s)" wait_until 30 link_is ok False
+check "naming why" test -n "$(jget "[p for p in j['partners'] if p['partner'] == 'sg'][0]['error']")"
+
 # a reload with a broken config keeps the running one
 echo "partner broken root=/nonexistent.pem cn=x" >>"$TMP/cn/portseald.conf"
 kill -HUP "$CN_PID"

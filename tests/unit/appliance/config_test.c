@@ -147,6 +147,8 @@ static const char full[] = "# a full configuration\n"
                            "evidence_max_total 5000\n"
                            "key xk label=x cert=/etc/ps/x.pem\n"
                            "exchange_key xk\n"
+                           "partner_cert /etc/ps/partner.pem\n"
+                           "partner_key /etc/ps/partner.key\n"
                            "partner sg root=/etc/ps/sg-root.pem cn=partner.sg url=https://sg:8443 "
                            "crl=/etc/ps/sg.crl\n";
 

@@ -61,6 +61,7 @@ int main(void)
             {"GET", "/readyz"},
             {"GET", "/metrics"},
             {"GET", "/v1/whoami"},
+            {"GET", "/v1/partners"},
             {"GET", "/v1/keys"},
             {"GET", "/v1/keys/x"},
             {"POST", "/v1/sign/hash"},
