@@ -108,6 +108,7 @@ static struct kh {
     volatile sig_atomic_t stop;
     /* counters (atomic adds) */
     unsigned long long n_sig, n_req, n_denied, n_hsm_err, n_commits;
+    unsigned long long *n_sig_by; /* [key index * ALG_MAX + alg]: signatures committed */
     int storage_ok;
     struct kh_job *batch_head, *batch_tail; /* main thread: decoded, not yet queued */
 } kh;
@@ -479,6 +480,9 @@ static void *committer_thread(void *arg)
                     fatalx("reply buffer");
             } else if (!j->failed) {
                 __atomic_add_fetch(&kh.n_sig, j->req.count, __ATOMIC_RELAXED);
+                __atomic_add_fetch(
+                    &kh.n_sig_by[(size_t)(j->key - kh.reg.keys) * ALG_MAX + j->req.alg],
+                    j->req.count, __ATOMIC_RELAXED);
             }
             peer_queue(j->peer, j->peer_gen, j->reply.data, j->reply.len);
             j->peer->dirty = 1;
@@ -537,10 +541,23 @@ static void handle_status(struct kh_peer *p, uint32_t id)
                    __atomic_load_n(&kh.n_hsm_err, __ATOMIC_RELAXED),
                    __atomic_load_n(&kh.n_commits, __ATOMIC_RELAXED), hsm_ok,
                    (unsigned long long)leaves,
-                   __atomic_load_n(&kh.n_checkpoints, __ATOMIC_RELAXED)) != PS_OK) {
+                   __atomic_load_n(&kh.n_checkpoints, __ATOMIC_RELAXED)) != PS_OK ||
+        buf_printf(&b, "# TYPE portseal_signatures_by_key_total counter\n") != PS_OK) {
         buf_free(&b);
         return;
     }
+    for (size_t k = 0; k < kh.reg.n; k++)
+        for (int a = 1; a < ALG_MAX; a++) {
+            unsigned long long v =
+                __atomic_load_n(&kh.n_sig_by[k * ALG_MAX + (size_t)a], __ATOMIC_RELAXED);
+
+            if (v && buf_printf(&b,
+                                "portseal_signatures_by_key_total{tenant=\"%s\",key=\"%s\","
+                                "alg=\"%s\"} %llu\n",
+                                kh.reg.keys[k].cfg->tenant, kh.reg.keys[k].cfg->id,
+                                alg_info((enum ps_alg)a)->name, v) != PS_OK)
+                break;
+        }
     {
         struct buf f;
 
@@ -891,7 +908,8 @@ static void kh_setup(int ready_fd)
     kh.status_session = s;
     if ((kh.p11keys = calloc(kh.reg.n ? kh.reg.n : 1, sizeof(*kh.p11keys))) == NULL)
         ready_fail(ready_fd, "out of memory");
-    if ((kh.sm2keys = calloc(kh.reg.n ? kh.reg.n : 1, sizeof(*kh.sm2keys))) == NULL)
+    if ((kh.sm2keys = calloc(kh.reg.n ? kh.reg.n : 1, sizeof(*kh.sm2keys))) == NULL ||
+        (kh.n_sig_by = calloc((kh.reg.n ? kh.reg.n : 1) * ALG_MAX, sizeof(*kh.n_sig_by))) == NULL)
         ready_fail(ready_fd, "out of memory");
     for (size_t i = 0; i < kh.reg.n; i++) {
         const struct key_entry *k = &kh.reg.keys[i];

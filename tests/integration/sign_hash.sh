@@ -100,3 +100,7 @@ check "audit record holds tenant, key, algorithm and digest" \
 api GET /metrics
 expect_status "metrics" 200
 check "metrics count signatures" grep -q '^portseal_signatures_total 1019' "$TMP/body"
+check "metrics count signatures by tenant, key and algorithm" \
+    grep -q '^portseal_signatures_by_key_total{tenant="platform-a",key="t1-ec",alg="ecdsa-sha256"} [1-9]' "$TMP/body"
+check "and the per-key counts add up to the total" \
+    test "$(awk '/^portseal_signatures_by_key_total/ { n += $2 } END { print n }' "$TMP/body")" = 1019
