@@ -570,8 +570,9 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
             if (strcmp(cfg->partners[i].aeo_origin,
                        j == i ? cfg->aeo_origin : cfg->partners[j].aeo_origin) == 0)
                 return cfg_err(err, errlen, cfg->partners[i].line,
-                               "partner %s: AEO origin %s is already %s's", cfg->partners[i].id,
-                               cfg->partners[i].aeo_origin, j == i ? "ours" : cfg->partners[j].id);
+                               "partner %s: AEO origin %s is already %s%s", cfg->partners[i].id,
+                               cfg->partners[i].aeo_origin, j == i ? "ours" : cfg->partners[j].id,
+                               j == i ? "" : "'s");
     if (cfg->ledger_key && (r = own_key_check(cfg, "ledger_key", cfg->ledger_key, CFG_OWNER_LEDGER,
                                               err, errlen)) != PS_OK)
         return r;
