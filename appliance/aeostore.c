@@ -109,8 +109,7 @@ static void row_record(sqlite3_stmt *st, int col, struct aeo_record *r)
     r->seq = (uint64_t)sqlite3_column_int64(st, col);
     snprintf(r->aeo_id, sizeof(r->aeo_id), "%s", (const char *)sqlite3_column_text(st, col + 1));
     snprintf(r->name, sizeof(r->name), "%s", (const char *)sqlite3_column_text(st, col + 2));
-    snprintf(r->address, sizeof(r->address), "%s",
-             (const char *)sqlite3_column_text(st, col + 3));
+    snprintf(r->address, sizeof(r->address), "%s", (const char *)sqlite3_column_text(st, col + 3));
     r->status = status ? aeo_status_from_name(status, strlen(status)) : AEO_STATUS_NONE;
     r->valid_from = sqlite3_column_int64(st, col + 5);
     r->valid_until = sqlite3_column_int64(st, col + 6);
@@ -176,7 +175,8 @@ int aeostore_import(struct aeostore *s, const struct aeo_list *l, int64_t now, c
         return PS_E_STORAGE;
     }
     if (own_last_locked(s, &seq) != PS_OK ||
-        prepare(s, "SELECT " REC_COLS " FROM own_records WHERE aeo_id = ? ORDER BY seq DESC LIMIT 1",
+        prepare(s,
+                "SELECT " REC_COLS " FROM own_records WHERE aeo_id = ? ORDER BY seq DESC LIMIT 1",
                 &cur) != PS_OK ||
         prepare(s, "INSERT INTO own_records(" REC_COLS ", imported_by) VALUES (?,?,?,?,?,?,?,?,?)",
                 &ins) != PS_OK)
@@ -376,8 +376,7 @@ int aeostore_apply_batch(struct aeostore *s, const char *partner, const char *or
     for (size_t i = 0; i < b->records.n; i++) {
         if (b->records.rec[i].seq != b->from + i) {
             snprintf(err, errlen, "records[%zu]: seq %llu, expected %llu", i,
-                     (unsigned long long)b->records.rec[i].seq,
-                     (unsigned long long)(b->from + i));
+                     (unsigned long long)b->records.rec[i].seq, (unsigned long long)(b->from + i));
             return PS_E_INVAL;
         }
         if (aeo_record_check(&b->records.rec[i], &s->rules, why, sizeof(why)) != PS_OK) {
@@ -404,8 +403,7 @@ int aeostore_apply_batch(struct aeostore *s, const char *partner, const char *or
         rollback(s);
         return rc;
     }
-    if (put_batch(s, partner, b, signer, fetched_at, jws, jwslen) != PS_OK ||
-        commit(s) != PS_OK) {
+    if (put_batch(s, partner, b, signer, fetched_at, jws, jwslen) != PS_OK || commit(s) != PS_OK) {
         snprintf(err, errlen, "the AEO register could not be written: %s", sqlite3_errmsg(s->db));
         rollback(s);
         return PS_E_STORAGE;

@@ -35,7 +35,7 @@
 #include "../protocol/aeo.h"
 #include "../protocol/err.h"
 
-#define AEOSTORE_SIGNER_MAX 512
+#define AEOSTORE_SIGNER_MAX  512
 #define AEOSTORE_PARTNER_MAX 64
 
 struct aeostore;
@@ -50,8 +50,8 @@ void aeostore_close(struct aeostore *s);
 /* ---- our own register ---- */
 
 struct aeostore_import_result {
-    size_t imported; /* records in the file */
-    size_t changed;  /* of them, changes (each got a seq) */
+    size_t imported;              /* records in the file */
+    size_t changed;               /* of them, changes (each got a seq) */
     uint64_t first_seq, last_seq; /* seqs given (first_seq 0 if none); last_seq: the register's */
 };
 
@@ -117,13 +117,13 @@ int aeostore_digest(struct aeostore *s, const char *origin, uint8_t out[AEO_DIGE
 
 struct aeostore_answer {
     enum aeo_state state;
-    int own;                             /* 1: our register; 0: a partner's */
-    char origin[AEO_ORIGIN_MAX + 1];     /* the register that answered */
-    char partner[AEOSTORE_PARTNER_MAX + 1]; /* "" for our own */
-    int decided;                         /* 1 if a record decided (else state is unknown) */
-    struct aeo_record rec;               /* the deciding record, when decided */
-    char signer[AEOSTORE_SIGNER_MAX];    /* batch signer ("" for our own) */
-    int64_t fetched_at;                  /* when its batch was fetched (0 for our own) */
+    int own;                                    /* 1: our register; 0: a partner's */
+    char origin[AEO_ORIGIN_MAX + 1];            /* the register that answered */
+    char partner[AEOSTORE_PARTNER_MAX + 1];     /* "" for our own */
+    int decided;                                /* 1 if a record decided (else state is unknown) */
+    struct aeo_record rec;                      /* the deciding record, when decided */
+    char signer[AEOSTORE_SIGNER_MAX];           /* batch signer ("" for our own) */
+    int64_t fetched_at;                         /* when its batch was fetched (0 for our own) */
     char imported_by[AEOSTORE_PARTNER_MAX + 1]; /* our own: the officer who imported it */
 };
 

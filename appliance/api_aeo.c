@@ -84,8 +84,8 @@ void api_aeo_register(struct request *r, const char *tail)
         if (rc == PS_E_NOMEM)
             http_error(r, 503, "out_of_memory", "out of memory reading the register");
         else
-            http_error(r, rc == PS_E_LIMIT ? 413 : 400, "invalid_register",
-                       "nothing imported: %s", err);
+            http_error(r, rc == PS_E_LIMIT ? 413 : 400, "invalid_register", "nothing imported: %s",
+                       err);
         goto out;
     }
     if ((s = store_or_503(r)) == NULL)
@@ -93,8 +93,8 @@ void api_aeo_register(struct request *r, const char *tail)
     if ((rc = aeostore_import(s, &l, (int64_t)time(NULL), r->officer, &res, err, sizeof(err))) !=
         PS_OK) {
         log_warnx("AEO import by %s failed: %s", r->officer, err);
-        http_error(r, rc == PS_E_INVAL ? 400 : 503, rc == PS_E_INVAL ? "invalid_register"
-                                                                       : "storage_unavailable",
+        http_error(r, rc == PS_E_INVAL ? 400 : 503,
+                   rc == PS_E_INVAL ? "invalid_register" : "storage_unavailable",
                    "nothing imported: %s", err);
         goto out;
     }
@@ -115,8 +115,7 @@ struct feed_job {
     enum jws_form form;
 };
 
-static void feed_signed(void *ctx, int status, const struct buf *jws, uint64_t seq,
-                        const char *err)
+static void feed_signed(void *ctx, int status, const struct buf *jws, uint64_t seq, const char *err)
 {
     struct feed_job *j = ctx;
     struct request *r = j->r;
@@ -134,8 +133,7 @@ static void feed_signed(void *ctx, int status, const struct buf *jws, uint64_t s
 }
 
 /* Query number name in lo..hi into *v (unchanged when absent); answers 400 and returns -1. */
-static int query_num(struct request *r, const char *name, long long lo, long long hi,
-                     long long *v)
+static int query_num(struct request *r, const char *name, long long lo, long long hi, long long *v)
 {
     char s[32];
 
@@ -180,11 +178,10 @@ void api_aeo_feed(struct request *r, const char *tail)
     }
     if ((uint64_t)after > last) {
         /* the caller has seen changes we do not have: our register went back (a restore?) */
-        log_warnx("AEO feed: partner %s asks after seq %lld, the register ends at %llu",
-                  r->partner, after, (unsigned long long)last);
-        http_error(r, 409, "after_beyond_end",
-                   "after=%lld but this register ends at seq %llu", after,
-                   (unsigned long long)last);
+        log_warnx("AEO feed: partner %s asks after seq %lld, the register ends at %llu", r->partner,
+                  after, (unsigned long long)last);
+        http_error(r, 409, "after_beyond_end", "after=%lld but this register ends at seq %llu",
+                   after, (unsigned long long)last);
         goto out;
     }
     if (aeo_batch_format(r->w->cfg->aeo_origin, (uint64_t)after + 1, l.rec, l.n, &payload, err,

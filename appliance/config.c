@@ -252,8 +252,7 @@ static int parse_partner(struct config *cfg, char **w, int n, int line, char *er
             if (!config_aeo_origin_valid(eq))
                 return cfg_err(err, errlen, line, "aeo_origin= wants 1-64 of [A-Za-z0-9._:/-]");
             r = set_str(&p->aeo_origin, eq);
-        }
-        else if (strcmp(w[i], "url") == 0) {
+        } else if (strcmp(w[i], "url") == 0) {
             if (strncmp(eq, "https://", 8) != 0 || strlen(eq) > 255 || strpbrk(eq + 8, "/?#@") ||
                 strchr(eq + 8, ':') == NULL)
                 return cfg_err(err, errlen, line, "url= must be https://HOST:PORT");
@@ -679,12 +678,12 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 
 void config_free(struct config *cfg)
 {
-    char **strs[] = {&cfg->listen_host,   &cfg->user,         &cfg->pid_file,    &cfg->state_dir,
-                     &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca,   &cfg->crl,
-                     &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,    &cfg->sm2_wrap_key,
-                     &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy,  &cfg->ledger_key,
-                     &cfg->ledger_origin, &cfg->evidence_key, &cfg->exchange_key,
-                     &cfg->aeo_origin};
+    char **strs[] = {
+        &cfg->listen_host,   &cfg->user,         &cfg->pid_file,     &cfg->state_dir,
+        &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca,    &cfg->crl,
+        &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,     &cfg->sm2_wrap_key,
+        &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy,   &cfg->ledger_key,
+        &cfg->ledger_origin, &cfg->evidence_key, &cfg->exchange_key, &cfg->aeo_origin};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
