@@ -65,5 +65,10 @@ int api_jws_sign(struct worker *w, const uint8_t *payload, size_t len, const cha
                  enum jws_form form, api_jws_cb cb, void *ctx, char *err, size_t errlen);
 /* api_tsa.c */
 void api_tsa(struct request *r, const char *tail);
+/* api_aeo.c: AEO register import, signed feed, partner notifications, operator lookups */
+void api_aeo_register(struct request *r, const char *tail);
+void api_aeo_feed(struct request *r, const char *tail);
+void api_aeo_notify(struct request *r, const char *tail);
+void api_aeo_operator(struct request *r, const char *tail);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../protocol/aeo.h"
 #include "../protocol/alg.h"
 #include "../protocol/buf.h"
 #include "../protocol/ceb.h"
@@ -54,6 +55,7 @@ const char *const config_directives[] = {"listen",
                                          "key",
                                          "officer",
                                          "partner",
+                                         "aeo_origin",
                                          NULL};
 
 static void cfg_defaults(struct config *cfg)
@@ -183,7 +185,44 @@ static int valid_id(const char *s)
     return 1;
 }
 
-/* partner ID root=FILE cn=CN [url=https://HOST:PORT] [crl=FILE] */
+/* AEO (issue 5): a partner's feed origin defaults to its id in upper case (sg -> SG) */
+static int aeo_origin_default_partner(struct cfg_partner *p)
+{
+    char o[AEO_ORIGIN_MAX + 1];
+    size_t i;
+
+    for (i = 0; p->id[i] && i < AEO_ORIGIN_MAX; i++)
+        o[i] = (p->id[i] >= 'a' && p->id[i] <= 'z') ? (char)(p->id[i] - 'a' + 'A') : p->id[i];
+    o[i] = 0;
+    return set_str(&p->aeo_origin, o);
+}
+
+/* ... and ours to the part of ledger_origin before its first '/' (portseal/ledger -> portseal),
+ * or "portseal" when that is no valid origin */
+static int aeo_origin_default(struct config *cfg)
+{
+    char o[AEO_ORIGIN_MAX + 1];
+    size_t n = strcspn(cfg->ledger_origin, "/");
+
+    snprintf(o, sizeof(o), "%.*s", (int)(n > AEO_ORIGIN_MAX ? AEO_ORIGIN_MAX : n),
+             cfg->ledger_origin);
+    return set_str(&cfg->aeo_origin, config_aeo_origin_valid(o) ? o : "portseal");
+}
+
+int config_aeo_origin_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > AEO_ORIGIN_MAX)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              strchr("._:/-", *s) != NULL))
+            return 0;
+    return 1;
+}
+
+/* partner ID root=FILE cn=CN [url=https://HOST:PORT] [crl=FILE] [aeo_origin=ORIGIN] */
 static int parse_partner(struct config *cfg, char **w, int n, int line, char *err, size_t errlen)
 {
     struct cfg_partner *p;
@@ -211,7 +250,11 @@ static int parse_partner(struct config *cfg, char **w, int n, int line, char *er
             r = set_str(&p->cn, eq);
         else if (strcmp(w[i], "crl") == 0)
             r = set_str(&p->crl, eq);
-        else if (strcmp(w[i], "url") == 0) {
+        else if (strcmp(w[i], "aeo_origin") == 0) {
+            if (!config_aeo_origin_valid(eq))
+                return cfg_err(err, errlen, line, "aeo_origin= wants 1-64 of [A-Za-z0-9._:/-]");
+            r = set_str(&p->aeo_origin, eq);
+        } else if (strcmp(w[i], "url") == 0) {
             if (strncmp(eq, "https://", 8) != 0 || strlen(eq) > 255 || strpbrk(eq + 8, "/?#@") ||
                 strchr(eq + 8, ':') == NULL)
                 return cfg_err(err, errlen, line, "url= must be https://HOST:PORT");
@@ -223,6 +266,8 @@ static int parse_partner(struct config *cfg, char **w, int n, int line, char *er
     }
     if (p->root == NULL || p->cn == NULL)
         return cfg_err(err, errlen, line, "partner %s needs root= and cn=", p->id);
+    if (p->aeo_origin == NULL && (r = aeo_origin_default_partner(p)) != PS_OK)
+        return r;
     for (size_t i = 0; i + 1 < cfg->npartners; i++)
         if (strcmp(cfg->partners[i].cn, p->cn) == 0)
             return cfg_err(err, errlen, line, "partner CN %s is already partner %s's", p->cn,
@@ -402,6 +447,11 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
                            "cn.portseal.example/ledger");
         return set_str(&cfg->ledger_origin, w[1]);
     }
+    if (strcmp(d, "aeo_origin") == 0) {
+        if (!config_aeo_origin_valid(w[1]))
+            return cfg_err(err, errlen, line, "aeo_origin wants 1-64 of [A-Za-z0-9._:/-], e.g. CN");
+        return set_str(&cfg->aeo_origin, w[1]);
+    }
     if (strcmp(d, "pkcs11_env") == 0) {
         if (strchr(w[1], '=') == NULL || cfg->n_env == CFG_MAX_ENV)
             return cfg_err(err, errlen, line, "pkcs11_env wants NAME=VALUE (at most %d)",
@@ -520,6 +570,16 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
         }
     if (cfg->ledger_origin == NULL && set_str(&cfg->ledger_origin, "portseal/ledger") != PS_OK)
         return PS_E_NOMEM;
+    if (cfg->aeo_origin == NULL && (r = aeo_origin_default(cfg)) != PS_OK)
+        return r;
+    for (size_t i = 0; i < cfg->npartners; i++)
+        for (size_t j = 0; j <= i; j++)
+            if (strcmp(cfg->partners[i].aeo_origin,
+                       j == i ? cfg->aeo_origin : cfg->partners[j].aeo_origin) == 0)
+                return cfg_err(err, errlen, cfg->partners[i].line,
+                               "partner %s: AEO origin %s is already %s%s", cfg->partners[i].id,
+                               cfg->partners[i].aeo_origin, j == i ? "ours" : cfg->partners[j].id,
+                               j == i ? "" : "'s");
     if (cfg->ledger_key && (r = own_key_check(cfg, "ledger_key", cfg->ledger_key, CFG_OWNER_LEDGER,
                                               err, errlen)) != PS_OK)
         return r;
@@ -626,13 +686,13 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 
 void config_free(struct config *cfg)
 {
-    char **strs[] = {&cfg->listen_host,  &cfg->user,          &cfg->pid_file,
-                     &cfg->state_dir,    &cfg->tls_cert,      &cfg->tls_key,
-                     &cfg->client_ca,    &cfg->crl,           &cfg->pkcs11_module,
-                     &cfg->pkcs11_token, &cfg->pin_file,      &cfg->sm2_wrap_key,
-                     &cfg->verify_ca,    &cfg->tsa_key,       &cfg->tsa_policy,
-                     &cfg->ledger_key,   &cfg->ledger_origin, &cfg->evidence_key,
-                     &cfg->exchange_key, &cfg->partner_cert,  &cfg->partner_key};
+    char **strs[] = {
+        &cfg->listen_host,   &cfg->user,         &cfg->pid_file,     &cfg->state_dir,
+        &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca,    &cfg->crl,
+        &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,     &cfg->sm2_wrap_key,
+        &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy,   &cfg->ledger_key,
+        &cfg->ledger_origin, &cfg->evidence_key, &cfg->exchange_key, &cfg->partner_cert,
+        &cfg->partner_key,   &cfg->aeo_origin};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
@@ -650,6 +710,7 @@ void config_free(struct config *cfg)
         free(cfg->partners[i].cn);
         free(cfg->partners[i].url);
         free(cfg->partners[i].crl);
+        free(cfg->partners[i].aeo_origin);
     }
     for (size_t i = 0; i < cfg->nofficers; i++) {
         free(cfg->officers[i].id);

@@ -42,6 +42,7 @@ struct cfg_partner {
     char *url;  /* https://host:port of the partner appliance, or NULL */
     char *crl;  /* the partner's CRLs (PEM), or NULL: no revocation check for this partner */
     int line;
+    char *aeo_origin; /* origin of its AEO feed (aeo_origin=, default: the id in upper case) */
 };
 
 /* A local customs officer: a client certificate from client_ca with this subject CN. */
@@ -102,6 +103,7 @@ struct config {
     size_t npartners;
     struct cfg_officer officers[CFG_MAX_OFFICERS];
     size_t nofficers;
+    char *aeo_origin; /* our AEO feed's origin (default: ledger_origin before its first '/') */
 };
 
 /* Parse text; on error returns PS_E_CONFIG with "line N: reason" in err. */
@@ -117,6 +119,8 @@ const struct cfg_partner *config_partner(const struct config *cfg, const char *i
 int config_oid_valid(const char *s);
 /* 1 if s can be a checkpoint origin and note key name: 1-255 of 0x21-0x7e except '+'. */
 int config_origin_valid(const char *s);
+/* 1 if s can be an AEO feed origin: 1-64 of A-Z a-z 0-9 . _ : / - (protocol/aeo.h). */
+int config_aeo_origin_valid(const char *s);
 /* Names of all directives, NULL-terminated (for the documentation check). */
 extern const char *const config_directives[];
 

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "../protocol/aeo.h"
 #include "api.h"
 
 #define BODY_CFG      ((size_t)-1)
@@ -34,6 +35,12 @@ const struct route routes[] = {
     {"POST", "/v1/evidence", 0, api_evidence_post, BODY_EVIDENCE, 0, "evidence_post"},
     {"GET", "/v1/evidence", 0, api_evidence_search, 0, 0, "evidence_search"},
     {"GET", "/v1/evidence/", 1, api_evidence_get, 0, ROUTE_SUBPATH, "evidence_get"},
+    /* AEO mutual recognition (api_aeo.c) */
+    {"POST", "/v1/aeo/register", 0, api_aeo_register, AEO_IMPORT_MAX_LEN, ROUTE_OFFICER,
+     "aeo_register"},
+    {"GET", "/v1/aeo/feed", 0, api_aeo_feed, 0, ROUTE_PARTNER, "aeo_feed"},
+    {"POST", "/v1/aeo/notify", 0, api_aeo_notify, 4096, ROUTE_PARTNER, "aeo_notify"},
+    {"GET", "/v1/aeo/operators/", 1, api_aeo_operator, 0, ROUTE_OFFICER, "aeo_operator"},
     {NULL, NULL, 0, NULL, 0, 0, NULL},
 };
 

@@ -150,7 +150,8 @@ static const char full[] = "# a full configuration\n"
                            "partner_cert /etc/ps/partner.pem\n"
                            "partner_key /etc/ps/partner.key\n"
                            "partner sg root=/etc/ps/sg-root.pem cn=partner.sg url=https://sg:8443 "
-                           "crl=/etc/ps/sg.crl\n";
+                           "crl=/etc/ps/sg.crl\n"
+                           "aeo_origin CN\n";
 
 static int streq(const char *a, const char *b)
 {
@@ -235,6 +236,8 @@ static void test_full(void)
               streq(c.partners[0].url, "https://sg:8443") &&
               streq(c.partners[0].crl, "/etc/ps/sg.crl"),
           "partner with root, cn, url, crl");
+    CHECK(streq(c.aeo_origin, "CN") && streq(c.partners[0].aeo_origin, "SG"),
+          "aeo_origin, and a partner's AEO origin defaults to its id in upper case");
     CHECK(config_key(&c, "t2.rsa") == &c.keys[1] && config_key(&c, "t2") == NULL &&
               config_key(&c, "T1-EC") == NULL,
           "config_key finds by exact id");
@@ -283,6 +286,7 @@ static void test_defaults(void)
     CHECK(streq(c.ledger_origin, "portseal/ledger") && c.checkpoint_interval == 10 &&
               c.evidence_max_files == 100 && c.evidence_max_total == 64 * 1024 * 1024,
           "ledger and evidence defaults");
+    CHECK(streq(c.aeo_origin, "portseal"), "aeo_origin defaults to ledger_origin before its '/'");
     CHECK(c.ntenants == 1 && c.nkeys == 1 && streq(c.keys[0].id, "k0"), "one tenant, one key");
     config_free(&c);
 }
@@ -540,6 +544,11 @@ static void test_tsa(void)
               "ledger_key naming a tenant's key is refused (the tenant could sign checkpoints)");
         free(t);
         CHECK(fails_at("partner p1 cn=x", "needs root= and cn="), "partner without root=");
+        CHECK(fails_at("aeo_origin CN+1", "aeo_origin"), "aeo_origin with a '+' is refused");
+        CHECK(fails_at("partner p1 root=/r.pem cn=x aeo_origin=S+G", "aeo_origin"),
+              "a partner's aeo_origin= is checked");
+        CHECK(fails_at("partner p1 root=/r.pem cn=x aeo_origin=portseal", "already ours"),
+              "a partner cannot have our AEO origin");
         CHECK(fails_at("partner p1 root=/r.pem cn=x url=http://h:1", "url="),
               "partner url must be https://HOST:PORT");
         CHECK(fails_at("partner p1 root=/r.pem cn=x url=https://h:1/path", "url="),

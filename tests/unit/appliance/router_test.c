@@ -78,6 +78,11 @@ int main(void)
             {"POST", "/v1/evidence"},
             {"GET", "/v1/evidence"},
             {"GET", "/v1/evidence/x"},
+            /* AEO (issue 5) */
+            {"POST", "/v1/aeo/register"},
+            {"GET", "/v1/aeo/feed"},
+            {"POST", "/v1/aeo/notify"},
+            {"GET", "/v1/aeo/operators/AEOCN4403123456"},
         };
 
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
