@@ -24,7 +24,7 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 BENCH_BIN = $(BUILD)/bench/h2sign-load $(BUILD)/bench/p11-sign-loop
 PROGS = $(BUILD)/portseald $(BUILD)/portseal-keytool
 
-.PHONY: all deps test unit asan fuzz format format-check bench demo clean
+.PHONY: all deps test unit asan fuzz format format-check bench demo clean attack
 all: $(PROGS) $(UNIT_BIN) $(BENCH_BIN)
 
 deps:
@@ -98,6 +98,15 @@ format-check:
 
 bench: all
 	tests/bench/run
+
+# The attack suite (tests/attack/, docs/hardening.md) with ATTACK_SECONDS per attack and an
+# honest client that signs as fast as it can (ATTACK_RATE), so that the "# ..." lines show what
+# each attack costs in signing throughput. The default suite runs a short version.
+ATTACK_SECONDS ?= 30
+ATTACK_RATE ?= 1000
+attack: all
+	ATTACK_SECONDS=$(ATTACK_SECONDS) ATTACK_RATE=$(ATTACK_RATE) tests/run tests/integration/attack.sh
+	@grep -h '^# ' $$(ls -td /tmp/portseal-tests.* | head -1)/attack.sh.log
 
 demo: all
 	tools/demo-tour.sh $(or $(DIR),/tmp/portseal-demo)

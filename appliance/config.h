@@ -56,10 +56,21 @@ struct config {
     unsigned idle_timeout;      /* seconds without a request before a connection closes */
     unsigned handshake_timeout; /* seconds for TLS handshake and the first request */
     unsigned keyholder_timeout; /* seconds a request may wait for the keyholder */
-    char *verify_ca;            /* trust anchors for /v1/verify/cms (NULL: client_ca) */
-    char *tsa_key;              /* key id of the RFC 3161 time-stamping key, or NULL */
-    char *tsa_policy;           /* TSA policy OID, dotted (required with tsa_key) */
-    unsigned tsa_accuracy_ms;   /* accuracy stated in tokens, ms; 0 = no accuracy field */
+    /* limits against hostile clients (docs/hardening.md) */
+    unsigned max_header_size;    /* request header block, RFC 9113 accounting, bytes */
+    unsigned header_timeout;     /* seconds from a request's start to its complete headers */
+    unsigned body_timeout;       /* seconds from a request's start to its complete body */
+    unsigned send_timeout;       /* seconds to deliver a response once it is queued */
+    unsigned request_rate;       /* requests per second per client and worker; 0 = no limit */
+    unsigned request_burst;      /* token bucket size for request_rate */
+    unsigned control_frame_rate; /* SETTINGS/PING/WINDOW_UPDATE/... per second per connection */
+    unsigned reset_rate;         /* RST_STREAM per second per connection (nghttp2 limiter) */
+    unsigned reset_burst;        /* its bucket size */
+    unsigned max_continuations;  /* CONTINUATION frames after one HEADERS */
+    char *verify_ca;             /* trust anchors for /v1/verify/cms (NULL: client_ca) */
+    char *tsa_key;               /* key id of the RFC 3161 time-stamping key, or NULL */
+    char *tsa_policy;            /* TSA policy OID, dotted (required with tsa_key) */
+    unsigned tsa_accuracy_ms;    /* accuracy stated in tokens, ms; 0 = no accuracy field */
     struct cfg_tenant tenants[CFG_MAX_TENANTS];
     size_t ntenants;
     struct cfg_key keys[CFG_MAX_KEYS];
