@@ -105,8 +105,10 @@ bench: all
 ATTACK_SECONDS ?= 30
 ATTACK_RATE ?= 1000
 attack: all
-	ATTACK_SECONDS=$(ATTACK_SECONDS) ATTACK_RATE=$(ATTACK_RATE) tests/run tests/integration/attack.sh
-	@grep -h '^# ' $$(ls -td /tmp/portseal-tests.* | head -1)/attack.sh.log
+	@mkdir -p $(BUILD)
+	ATTACK_SECONDS=$(ATTACK_SECONDS) ATTACK_RATE=$(ATTACK_RATE) tests/run tests/integration/attack.sh \
+	  | tee $(BUILD)/attack.out; test $${PIPESTATUS[0]} -eq 0
+	@grep -h '^# ' $$(awk '/^logs:/ { print $$2 }' $(BUILD)/attack.out)/attack.sh.log
 
 demo: all
 	tools/demo-tour.sh $(or $(DIR),/tmp/portseal-demo)

@@ -941,7 +941,8 @@ static const char *stream_timeouts(struct conn *c, double now)
             return "request headers too slow (header_timeout)";
         if (st->resp_at > 0 && now - st->resp_at >= cfg->send_timeout)
             return "response not taken (send_timeout)";
-        if (!st->body_done && !st->req->responded && now - st->start >= cfg->body_timeout) {
+        if (st->headers_done && !st->body_done && !st->req->responded &&
+            now - st->start >= cfg->body_timeout) {
             st->discard_body = st->dispatched = 1;
             c->w->m.timeouts++;
             http_error(st->req, 408, "request_timeout",

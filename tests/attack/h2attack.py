@@ -77,7 +77,13 @@ class Raw:
         self.statuses = []     # :status of every response HEADERS
         self.rst = 0
         self.dec = hpack.Decoder()
+        self.settings = False  # the server's SETTINGS arrived (and were acknowledged)
+        self.win_conn, self.win_init, self.win = 65535, 65535, {}  # our send windows
         self.send(PREFACE + frame(SETTINGS, 0, 0, settings))
+        # wait for them: an ACK sent later could land inside a header block we leave open
+        end = time.monotonic() + 3
+        while not self.settings and not self.cut() and time.monotonic() < end:
+            self.pump(0.1)
 
     def send(self, data):
         try:
@@ -127,6 +133,7 @@ class Raw:
             if len(self.buf) < 9 + n:
                 return
             t, fl = self.buf[3], self.buf[4]
+            fsid = int.from_bytes(self.buf[5:9], "big") & 0x7FFFFFFF
             payload = self.buf[9:9 + n]
             self.buf = self.buf[9 + n:]
             if t == GOAWAY and len(payload) >= 8:
@@ -141,7 +148,37 @@ class Raw:
                 except Exception:
                     pass
             elif t == SETTINGS and not fl & ACK:
+                for i in range(0, len(payload) - 5, 6):
+                    k, v = struct.unpack(">HI", payload[i:i + 6])
+                    if k == 4:
+                        self.win_init = v
                 self.send(frame(SETTINGS, ACK, 0))
+                self.settings = True
+            elif t == WINDOW_UPDATE and len(payload) == 4:
+                inc = int.from_bytes(payload, "big") & 0x7FFFFFFF
+                if fsid == 0:
+                    self.win_conn += inc
+                else:
+                    self.win[fsid] = self.window(fsid) + inc
+
+    def window(self, sid):
+        return self.win.get(sid, self.win_init)
+
+    def send_data(self, sid, data, wait=1.0):
+        """DATA within the flow-control windows the server gives (as an honest sender would,
+        so that only the body limit can stop it). False if no window opened within wait."""
+        while data and not self.cut():
+            room = min(self.win_conn, self.window(sid), 16384, len(data))
+            if room <= 0:
+                self.pump(wait)
+                if min(self.win_conn, self.window(sid)) <= 0:
+                    return False
+                continue
+            self.send(frame(DATA, 0, sid, data[:room]))
+            self.win_conn -= room
+            self.win[sid] = self.window(sid) - room
+            data = data[room:]
+        return True
 
     def close(self):
         try:
@@ -341,15 +378,14 @@ def attack_continuation_flood(deadline):
     while until(deadline):
         c = Raw()
         tries += 1
-        sid = 1
-        while until(deadline) and not c.cut():
-            block = req_headers()
-            out = frame(HEADERS, 0, sid, block)  # no END_HEADERS
-            out += frame(CONTINUATION, 0, sid, b"") * 200  # empty: the header block never grows
-            c.send(out)
+        # no END_HEADERS, then empty CONTINUATIONs: the header block never grows, so only a
+        # limit on their number stops this before header_timeout does (hence the 1.5 s)
+        c.send(frame(HEADERS, 0, 1, req_headers()))
+        t0 = time.monotonic()
+        while until(deadline) and not c.cut() and time.monotonic() - t0 < 1.5:
+            c.send(frame(CONTINUATION, 0, 1, b"") * 200)
             c.pump(0.05)
-            sid += 2
-        cut += c.wait_cut(2)
+        cut += c.cut()
         c.close()
     return cut, tries, "closed after a stream of empty CONTINUATION frames"
 
@@ -392,8 +428,10 @@ def control_flood(deadline, make):
         c = Raw()
         tries += 1
         while until(deadline) and not c.cut():
-            c.send(make() * 200)
-            c.pump()  # read the ACKs: the outbound-ACK limit alone would not stop this one
+            # small batches, ACKs read as they come: nghttp2's limit on queued ACKs
+            # (max_outbound_ack) never fills, only control_frame_rate stops this
+            c.send(make() * 20)
+            c.pump(0.001)
         cut += c.wait_cut(2)
         c.close()
     return cut, tries
@@ -459,7 +497,7 @@ def attack_zero_window(deadline):
     return cut, tries, "closed when responses were not taken (send_timeout)"
 
 
-def slow_attack(deadline, nconn, start, trickle, limit):
+def slow_attack(deadline, nconn, start, trickle, limit, accept_408=False):
     """nconn connections that start a request and then trickle; each must be cut off within
     limit seconds of its start."""
     cut = tries = 0
@@ -479,7 +517,7 @@ def slow_attack(deadline, nconn, start, trickle, limit):
         for c in conns[:]:
             c.pump()
             age = time.monotonic() - c.t0
-            if c.cut() or any(s == 408 for s in c.statuses):
+            if c.cut() or (accept_408 and 408 in c.statuses):
                 cut += 1
                 late += age > limit
                 c.close()
@@ -496,12 +534,12 @@ def slow_attack(deadline, nconn, start, trickle, limit):
 
 def attack_slow_headers(deadline):
     def start(c):
-        c.send(frame(HEADERS, 0, 1, req_headers()[:10]))
+        c.send(frame(HEADERS, 0, 1, req_headers()))  # valid fields, but no END_HEADERS
 
     def trickle(c):
         c.sent += 1
         if c.sent <= 4:  # a few CONTINUATIONs, under max_continuations: only the timeout helps
-            c.send(frame(CONTINUATION, 0, 1, b"\x40\x01x\x01y"))
+            c.send(frame(CONTINUATION, 0, 1, b"\x00\x01x\x01y"))  # one more field
 
     cut, tries = slow_attack(deadline, 30, start, trickle, O.header_timeout + 4)
     return cut, tries, "closed within header_timeout+4 s"
@@ -514,7 +552,7 @@ def attack_slow_body(deadline):
     def trickle(c):
         c.send(frame(DATA, 0, 1, b" "))
 
-    cut, tries = slow_attack(deadline, 30, start, trickle, O.body_timeout + 4)
+    cut, tries = slow_attack(deadline, 30, start, trickle, O.body_timeout + 4, accept_408=True)
     return cut, tries, "408 or closed within body_timeout+4 s"
 
 
@@ -528,9 +566,10 @@ def attack_oversized_body(deadline):
         sent = 0
         end = time.monotonic() + 5
         while not c.cut() and not c.statuses and sent < (200 << 20) and time.monotonic() < end:
-            # the server's windows (1 MiB per stream) let this run until it refuses the body
-            c.send(frame(DATA, 0, 1, chunk) * 4)
-            sent += 4 * len(chunk)
+            # within the flow-control windows: only the body limit stops this
+            if not c.send_data(1, chunk * 8):
+                break
+            sent += 8 * len(chunk)
             c.pump()
         c.wait_cut(0.5)
         if 413 in c.statuses or c.cut():

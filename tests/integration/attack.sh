@@ -17,7 +17,7 @@ start_instance "$TMP/a"
 # short limits, so that each defence shows within a few seconds
 cat >>"$TMP/a/portseald.conf" <<CONF
 max_connections $MAXCONN
-idle_timeout 5
+idle_timeout 10
 handshake_timeout 3
 header_timeout 3
 body_timeout 3
