@@ -27,6 +27,7 @@
 #define OUT_HIGH_WATER (64 * 1024)
 #define OUT_MAX        (1024 * 1024)
 #define READ_CHUNK     16384
+#define READ_BUDGET    16 /* chunks read from one connection per wake-up */
 
 enum conn_state { CS_HANDSHAKE, CS_H2, CS_HTTP1, CS_CLOSING };
 
@@ -736,7 +737,10 @@ static void do_read(struct conn *c)
 {
     uint8_t chunk[READ_CHUNK];
 
-    for (;;) {
+    /* At most READ_BUDGET chunks per wake-up, so that a client that sends without pause
+     * cannot keep the loop from the other connections; the socket stays readable and epoll
+     * (level-triggered) brings us back. A record OpenSSL already holds is read out first. */
+    for (int budget = READ_BUDGET; budget > 0 || SSL_has_pending(c->ssl); budget--) {
         int n, e;
         ssize_t used;
 

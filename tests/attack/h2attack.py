@@ -398,7 +398,7 @@ def attack_hpack_bomb(deadline):
         # a 4000-byte header into the dynamic table (literal with incremental indexing, index
         # 62 afterwards), then a header block of nothing but references to it
         big = b"\x40" + hpack_str(b"x-bomb") + hpack_str(b"a" * 4000)
-        block = req_headers(method="GET", path="/healthz") + big + b"\xbe" * 15000
+        block = req_headers(method="GET", path="/healthz") + big + b"\xbe" * 12000
         sid = 1
         while until(deadline) and not c.cut():
             c.send(frame(HEADERS, END_HEADERS | END_STREAM, sid, block))
@@ -406,7 +406,7 @@ def attack_hpack_bomb(deadline):
             sid += 2
         cut += c.wait_cut(2)
         c.close()
-    return cut, tries, "closed for a header block decoding to ~60 MB"
+    return cut, tries, "closed for a 16 KB header block decoding to ~48 MB"
 
 
 def hpack_str(b):
@@ -762,7 +762,7 @@ def check_honest(name, h):
     per = h.get("per_sec") or []
     gaps = max_gap(per)
     good = h["fails"] == 0 and h["ok"] > 0 and h["max"] is not None and h["max"] < O.max_latency \
-        and gaps < 3
+        and gaps < O.max_gap
     return report(name, good,
                   "honest client %d ok, %d failed, max latency %.2fs, p99 %.3fs, longest gap %ds%s"
                   % (h["ok"], h["fails"], h["max"] or -1, h.get("p99") or -1, gaps,
@@ -823,6 +823,8 @@ def main():
     ap.add_argument("--per-conn", type=int, default=25, help="honest requests per connection")
     ap.add_argument("--timeout", type=float, default=15)
     ap.add_argument("--max-latency", type=float, default=5)
+    ap.add_argument("--max-gap", type=int, default=3,
+                    help="seconds in a row without an honest success that fail the test")
     ap.add_argument("--max-rss-growth", type=int, default=150, help="MB")
     ap.add_argument("--min-cut", type=float, default=0.5,
                     help="fraction of attacker tries that must be cut off")

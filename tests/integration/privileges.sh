@@ -63,15 +63,22 @@ with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as
         if "r" not in f[1] or (len(f) > 5 and f[5] in ("[vvar]", "[vsyscall]")):
             continue
         lo, hi = (int(x, 16) for x in f[0].split("-"))
-        try:
-            mem.seek(lo)
-            data = mem.read(hi - lo)
-        except OSError:
+        if hi - lo > 1 << 30:  # sanitizer shadow memory, mostly never touched
             continue
-        nbytes += len(data)
-        for n in needles:
-            if n in data:
-                found.add(n.decode())
+        tail = b""
+        for off in range(lo, hi, 1 << 20):
+            try:
+                mem.seek(off)
+                data = mem.read(min(1 << 20, hi - off))
+            except (OSError, ValueError):
+                tail = b""
+                continue
+            nbytes += len(data)
+            data = tail + data
+            for n in needles:
+                if n in data:
+                    found.add(n.decode())
+            tail = data[-256:]
 print(nbytes, " ".join(sorted(found)) or "-")
 PY
 }
