@@ -46,6 +46,7 @@ const char *const config_directives[] = {"listen",
                                          "reset_rate",
                                          "reset_burst",
                                          "max_continuations",
+                                         "connection_rate",
                                          "verify_ca",
                                          "tsa_key",
                                          "tsa_policy",
@@ -76,6 +77,7 @@ static void cfg_defaults(struct config *cfg)
     cfg->reset_rate = 33; /* nghttp2's defaults for its rapid-reset limiter */
     cfg->reset_burst = 1000;
     cfg->max_continuations = 8;
+    cfg->connection_rate = 100;
     cfg->tsa_accuracy_ms = 1000;
 }
 
@@ -295,6 +297,7 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         NUM("reset_rate", 1, 1000000, reset_rate, NUM_UINT),
         NUM("reset_burst", 1, 10000000, reset_burst, NUM_UINT),
         NUM("max_continuations", 1, 1000000, max_continuations, NUM_UINT),
+        NUM("connection_rate", 0, 1000000, connection_rate, NUM_UINT),
         NUM("tsa_accuracy_ms", 0, 3600000, tsa_accuracy_ms, NUM_UINT),
     };
 #undef NUM

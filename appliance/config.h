@@ -67,6 +67,7 @@ struct config {
     unsigned reset_rate;         /* RST_STREAM per second per connection (nghttp2 limiter) */
     unsigned reset_burst;        /* its bucket size */
     unsigned max_continuations;  /* CONTINUATION frames after one HEADERS */
+    unsigned connection_rate;    /* new connections per second per address and worker; 0 = off */
     char *verify_ca;             /* trust anchors for /v1/verify/cms (NULL: client_ca) */
     char *tsa_key;               /* key id of the RFC 3161 time-stamping key, or NULL */
     char *tsa_policy;            /* TSA policy OID, dotted (required with tsa_key) */

@@ -825,11 +825,32 @@ static void peer_address(int fd, char *out, size_t outlen)
         snprintf(out, outlen, "?");
 }
 
+/* connection_rate: too many new connections from one address are closed before any TLS work. */
+static int conn_admit_address(struct worker *w, const char *peer)
+{
+    char key[64];
+    double rate = w->cfg->connection_rate;
+
+    if (rate == 0)
+        return 1;
+    snprintf(key, sizeof(key), "ip:%s", peer);
+    if (rl_table_take(w->conn_rl, key, rate, 2 * rate, mono_now()))
+        return 1;
+    w->m.conns_rate_limited++;
+    return 0;
+}
+
 void conn_new(struct worker *w, int fd)
 {
     struct conn *c;
     struct epoll_event ev;
+    char peer[INET6_ADDRSTRLEN];
 
+    peer_address(fd, peer, sizeof(peer));
+    if (!conn_admit_address(w, peer)) {
+        close(fd);
+        return;
+    }
     if ((w->nconns >= w->conn_cap && conn_evict(w) != 0) || (c = calloc(1, sizeof(*c))) == NULL) {
         w->m.conns_refused++;
         close(fd);
@@ -844,7 +865,7 @@ void conn_new(struct worker *w, int fd)
     c->ev.kind = EV_CONN;
     c->w = w;
     c->fd = fd;
-    peer_address(fd, c->peer, sizeof(c->peer));
+    memcpy(c->peer, peer, sizeof(peer));
     buf_init(&c->out, OUT_MAX);
     if ((c->ssl = SSL_new(w->ssl)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
         SSL_free(c->ssl);

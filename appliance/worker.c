@@ -220,7 +220,7 @@ int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd
     w.lfd = lfd;
     w.ctl = ctl_fd;
     w.conn_cap = conn_cap(cfg);
-    if ((w.rl = rl_table_new(4096)) == NULL)
+    if ((w.rl = rl_table_new(4096)) == NULL || (w.conn_rl = rl_table_new(4096)) == NULL)
         fatal("rate limit table");
     if ((w.ssl = tls_server_ctx(cfg, err, sizeof(err))) == NULL)
         fatalx("%s", err);
@@ -252,6 +252,7 @@ int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd
     loop(&w);
     kh_client_free(w.kh);
     rl_table_free(w.rl);
+    rl_table_free(w.conn_rl);
     keyreg_free(&w.reg);
     X509_STORE_free(w.doc_trust);
     SSL_CTX_free(w.ssl);

@@ -59,8 +59,11 @@ def tls_context(cert=True, alpn=True):
     return ctx
 
 
-def tcp_connect(timeout=5):
-    s = socket.create_connection((O.host, O.port), timeout=timeout)
+def tcp_connect(timeout=5, src=None):
+    """src: the attacker's source address (127.0.0.2 by default), so that limits per address
+    can tell it from the honest client on 127.0.0.1."""
+    s = socket.create_connection((O.host, O.port), timeout=timeout,
+                                 source_address=(src, 0) if src else None)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 
@@ -69,7 +72,7 @@ class Raw:
     """One attacker connection: TLS, the preface and an empty SETTINGS, then raw frames."""
 
     def __init__(self, cert=True, settings=b""):
-        self.sock = tls_context(cert).wrap_socket(tcp_connect(), server_hostname=O.host)
+        self.sock = tls_context(cert).wrap_socket(tcp_connect(src=O.src), server_hostname=O.host)
         self.sock.settimeout(5)
         self.buf = b""
         self.goaway = None     # error code of a GOAWAY received
@@ -354,11 +357,24 @@ def until(deadline):
     return time.monotonic() < deadline
 
 
+def raw(**kw):
+    """A new attacker connection, or None if the server refused it (connection_rate): the
+    caller counts that as a try that was cut off."""
+    try:
+        return Raw(**kw)
+    except OSError:
+        time.sleep(0.05)
+        return None
+
+
 def attack_rapid_reset(deadline):
     cut = tries = 0
     while until(deadline):
-        c = Raw()
+        c = raw()
         tries += 1
+        if c is None:
+            cut += 1
+            continue
         sid, enc = 1, hpack.Encoder()
         while until(deadline) and not c.cut() and sid < 2 ** 31 - 400:
             out = b""
@@ -376,8 +392,11 @@ def attack_rapid_reset(deadline):
 def attack_continuation_flood(deadline):
     cut = tries = 0
     while until(deadline):
-        c = Raw()
+        c = raw()
         tries += 1
+        if c is None:
+            cut += 1
+            continue
         # no END_HEADERS, then empty CONTINUATIONs: the header block never grows, so only a
         # limit on their number stops this before header_timeout does (hence the 1.5 s)
         c.send(frame(HEADERS, 0, 1, req_headers()))
@@ -393,8 +412,11 @@ def attack_continuation_flood(deadline):
 def attack_hpack_bomb(deadline):
     cut = tries = 0
     while until(deadline):
-        c = Raw()
+        c = raw()
         tries += 1
+        if c is None:
+            cut += 1
+            continue
         # a 4000-byte header into the dynamic table (literal with incremental indexing, index
         # 62 afterwards), then a header block of nothing but references to it
         big = b"\x40" + hpack_str(b"x-bomb") + hpack_str(b"a" * 4000)
@@ -425,8 +447,11 @@ def hpack_str(b):
 def control_flood(deadline, make):
     cut = tries = 0
     while until(deadline):
-        c = Raw()
+        c = raw()
         tries += 1
+        if c is None:
+            cut += 1
+            continue
         while until(deadline) and not c.cut():
             # small batches, ACKs read as they come: nghttp2's limit on queued ACKs
             # (max_outbound_ack) never fills, only control_frame_rate stops this
@@ -455,8 +480,11 @@ def attack_window_flood(deadline):
 def attack_window_overflow(deadline):
     cut = tries = 0
     while until(deadline):
-        c = Raw()
+        c = raw()
         tries += 1
+        if c is None:
+            cut += 1
+            continue
         # the connection window overflows past 2^31-1: FLOW_CONTROL_ERROR
         c.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 2 ** 31 - 1)) * 2)
         cut += c.wait_cut(2)
@@ -474,6 +502,8 @@ def attack_zero_window(deadline):
             try:
                 c = Raw(settings=struct.pack(">HI", 4, 0))  # INITIAL_WINDOW_SIZE 0
             except OSError:
+                tries += 1
+                cut += 1
                 time.sleep(0.1)
                 continue
             tries += 1
@@ -508,6 +538,9 @@ def slow_attack(deadline, nconn, start, trickle, limit, accept_408=False):
             try:
                 c = Raw()
             except OSError:
+                tries += 1
+                cut += 1
+                time.sleep(0.1)
                 break
             tries += 1
             c.t0 = time.monotonic()
@@ -560,8 +593,11 @@ def attack_oversized_body(deadline):
     cut = tries = 0
     chunk = b"{" * 16384
     while until(deadline):
-        c = Raw(settings=b"")
+        c = raw()
         tries += 1
+        if c is None:
+            cut += 1
+            continue
         c.send(frame(HEADERS, END_HEADERS, 1, req_headers()))  # no content-length
         sent = 0
         end = time.monotonic() + 5
@@ -576,8 +612,11 @@ def attack_oversized_body(deadline):
             cut += 1
         c.close()
         # and one that announces its size
-        c = Raw()
+        c = raw()
         tries += 1
+        if c is None:
+            cut += 1
+            continue
         c.send(frame(HEADERS, END_HEADERS, 1, req_headers(extra=[("content-length", str(1 << 30))])))
         c.wait_cut(1)
         if 413 in c.statuses or c.cut():
@@ -595,10 +634,13 @@ def attack_idle_conns(deadline):
     socks, tries = [], 0
     while until(deadline) and tries < O.idle_conns:
         try:
+            # from many addresses (127.1.x.y), as a botnet would: connection_rate does not
+            # stop this one, only the cap and its eviction do
+            src = "127.1.%d.%d" % (tries // 250 % 250, tries % 250 + 1) if O.src else None
             if tries % 4:
-                s = tcp_connect()
+                s = tcp_connect(src=src)
             else:
-                s = tls_context().wrap_socket(tcp_connect(), server_hostname=O.host)
+                s = tls_context().wrap_socket(tcp_connect(src=src), server_hostname=O.host)
                 s.sendall(PREFACE + frame(SETTINGS, 0, 0))
             socks.append(s)
             tries += 1
@@ -626,7 +668,9 @@ def attack_idle_conns(deadline):
 def attack_no_client_cert(deadline):
     cut = tries = 0
     while until(deadline):
-        c = Raw(cert=False)
+        c = raw(cert=False)
+        if c is None:  # refused by connection_rate: this check is about the GOAWAY
+            continue
         tries += 1
         enc = hpack.Encoder()
         body = sign_body()
@@ -642,16 +686,17 @@ def attack_handshake_flood(deadline):
     """Threads doing full handshakes and closing, and connections that send a ClientHello and
     then stall (never finish the handshake)."""
     stop = threading.Event()
-    done = [0]
+    done, refused = [0], [0]
 
     def full():
         ctx = tls_context()
         while not stop.is_set():
             try:
-                s = ctx.wrap_socket(tcp_connect(), server_hostname=O.host)
+                s = ctx.wrap_socket(tcp_connect(src=O.src), server_hostname=O.host)
                 s.close()
                 done[0] += 1
             except OSError:
+                refused[0] += 1
                 time.sleep(0.01)
 
     threads = [threading.Thread(target=full, daemon=True) for _ in range(4)]
@@ -661,7 +706,10 @@ def attack_handshake_flood(deadline):
     while until(deadline):
         for _ in range(20):
             try:
-                s = tcp_connect()
+                # stalled ones from many addresses (127.2.x.y): connection_rate does not see
+                # them, only handshake_timeout ends them
+                src = "127.2.%d.%d" % (tries // 250 % 250, tries % 250 + 1) if O.src else None
+                s = tcp_connect(src=src)
                 bio_in, bio_out = ssl.MemoryBIO(), ssl.MemoryBIO()
                 obj = tls_context().wrap_bio(bio_in, bio_out, server_hostname=O.host)
                 try:
@@ -691,15 +739,23 @@ def attack_handshake_flood(deadline):
         except OSError:
             cut += 1
         s.close()
-    return cut, tries, "stalled handshakes closed within handshake_timeout+4 s (%d full handshakes)" % done[0]
+    nfull = done[0] + refused[0]
+    both = refused[0] * 2 >= nfull > 0 and cut * 2 >= tries > 0
+    return (tries + nfull if both else 0, tries + nfull,
+            "both halves: full handshakes from one address refused by connection_rate (%d of %d) "
+            "and stalled ones closed within handshake_timeout+4 s (%d of %d)"
+            % (refused[0], nfull, cut, tries))
 
 
 def attack_request_flood(deadline):
     """Valid requests as fast as one connection takes them: request_rate answers 429."""
     cut = tries = 0
     while until(deadline):
-        c = Raw()
+        c = raw()
         tries += 1
+        if c is None:
+            cut += 1
+            continue
         enc = hpack.Encoder()
         sid = 1
         while until(deadline) and not c.cut() and 429 not in c.statuses:
@@ -836,6 +892,9 @@ def main():
     ap.add_argument("--send-timeout", type=float, default=3)
     ap.add_argument("--handshake-timeout", type=float, default=3)
     ap.add_argument("--key-id", default="t1-ec")
+    ap.add_argument("--attacker-address", dest="src", default="127.0.0.2",
+                    help="source address of the attacks ('' for none); the honest client "
+                    "connects from the default one")
     ap.add_argument("--honest", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("scenarios", nargs="*", help="default: all (%s)" % " ".join(ATTACKS))
     args = ap.parse_args()

@@ -24,6 +24,7 @@ body_timeout 3
 send_timeout 3
 request_rate 300
 request_burst 600
+connection_rate 20
 ${ATTACK_EXTRA_CONF:-}
 CONF
 start_instance "$TMP/a"

@@ -134,6 +134,7 @@ static const char full[] = "# a full configuration\n"
                            "reset_rate 8\n"
                            "reset_burst 9\n"
                            "max_continuations 2\n"
+                           "connection_rate 11\n"
                            "tenant platform-a platform-a.cn.test\n"
                            "tenant Plat_B.2 b-cn\n"
                            "key t1-ec tenant=platform-a label=t1-ec-label cert=/etc/ps/t1.pem "
@@ -180,7 +181,7 @@ static void test_full(void)
     CHECK(c.max_header_size == 8192 && c.header_timeout == 3 && c.body_timeout == 4 &&
               c.send_timeout == 5 && c.request_rate == 0 && c.request_burst == 6 &&
               c.control_frame_rate == 7 && c.reset_rate == 8 && c.reset_burst == 9 &&
-              c.max_continuations == 2,
+              c.max_continuations == 2 && c.connection_rate == 11,
           "hardening limits");
     CHECK(c.ntenants == 2 && streq(c.tenants[0].id, "platform-a") &&
               streq(c.tenants[0].cn, "platform-a.cn.test") && streq(c.tenants[1].id, "Plat_B.2") &&
@@ -604,7 +605,8 @@ static void test_example(void)
             ex.body_timeout == def.body_timeout && ex.send_timeout == def.send_timeout &&
             ex.request_rate == def.request_rate && ex.request_burst == def.request_burst &&
             ex.control_frame_rate == def.control_frame_rate && ex.reset_rate == def.reset_rate &&
-            ex.reset_burst == def.reset_burst && ex.max_continuations == def.max_continuations,
+            ex.reset_burst == def.reset_burst && ex.max_continuations == def.max_continuations &&
+            ex.connection_rate == def.connection_rate,
         "numbers in %s are the built-in defaults it says they are", EXAMPLE);
     config_free(&ex);
     config_free(&def);
