@@ -3,6 +3,7 @@ SHELL := /bin/bash
 CC ?= cc
 BUILD ?= build
 PKGS = openssl libnghttp2 jansson libsodium sqlite3 libxml-2.0
+PKGS += libarchive zlib
 override CPPFLAGS += -I/usr/include/p11-kit-1 -DOPENSSL_API_COMPAT=0x10101000L -D_GNU_SOURCE
 CFLAGS ?= -O2 -g
 override CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-missing-field-initializers \
@@ -14,15 +15,17 @@ override LDLIBS += $(shell pkg-config --libs $(PKGS)) -ldl -lpthread
 DEB_PACKAGES = build-essential pkg-config libssl-dev libnghttp2-dev libjansson-dev libsodium-dev \
 	libsqlite3-dev libxml2-dev libxml2-utils libarchive-dev p11-kit libp11-kit-dev softhsm2 opensc \
 	nghttp2-client curl xmlsec1 python3 python3-h2 clang libclang-rt-14-dev clang-format procps \
-	iproute2 sqlite3 time
+	iproute2 sqlite3 time python3-jwcrypto zlib1g-dev unzip
 
 MAINS = appliance/portseald.c tools/portseal-keytool.c
+MAINS += tools/portseal-verify.c
 LIB_SRC = $(filter-out $(MAINS), $(wildcard protocol/*.c hsm/*.c certs/*.c appliance/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC = $(wildcard tests/unit/*/*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
-BENCH_BIN = $(BUILD)/bench/h2sign-load $(BUILD)/bench/p11-sign-loop
+BENCH_BIN = $(BUILD)/bench/h2sign-load $(BUILD)/bench/p11-sign-loop $(BUILD)/bench/ledger-bench
 PROGS = $(BUILD)/portseald $(BUILD)/portseal-keytool
+PROGS += $(BUILD)/portseal-verify
 
 .PHONY: all deps test unit asan fuzz format format-check bench demo clean attack
 all: $(PROGS) $(UNIT_BIN) $(BENCH_BIN)
@@ -45,9 +48,16 @@ $(BUILD)/portseald: $(BUILD)/obj/appliance/portseald.o $(BUILD)/libportseal.a
 $(BUILD)/portseal-keytool: $(BUILD)/obj/tools/portseal-keytool.o $(BUILD)/libportseal.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/portseal-verify: $(BUILD)/obj/tools/portseal-verify.o $(BUILD)/libportseal.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h tests/unit/*/*.h) $(BUILD)/libportseal.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libportseal.a $(LDLIBS)
+
+$(BUILD)/bench/ledger-bench: tests/bench/ledger-bench.c $(BUILD)/libportseal.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: tests/bench/%.c
 	@mkdir -p $(dir $@)

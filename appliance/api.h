@@ -8,6 +8,7 @@
 void api_healthz(struct request *r, const char *tail);
 void api_readyz(struct request *r, const char *tail);
 void api_metrics(struct request *r, const char *tail);
+void api_whoami(struct request *r, const char *tail);
 /* api_keys.c */
 void api_keys_list(struct request *r, const char *tail);
 void api_keys_get(struct request *r, const char *tail);
@@ -41,6 +42,26 @@ void api_verify_ceb(struct request *r, const char *tail);
 void api_sign_179(struct request *r, const char *tail);
 /* api_verify_cms.c */
 void api_verify_cms(struct request *r, const char *tail);
+/* api_ledger.c */
+void api_ledger_checkpoint(struct request *r, const char *tail);
+void api_ledger_inclusion(struct request *r, const char *tail);
+void api_ledger_consistency(struct request *r, const char *tail);
+/* api_evidence.c */
+void api_evidence_post(struct request *r, const char *tail);
+void api_evidence_get(struct request *r, const char *tail);
+void api_evidence_search(struct request *r, const char *tail);
+struct worker;
+/* After the privilege drop: open the evidence store (or say in the log why it cannot be). */
+void api_evidence_init(struct worker *w);
+/* api_jws.c: sign payload as a JWS (ES256) with exchange_key, asynchronously. On PS_OK the
+ * callback runs later, exactly once: status PS_OK with the JWS in jws (valid during the call)
+ * and the signature's audit seq (= ledger index), or an error with a reason in err. Otherwise
+ * the callback is never called and err says why. */
+#include "../protocol/jws.h"
+typedef void (*api_jws_cb)(void *ctx, int status, const struct buf *jws, uint64_t seq,
+                           const char *err);
+int api_jws_sign(struct worker *w, const uint8_t *payload, size_t len, const char *typ,
+                 enum jws_form form, api_jws_cb cb, void *ctx, char *err, size_t errlen);
 /* api_tsa.c */
 void api_tsa(struct request *r, const char *tail);
 

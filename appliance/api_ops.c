@@ -8,6 +8,15 @@
 #include "router.h"
 #include "worker.h"
 
+/* Who the client certificate says the caller is: for pairing and support. */
+void api_whoami(struct request *r, const char *tail)
+{
+    (void)tail;
+    http_respond_json(r, 200,
+                      json_pack("{s:s,s:s?,s:s?,s:s?}", "cn", r->peer_cn, "tenant", r->tenant,
+                                "officer", r->officer, "partner", r->partner));
+}
+
 void api_healthz(struct request *r, const char *tail)
 {
     (void)tail;

@@ -51,8 +51,18 @@ const char *const config_directives[] = {"listen",
                                          "tsa_key",
                                          "tsa_policy",
                                          "tsa_accuracy_ms",
+                                         "ledger_key",
+                                         "ledger_origin",
+                                         "checkpoint_interval",
+                                         "evidence_key",
+                                         "exchange_key",
+                                         "evidence_max_files",
+                                         "evidence_max_file",
+                                         "evidence_max_total",
                                          "tenant",
                                          "key",
+                                         "officer",
+                                         "partner",
                                          NULL};
 
 static void cfg_defaults(struct config *cfg)
@@ -79,6 +89,10 @@ static void cfg_defaults(struct config *cfg)
     cfg->max_continuations = 8;
     cfg->connection_rate = 100;
     cfg->tsa_accuracy_ms = 1000;
+    cfg->checkpoint_interval = 10;
+    cfg->evidence_max_files = 100;
+    cfg->evidence_max_file = 20 * 1024 * 1024;
+    cfg->evidence_max_total = 64 * 1024 * 1024;
 }
 
 static int cfg_err(char *err, size_t errlen, int line, const char *fmt, ...)
@@ -189,6 +203,53 @@ static int valid_id(const char *s)
     return 1;
 }
 
+/* partner ID root=FILE cn=CN [url=https://HOST:PORT] [crl=FILE] */
+static int parse_partner(struct config *cfg, char **w, int n, int line, char *err, size_t errlen)
+{
+    struct cfg_partner *p;
+    int r;
+
+    if (n < 2 || !valid_id(w[1]))
+        return cfg_err(err, errlen, line, "partner id must be 1-64 of [A-Za-z0-9._-]");
+    if (config_partner(cfg, w[1]))
+        return cfg_err(err, errlen, line, "duplicate partner %s", w[1]);
+    if (cfg->npartners == CFG_MAX_PARTNERS)
+        return cfg_err(err, errlen, line, "too many partners");
+    p = &cfg->partners[cfg->npartners++];
+    p->line = line;
+    if ((r = set_str(&p->id, w[1])) != PS_OK)
+        return r;
+    for (int i = 2; i < n; i++) {
+        char *eq = strchr(w[i], '=');
+
+        if (eq == NULL)
+            return cfg_err(err, errlen, line, "partner option '%s' is not name=value", w[i]);
+        *eq++ = 0;
+        if (strcmp(w[i], "root") == 0)
+            r = set_str(&p->root, eq);
+        else if (strcmp(w[i], "cn") == 0)
+            r = set_str(&p->cn, eq);
+        else if (strcmp(w[i], "crl") == 0)
+            r = set_str(&p->crl, eq);
+        else if (strcmp(w[i], "url") == 0) {
+            if (strncmp(eq, "https://", 8) != 0 || strlen(eq) > 255 || strpbrk(eq + 8, "/?#@") ||
+                strchr(eq + 8, ':') == NULL)
+                return cfg_err(err, errlen, line, "url= must be https://HOST:PORT");
+            r = set_str(&p->url, eq);
+        } else
+            return cfg_err(err, errlen, line, "unknown partner option '%s'", w[i]);
+        if (r != PS_OK)
+            return r;
+    }
+    if (p->root == NULL || p->cn == NULL)
+        return cfg_err(err, errlen, line, "partner %s needs root= and cn=", p->id);
+    for (size_t i = 0; i + 1 < cfg->npartners; i++)
+        if (strcmp(cfg->partners[i].cn, p->cn) == 0)
+            return cfg_err(err, errlen, line, "partner CN %s is already partner %s's", p->cn,
+                           cfg->partners[i].id);
+    return PS_OK;
+}
+
 static int parse_key(struct config *cfg, char **w, int n, int line, char *err, size_t errlen)
 {
     struct cfg_key *k;
@@ -265,6 +326,9 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         {"sm2_wrap_key", offsetof(struct config, sm2_wrap_key)},
         {"verify_ca", offsetof(struct config, verify_ca)},
         {"tsa_key", offsetof(struct config, tsa_key)},
+        {"ledger_key", offsetof(struct config, ledger_key)},
+        {"evidence_key", offsetof(struct config, evidence_key)},
+        {"exchange_key", offsetof(struct config, exchange_key)},
     };
     /* numbers: size_t fields (NUM_SIZE), unsigned (NUM_UINT), int (NUM_INT) */
     enum { NUM_INT, NUM_UINT, NUM_SIZE };
@@ -299,6 +363,10 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         NUM("max_continuations", 1, 1000000, max_continuations, NUM_UINT),
         NUM("connection_rate", 0, 1000000, connection_rate, NUM_UINT),
         NUM("tsa_accuracy_ms", 0, 3600000, tsa_accuracy_ms, NUM_UINT),
+        NUM("checkpoint_interval", 1, 86400, checkpoint_interval, NUM_UINT),
+        NUM("evidence_max_files", 1, 10000, evidence_max_files, NUM_SIZE),
+        NUM("evidence_max_file", 1, 1LL << 30, evidence_max_file, NUM_SIZE),
+        NUM("evidence_max_total", 1, 1LL << 30, evidence_max_total, NUM_SIZE),
     };
 #undef NUM
     const char *d = w[0];
@@ -324,6 +392,26 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
     }
     if (strcmp(d, "key") == 0)
         return parse_key(cfg, w, n, line, err, errlen);
+    if (strcmp(d, "partner") == 0)
+        return parse_partner(cfg, w, n, line, err, errlen);
+    if (strcmp(d, "officer") == 0) {
+        struct cfg_officer *o;
+        int r;
+
+        if (n != 3)
+            return cfg_err(err, errlen, line, "usage: officer ID CLIENT_CERT_CN");
+        if (!valid_id(w[1]))
+            return cfg_err(err, errlen, line, "officer id must be 1-64 of [A-Za-z0-9._-]");
+        if (cfg->nofficers == CFG_MAX_OFFICERS)
+            return cfg_err(err, errlen, line, "too many officers");
+        for (size_t i = 0; i < cfg->nofficers; i++)
+            if (strcmp(cfg->officers[i].id, w[1]) == 0 || strcmp(cfg->officers[i].cn, w[2]) == 0)
+                return cfg_err(err, errlen, line, "duplicate officer id or CN");
+        o = &cfg->officers[cfg->nofficers++];
+        if ((r = set_str(&o->id, w[1])) != PS_OK || (r = set_str(&o->cn, w[2])) != PS_OK)
+            return r;
+        return PS_OK;
+    }
     if (n != 2)
         return cfg_err(err, errlen, line, "%s takes exactly one value", d);
     if (strcmp(d, "listen") == 0) {
@@ -335,6 +423,13 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         if (!config_oid_valid(w[1]))
             return cfg_err(err, errlen, line, "tsa_policy wants a dotted OID such as 1.2.3.4.1");
         return set_str(&cfg->tsa_policy, w[1]);
+    }
+    if (strcmp(d, "ledger_origin") == 0) {
+        if (!config_origin_valid(w[1]))
+            return cfg_err(err, errlen, line,
+                           "ledger_origin wants 1-255 printable characters without '+', such as "
+                           "cn.portseal.example/ledger");
+        return set_str(&cfg->ledger_origin, w[1]);
     }
     if (strcmp(d, "pkcs11_env") == 0) {
         if (strchr(w[1], '=') == NULL || cfg->n_env == CFG_MAX_ENV)
@@ -362,13 +457,40 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
     return cfg_err(err, errlen, line, "unknown directive '%s'", d);
 }
 
-/* The TSA directives go together; the TSA key is the appliance's: no tenant may own it (a
- * tenant could otherwise sign arbitrary digests with it through /v1/sign/hash and forge
- * time-stamps). It gets the owner CFG_OWNER_TSA. */
-static int tsa_check(struct config *cfg, char *err, size_t errlen)
+/*
+ * A key of the appliance itself (tsa_key, ledger_key): configured without tenant=, it gets an
+ * owner no tenant id can be, so no tenant lists it or signs with it (a tenant that could sign
+ * arbitrary digests with the TSA key could forge time-stamps; with the ledger key, checkpoints).
+ */
+static int own_key_check(struct config *cfg, const char *directive, const char *id,
+                         const char *owner, char *err, size_t errlen)
 {
     struct cfg_key *k = NULL;
 
+    for (size_t i = 0; i < cfg->nkeys; i++)
+        if (strcmp(cfg->keys[i].id, id) == 0)
+            k = &cfg->keys[i];
+    if (k == NULL) {
+        snprintf(err, errlen, "%s names unknown key %s", directive, id);
+        return PS_E_CONFIG;
+    }
+    if (k->tenant != NULL) {
+        snprintf(err, errlen,
+                 "%s %s belongs to tenant %s; the appliance's own keys are configured without "
+                 "tenant=",
+                 directive, k->id, k->tenant);
+        return PS_E_CONFIG;
+    }
+    if (set_str(&k->tenant, owner) != PS_OK) {
+        snprintf(err, errlen, "out of memory");
+        return PS_E_CONFIG;
+    }
+    return PS_OK;
+}
+
+/* The TSA directives go together. */
+static int tsa_check(struct config *cfg, char *err, size_t errlen)
+{
     if (cfg->tsa_key == NULL) {
         if (cfg->tsa_policy != NULL) {
             snprintf(err, errlen, "tsa_policy is set but tsa_key is not");
@@ -380,24 +502,7 @@ static int tsa_check(struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "tsa_key needs tsa_policy (the TSA policy OID)");
         return PS_E_CONFIG;
     }
-    for (size_t i = 0; i < cfg->nkeys; i++)
-        if (strcmp(cfg->keys[i].id, cfg->tsa_key) == 0)
-            k = &cfg->keys[i];
-    if (k == NULL) {
-        snprintf(err, errlen, "tsa_key names unknown key %s", cfg->tsa_key);
-        return PS_E_CONFIG;
-    }
-    if (k->tenant != NULL) {
-        snprintf(err, errlen,
-                 "tsa_key %s belongs to tenant %s; the TSA key must be configured without tenant=",
-                 k->id, k->tenant);
-        return PS_E_CONFIG;
-    }
-    if (set_str(&k->tenant, CFG_OWNER_TSA) != PS_OK) {
-        snprintf(err, errlen, "out of memory");
-        return PS_E_CONFIG;
-    }
-    return PS_OK;
+    return own_key_check(cfg, "tsa_key", cfg->tsa_key, CFG_OWNER_TSA, err, errlen);
 }
 
 static int cfg_check(struct config *cfg, char *err, size_t errlen)
@@ -418,6 +523,9 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
 
     if (cfg->sm2_wrap_key == NULL && set_str(&cfg->sm2_wrap_key, "sm2-wrap") != PS_OK)
         return PS_E_NOMEM;
+    /* started as root, workers never keep root: unprivileged unless told which user */
+    if (cfg->user == NULL && set_str(&cfg->user, "nobody") != PS_OK)
+        return PS_E_NOMEM;
     if (cfg->listen_host == NULL) {
         snprintf(err, errlen, "missing directive 'listen'");
         return PS_E_CONFIG;
@@ -429,14 +537,32 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
         }
     if ((r = tsa_check(cfg, err, errlen)) != PS_OK)
         return r;
+    for (size_t i = 0; i < cfg->nofficers; i++)
+        if (config_tenant_by_cn(cfg, cfg->officers[i].cn)) {
+            snprintf(err, errlen, "officer %s: CN %s is already a tenant's", cfg->officers[i].id,
+                     cfg->officers[i].cn);
+            return PS_E_CONFIG;
+        }
+    if (cfg->ledger_origin == NULL && set_str(&cfg->ledger_origin, "portseal/ledger") != PS_OK)
+        return PS_E_NOMEM;
+    if (cfg->ledger_key && (r = own_key_check(cfg, "ledger_key", cfg->ledger_key, CFG_OWNER_LEDGER,
+                                              err, errlen)) != PS_OK)
+        return r;
+    if (cfg->evidence_key && (r = own_key_check(cfg, "evidence_key", cfg->evidence_key,
+                                                CFG_OWNER_EVIDENCE, err, errlen)) != PS_OK)
+        return r;
+    if (cfg->exchange_key && (r = own_key_check(cfg, "exchange_key", cfg->exchange_key,
+                                                CFG_OWNER_EXCHANGE, err, errlen)) != PS_OK)
+        return r;
     for (size_t i = 0; i < cfg->nkeys; i++) {
         int found = 0;
 
         if (cfg->keys[i].tenant == NULL)
             return cfg_err(err, errlen, cfg->keys[i].line,
-                           "key %s needs tenant= (only the key named by tsa_key has none)",
+                           "key %s needs tenant= (only the appliance's own keys: tsa_key, "
+                           "ledger_key, evidence_key, exchange_key have none)",
                            cfg->keys[i].id);
-        if (strcmp(cfg->keys[i].tenant, CFG_OWNER_TSA) == 0)
+        if (cfg->keys[i].tenant[0] == '@')
             continue;
         for (size_t j = 0; j < cfg->ntenants; j++)
             found |= strcmp(cfg->tenants[j].id, cfg->keys[i].tenant) == 0;
@@ -525,10 +651,11 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 
 void config_free(struct config *cfg)
 {
-    char **strs[] = {&cfg->listen_host,   &cfg->user,         &cfg->pid_file,  &cfg->state_dir,
-                     &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca, &cfg->crl,
-                     &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,  &cfg->sm2_wrap_key,
-                     &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy};
+    char **strs[] = {&cfg->listen_host,   &cfg->user,         &cfg->pid_file,    &cfg->state_dir,
+                     &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca,   &cfg->crl,
+                     &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,    &cfg->sm2_wrap_key,
+                     &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy,  &cfg->ledger_key,
+                     &cfg->ledger_origin, &cfg->evidence_key, &cfg->exchange_key};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
@@ -540,6 +667,18 @@ void config_free(struct config *cfg)
         free(cfg->tenants[i].id);
         free(cfg->tenants[i].cn);
     }
+    for (size_t i = 0; i < cfg->npartners; i++) {
+        free(cfg->partners[i].id);
+        free(cfg->partners[i].root);
+        free(cfg->partners[i].cn);
+        free(cfg->partners[i].url);
+        free(cfg->partners[i].crl);
+    }
+    for (size_t i = 0; i < cfg->nofficers; i++) {
+        free(cfg->officers[i].id);
+        free(cfg->officers[i].cn);
+    }
+    cfg->npartners = cfg->nofficers = 0;
     for (size_t i = 0; i < cfg->nkeys; i++) {
         free(cfg->keys[i].id);
         free(cfg->keys[i].tenant);
@@ -565,6 +704,34 @@ const struct cfg_tenant *config_tenant_by_cn(const struct config *cfg, const cha
         if (strcmp(cfg->tenants[i].cn, cn) == 0)
             return &cfg->tenants[i];
     return NULL;
+}
+
+const struct cfg_officer *config_officer_by_cn(const struct config *cfg, const char *cn)
+{
+    for (size_t i = 0; i < cfg->nofficers; i++)
+        if (strcmp(cfg->officers[i].cn, cn) == 0)
+            return &cfg->officers[i];
+    return NULL;
+}
+
+const struct cfg_partner *config_partner(const struct config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->npartners; i++)
+        if (strcmp(cfg->partners[i].id, id) == 0)
+            return &cfg->partners[i];
+    return NULL;
+}
+
+int config_origin_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 255)
+        return 0;
+    for (; *s; s++)
+        if (*s < 0x21 || *s > 0x7e || *s == '+')
+            return 0;
+    return 1;
 }
 
 int config_oid_valid(const char *s)

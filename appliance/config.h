@@ -9,9 +9,11 @@
 #include <stddef.h>
 #include "../protocol/err.h"
 
-#define CFG_MAX_KEYS    256
-#define CFG_MAX_TENANTS 256
-#define CFG_MAX_ENV     16
+#define CFG_MAX_KEYS     256
+#define CFG_MAX_TENANTS  256
+#define CFG_MAX_ENV      16
+#define CFG_MAX_PARTNERS 32
+#define CFG_MAX_OFFICERS 256
 /*
  * Owner of the key named by tsa_key. Such a key is configured without tenant= (it belongs to
  * the appliance, not to a tenant); the parser gives it this owner, which no tenant id can
@@ -19,10 +21,33 @@
  * owner, so tenants can neither list nor use the TSA key, and the audit rows say "@tsa".
  */
 #define CFG_OWNER_TSA "@tsa"
+/* Owner of the key named by ledger_key (Ed25519, signs the ledger's checkpoints), likewise. */
+#define CFG_OWNER_LEDGER "@ledger"
+/* Owner of the key named by evidence_key (seals evidence bundles), likewise. */
+#define CFG_OWNER_EVIDENCE "@evidence"
+/* Owner of the key named by exchange_key (signs AEO feeds, P2P envelopes and receipts). */
+#define CFG_OWNER_EXCHANGE "@exchange"
 
 struct cfg_tenant {
     char *id;
     char *cn; /* client certificate subject CN that maps to this tenant */
+};
+
+/* A partner administration (another customs): its certificates must chain to root (pinned,
+ * only for this partner) and carry subject CN cn. url is its appliance, for outbound calls. */
+struct cfg_partner {
+    char *id;
+    char *root; /* PEM file: the partner's root CA certificate(s) */
+    char *cn;   /* subject CN of the partner appliance's client certificate */
+    char *url;  /* https://host:port of the partner appliance, or NULL */
+    char *crl;  /* the partner's CRLs (PEM), or NULL: no revocation check for this partner */
+    int line;
+};
+
+/* A local customs officer: a client certificate from client_ca with this subject CN. */
+struct cfg_officer {
+    char *id;
+    char *cn;
 };
 
 struct cfg_key {
@@ -57,25 +82,37 @@ struct config {
     unsigned handshake_timeout; /* seconds for TLS handshake and the first request */
     unsigned keyholder_timeout; /* seconds a request may wait for the keyholder */
     /* limits against hostile clients (docs/hardening.md) */
-    unsigned max_header_size;    /* request header block, RFC 9113 accounting, bytes */
-    unsigned header_timeout;     /* seconds from a request's start to its complete headers */
-    unsigned body_timeout;       /* seconds from a request's start to its complete body */
-    unsigned send_timeout;       /* seconds to deliver a response once it is queued */
-    unsigned request_rate;       /* requests per second per client and worker; 0 = no limit */
-    unsigned request_burst;      /* token bucket size for request_rate */
-    unsigned control_frame_rate; /* SETTINGS/PING/WINDOW_UPDATE/... per second per connection */
-    unsigned reset_rate;         /* RST_STREAM per second per connection (nghttp2 limiter) */
-    unsigned reset_burst;        /* its bucket size */
-    unsigned max_continuations;  /* CONTINUATION frames after one HEADERS */
-    unsigned connection_rate;    /* new connections per second per address and worker; 0 = off */
-    char *verify_ca;             /* trust anchors for /v1/verify/cms (NULL: client_ca) */
-    char *tsa_key;               /* key id of the RFC 3161 time-stamping key, or NULL */
-    char *tsa_policy;            /* TSA policy OID, dotted (required with tsa_key) */
-    unsigned tsa_accuracy_ms;    /* accuracy stated in tokens, ms; 0 = no accuracy field */
+    unsigned max_header_size;     /* request header block, RFC 9113 accounting, bytes */
+    unsigned header_timeout;      /* seconds from a request's start to its complete headers */
+    unsigned body_timeout;        /* seconds from a request's start to its complete body */
+    unsigned send_timeout;        /* seconds to deliver a response once it is queued */
+    unsigned request_rate;        /* requests per second per client and worker; 0 = no limit */
+    unsigned request_burst;       /* token bucket size for request_rate */
+    unsigned control_frame_rate;  /* SETTINGS/PING/WINDOW_UPDATE/... per second per connection */
+    unsigned reset_rate;          /* RST_STREAM per second per connection (nghttp2 limiter) */
+    unsigned reset_burst;         /* its bucket size */
+    unsigned max_continuations;   /* CONTINUATION frames after one HEADERS */
+    unsigned connection_rate;     /* new connections per second per address and worker; 0 = off */
+    char *verify_ca;              /* trust anchors for /v1/verify/cms (NULL: client_ca) */
+    char *tsa_key;                /* key id of the RFC 3161 time-stamping key, or NULL */
+    char *tsa_policy;             /* TSA policy OID, dotted (required with tsa_key) */
+    unsigned tsa_accuracy_ms;     /* accuracy stated in tokens, ms; 0 = no accuracy field */
+    char *ledger_key;             /* key id of the Ed25519 checkpoint key, or NULL */
+    char *ledger_origin;          /* checkpoint origin line (and note key name) */
+    unsigned checkpoint_interval; /* seconds between checkpoints while the log grows */
+    char *evidence_key;           /* key id that signs evidence bundles (CAdES), or NULL */
+    char *exchange_key;           /* key id that signs JWS for partners (ES256), or NULL */
+    size_t evidence_max_files;    /* files in one upload */
+    size_t evidence_max_file;     /* bytes of one file */
+    size_t evidence_max_total;    /* bytes of all files of one upload */
     struct cfg_tenant tenants[CFG_MAX_TENANTS];
     size_t ntenants;
     struct cfg_key keys[CFG_MAX_KEYS];
     size_t nkeys;
+    struct cfg_partner partners[CFG_MAX_PARTNERS];
+    size_t npartners;
+    struct cfg_officer officers[CFG_MAX_OFFICERS];
+    size_t nofficers;
 };
 
 /* Parse text; on error returns PS_E_CONFIG with "line N: reason" in err. */
@@ -84,9 +121,13 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen) 
 void config_free(struct config *cfg);
 const struct cfg_key *config_key(const struct config *cfg, const char *id);
 const struct cfg_tenant *config_tenant_by_cn(const struct config *cfg, const char *cn);
+const struct cfg_officer *config_officer_by_cn(const struct config *cfg, const char *cn);
+const struct cfg_partner *config_partner(const struct config *cfg, const char *id);
 /* 1 if s is a dotted-decimal OBJECT IDENTIFIER (at least two arcs, first 0-2, second < 40
  * under 0 and 1, no leading zeros, at most 127 characters). */
 int config_oid_valid(const char *s);
+/* 1 if s can be a checkpoint origin and note key name: 1-255 of 0x21-0x7e except '+'. */
+int config_origin_valid(const char *s);
 /* Names of all directives, NULL-terminated (for the documentation check). */
 extern const char *const config_directives[];
 

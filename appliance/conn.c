@@ -320,6 +320,20 @@ static int admit_cert(struct stream *st)
                    "the client certificate (CN=%s) is not mapped to a tenant", r->peer_cn);
         return 0;
     }
+    if ((r->route->flags & ROUTE_OFFICER) && r->officer == NULL) {
+        http_error(r, 403, "not_an_officer",
+                   "the client certificate (CN=%s) is not a local officer's", r->peer_cn);
+        return 0;
+    }
+    if ((r->route->flags & ROUTE_PARTNER) && r->partner == NULL) {
+        http_error(r, 403, "not_a_partner",
+                   "the client certificate (CN=%s) is not a configured partner's", r->peer_cn);
+        return 0;
+    }
+    if (r->partner && !(r->route->flags & (ROUTE_PARTNER | ROUTE_PARTNER_OK))) {
+        http_error(r, 403, "partner_not_allowed", "partner %s may not use %s", r->partner, r->path);
+        return 0;
+    }
     return 1;
 }
 
@@ -352,7 +366,10 @@ static void admit(struct stream *st)
     }
     if (!(r->route->flags & ROUTE_PUBLIC) && !admit_cert(st))
         return;
-    r->max_body = r->route->max_body == (size_t)-1 ? st->c->w->cfg->max_body : r->route->max_body;
+    r->max_body = r->route->max_body == (size_t)-1 ? st->c->w->cfg->max_body
+                  : r->route->max_body == ROUTE_BODY_EVIDENCE
+                      ? st->c->w->cfg->evidence_max_total + 1024 * 1024
+                      : r->route->max_body;
     r->body.max = r->max_body;
     if (st->content_length > 0 && (unsigned long long)st->content_length > r->max_body) {
         body_refused(st);
@@ -408,6 +425,8 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
     r->cert = c->id.cert;
     r->cert_error = c->id.cert_error;
     r->tenant = c->id.tenant;
+    r->officer = c->id.officer;
+    r->partner = c->id.partner;
     snprintf(r->peer_cn, sizeof(r->peer_cn), "%s", c->id.cn);
     request_id(r->request_id);
     buf_init(&r->body, 0);
@@ -679,7 +698,7 @@ static void start_h2(struct conn *c)
     const struct config *cfg = c->w->cfg;
     nghttp2_option *opt = NULL;
 
-    tls_client_id(c->ssl, c->w->cfg, &c->id);
+    tls_client_id(c->ssl, c->w->cfg, &c->w->partners, &c->id);
     /* request_rate is per client: by certificate when it is valid, else by address */
     if (c->id.cert == CERT_OK)
         snprintf(c->rl_key, sizeof(c->rl_key), "cn:%s", c->id.cn);

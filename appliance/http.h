@@ -35,6 +35,8 @@ struct request {
     enum cert_state cert;
     const char *cert_error; /* static text when cert == CERT_BAD */
     const char *tenant;     /* tenant id when the certificate maps to one */
+    const char *officer;    /* local officer id, likewise */
+    const char *partner;    /* partner id when the certificate chains to its pinned root */
     char peer_cn[128];
     int responded;
     int status;   /* status sent */

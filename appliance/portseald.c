@@ -1,6 +1,10 @@
 /*
  * portseald - the parent: reads the config, opens the listening socket, starts the keyholder
  * and the workers, restarts whichever dies, and stops them all on SIGTERM.
+ * SIGHUP reloads: the config is read and checked again; if it is usable the keyholder and the
+ * workers are restarted with it (open connections close; everything acknowledged is on disk),
+ * else the error is logged and the running children keep the old one. listen and workers
+ * need a full restart.
  *
  *   portseald -c FILE [-d] [-t]
  *     -d  debug log lines     -t  check the configuration (and key certificates) and exit
@@ -9,6 +13,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +26,7 @@
 #include <unistd.h>
 
 #include "../certs/keyreg.h"
+#include "../certs/partner.h"
 #include "../certs/trust.h"
 #include "../hsm/keyholder.h"
 #include "config.h"
@@ -44,15 +50,41 @@ static struct {
     const char *cfg_path;
     struct child kh;
     struct child workers[MAX_WORKERS];
-    volatile sig_atomic_t got_term, got_chld;
+    volatile sig_atomic_t got_term, got_chld, got_hup;
 } P;
 
 static void on_signal(int sig)
 {
     if (sig == SIGCHLD)
         P.got_chld = 1;
+    else if (sig == SIGHUP)
+        P.got_hup = 1;
     else
         P.got_term = 1;
+}
+
+/* Everything the children will load must load: key certificates, trust anchors, partners. */
+static int config_usable(const struct config *cfg, char *err, size_t errlen)
+{
+    struct keyreg reg;
+    struct partner_trust pt;
+    X509_STORE *st;
+
+    if (cfg->workers > MAX_WORKERS) {
+        snprintf(err, errlen, "at most %d workers", MAX_WORKERS);
+        return PS_E_CONFIG;
+    }
+    if (keyreg_load(cfg, &reg, err, errlen) != PS_OK)
+        return PS_E_CONFIG;
+    keyreg_free(&reg);
+    if ((st = trust_store_new(cfg->verify_ca ? cfg->verify_ca : cfg->client_ca, cfg->crl, err,
+                              errlen)) == NULL)
+        return PS_E_CONFIG;
+    X509_STORE_free(st);
+    if (partner_trust_load(cfg, &pt, err, errlen) != PS_OK)
+        return PS_E_CONFIG;
+    partner_trust_free(&pt);
+    return PS_OK;
 }
 
 /*
@@ -341,6 +373,39 @@ static void stop_all(void)
         ;
 }
 
+static void reload(void)
+{
+    struct config nc;
+    char err[600];
+
+    if (config_load(P.cfg_path, &nc, err, sizeof(err)) != PS_OK) {
+        log_warnx("reload: %s: %s; keeping the running configuration", P.cfg_path, err);
+        return;
+    }
+    if (config_usable(&nc, err, sizeof(err)) != PS_OK) {
+        log_warnx("reload: %s; keeping the running configuration", err);
+        config_free(&nc);
+        return;
+    }
+    if (nc.workers != P.cfg.workers || nc.listen_port != P.cfg.listen_port ||
+        strcmp(nc.listen_host, P.cfg.listen_host) != 0) {
+        log_warnx("reload: listen and workers changes need a restart; keeping the old ones");
+        nc.workers = P.cfg.workers;
+        nc.listen_port = P.cfg.listen_port;
+        free(nc.listen_host);
+        nc.listen_host = P.cfg.listen_host;
+        P.cfg.listen_host = NULL;
+    }
+    config_free(&P.cfg);
+    P.cfg = nc; /* children forked from now on get it */
+    log_info("reload: configuration read again; restarting the keyholder and the workers");
+    for (int i = 0; i < P.cfg.workers; i++)
+        if (P.workers[i].pid > 0)
+            kill(P.workers[i].pid, SIGTERM);
+    if (P.kh.pid > 0)
+        kill(P.kh.pid, SIGTERM);
+}
+
 static void write_pidfile(void)
 {
     char tmp[4096];
@@ -354,6 +419,23 @@ static void write_pidfile(void)
         fatal("cannot write pid file %s", P.cfg.pid_file);
 }
 
+/*
+ * state_dir/NAME: the workers' own storage (evidence bundles and their index), owned by the
+ * unprivileged user they run as, mode 0700. The keyholder's audit database stays root's.
+ */
+static void worker_dir(const char *name)
+{
+    char path[4096];
+    struct passwd *pw;
+
+    snprintf(path, sizeof(path), "%s/%s", P.cfg.state_dir, name);
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        fatal("cannot create %s", path);
+    if (geteuid() == 0 && P.cfg.user && (pw = getpwnam(P.cfg.user)) != NULL &&
+        chown(path, pw->pw_uid, pw->pw_gid) != 0)
+        fatal("cannot give %s to %s", path, P.cfg.user);
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: portseald -c CONFIG [-d] [-t]\n");
@@ -365,7 +447,6 @@ int main(int argc, char **argv)
     struct sigaction sa;
     char err[600];
     int ch, debug = 0, test_only = 0;
-    struct keyreg reg;
 
     while ((ch = getopt(argc, argv, "c:dt")) != -1) {
         switch (ch) {
@@ -380,33 +461,23 @@ int main(int argc, char **argv)
     log_init("portseald", debug);
     if (config_load(P.cfg_path, &P.cfg, err, sizeof(err)) != PS_OK)
         fatalx("%s: %s", P.cfg_path, err);
-    if (P.cfg.workers > MAX_WORKERS)
-        fatalx("at most %d workers", MAX_WORKERS);
-    if (keyreg_load(&P.cfg, &reg, err, sizeof(err)) != PS_OK)
+    if (config_usable(&P.cfg, err, sizeof(err)) != PS_OK)
         fatalx("%s", err);
-    keyreg_free(&reg);
-    {
-        X509_STORE *st = trust_store_new(P.cfg.verify_ca ? P.cfg.verify_ca : P.cfg.client_ca,
-                                         P.cfg.crl, err, sizeof(err));
-
-        if (st == NULL)
-            fatalx("%s", err);
-        X509_STORE_free(st);
-    }
     if (test_only) {
         printf("configuration %s is valid\n", P.cfg_path);
         return 0;
     }
     if (mkdir(P.cfg.state_dir, 0700) != 0 && errno != EEXIST)
         fatal("cannot create state_dir %s", P.cfg.state_dir);
+    worker_dir("evidence");
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGCHLD, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
 
     P.kh.ctl = -1;
     for (int i = 0; i < MAX_WORKERS; i++) {
@@ -431,6 +502,10 @@ int main(int argc, char **argv)
         if (P.got_chld) {
             P.got_chld = 0;
             reap();
+        }
+        if (P.got_hup) {
+            P.got_hup = 0;
+            reload();
         }
         restart_due();
     }

@@ -127,12 +127,51 @@ static const struct sock_filter worker_filter[] = {
     SC_ALLOW(__NR_mremap),
     SC_ALLOW(__NR_mprotect),
     SC_ALLOW(__NR_madvise),
-    /* files, read-only use by libraries (time zone, CA files) */
+    /* files, as the unprivileged user: libraries (time zone, CA files), the evidence store
+     * (temporary file, fsync, rename) and its SQLite index (WAL, locks, shared memory) */
     SC_ALLOW(__NR_openat),
     SC_ALLOW(__NR_fstat),
     SC_ALLOW(__NR_newfstatat),
+    SC_ALLOW(__NR_statx),
     SC_ALLOW(__NR_lseek),
     SC_ALLOW(__NR_pread64),
+    SC_ALLOW(__NR_pwrite64),
+    SC_ALLOW(__NR_ftruncate),
+    SC_ALLOW(__NR_fallocate),
+    SC_ALLOW(__NR_fsync),
+    SC_ALLOW(__NR_fdatasync),
+    SC_ALLOW(__NR_flock),
+    SC_ALLOW(__NR_fchmod),
+    SC_ALLOW(__NR_fchown),
+    SC_ALLOW(__NR_faccessat),
+    SC_ALLOW(__NR_readlinkat),
+    SC_ALLOW(__NR_getcwd),
+    SC_ALLOW(__NR_getdents64),
+    SC_ALLOW(__NR_renameat),
+    SC_ALLOW(__NR_unlinkat),
+    SC_ALLOW(__NR_mkdirat),
+    SC_ALLOW(__NR_fstatfs),
+    SC_ALLOW(__NR_uname),
+#ifdef __NR_faccessat2
+    SC_ALLOW(__NR_faccessat2),
+#endif
+#ifdef __NR_renameat2
+    SC_ALLOW(__NR_renameat2),
+#endif
+#ifdef __NR_open /* the legacy calls, where the architecture has them */
+    SC_ALLOW(__NR_open),
+    SC_ALLOW(__NR_stat),
+    SC_ALLOW(__NR_lstat),
+    SC_ALLOW(__NR_access),
+    SC_ALLOW(__NR_readlink),
+    SC_ALLOW(__NR_rename),
+    SC_ALLOW(__NR_unlink),
+    SC_ALLOW(__NR_mkdir),
+    SC_ALLOW(__NR_rmdir),
+    SC_ALLOW(__NR_fchmodat),
+    SC_ALLOW(__NR_poll),
+#endif
+    SC_ALLOW(__NR_ppoll),
     /* time, randomness, process */
     SC_ALLOW(__NR_clock_gettime),
     SC_ALLOW(__NR_gettimeofday),

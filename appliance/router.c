@@ -4,7 +4,8 @@
 
 #include "api.h"
 
-#define BODY_CFG ((size_t)-1)
+#define BODY_CFG      ((size_t)-1)
+#define BODY_EVIDENCE ROUTE_BODY_EVIDENCE
 /* a TimeStampReq is a few hundred bytes (hash, nonce, policy, a few extensions) */
 #define TSA_MAX_BODY 16384
 
@@ -12,15 +13,26 @@ const struct route routes[] = {
     {"GET", "/healthz", 0, api_healthz, 0, ROUTE_PUBLIC, "healthz"},
     {"GET", "/readyz", 0, api_readyz, 0, 0, "readyz"},
     {"GET", "/metrics", 0, api_metrics, 0, 0, "metrics"},
+    {"GET", "/v1/whoami", 0, api_whoami, 0, ROUTE_PARTNER_OK, "whoami"},
     {"GET", "/v1/keys", 0, api_keys_list, 0, ROUTE_TENANT, "keys"},
     {"GET", "/v1/keys/", 1, api_keys_get, 0, ROUTE_TENANT, "key"},
     {"POST", "/v1/sign/hash", 0, api_sign_hash, BODY_CFG, ROUTE_TENANT, "sign_hash"},
     {"POST", "/v1/sign/cms", 0, api_sign_cms, BODY_CFG, ROUTE_TENANT, "sign_cms"},
     {"POST", "/v1/sign/ceb", 0, api_sign_ceb, BODY_CFG, ROUTE_TENANT, "sign_ceb"},
-    {"POST", "/v1/verify/ceb", 0, api_verify_ceb, BODY_CFG, 0, "verify_ceb"},
+    {"POST", "/v1/verify/ceb", 0, api_verify_ceb, BODY_CFG, ROUTE_PARTNER_OK, "verify_ceb"},
     {"POST", "/v1/sign/179", 0, api_sign_179, BODY_CFG, ROUTE_TENANT, "sign_179"},
-    {"POST", "/v1/verify/cms", 0, api_verify_cms, BODY_CFG, 0, "verify_cms"},
-    {"POST", "/v1/tsa", 0, api_tsa, TSA_MAX_BODY, 0, "tsa"},
+    {"POST", "/v1/verify/cms", 0, api_verify_cms, BODY_CFG, ROUTE_PARTNER_OK, "verify_cms"},
+    {"POST", "/v1/tsa", 0, api_tsa, TSA_MAX_BODY, ROUTE_PARTNER_OK, "tsa"},
+    {"GET", "/v1/ledger/checkpoint", 0, api_ledger_checkpoint, 0, ROUTE_PARTNER_OK,
+     "ledger_checkpoint"},
+    {"POST", "/v1/ledger/checkpoint", 0, api_ledger_checkpoint, 0, 0, "ledger_checkpoint_new"},
+    {"GET", "/v1/ledger/proof/inclusion", 0, api_ledger_inclusion, 0, ROUTE_PARTNER_OK,
+     "ledger_inclusion"},
+    {"GET", "/v1/ledger/proof/consistency", 0, api_ledger_consistency, 0, ROUTE_PARTNER_OK,
+     "ledger_consistency"},
+    {"POST", "/v1/evidence", 0, api_evidence_post, BODY_EVIDENCE, 0, "evidence_post"},
+    {"GET", "/v1/evidence", 0, api_evidence_search, 0, 0, "evidence_search"},
+    {"GET", "/v1/evidence/", 1, api_evidence_get, 0, ROUTE_SUBPATH, "evidence_get"},
     {NULL, NULL, 0, NULL, 0, 0, NULL},
 };
 
@@ -34,7 +46,8 @@ const struct route *router_match(const char *method, const char *path, const cha
         int hit;
 
         if (rt->prefix)
-            hit = strncmp(path, rt->path, n) == 0 && path[n] != 0 && strchr(path + n, '/') == NULL;
+            hit = strncmp(path, rt->path, n) == 0 && path[n] != 0 &&
+                  ((rt->flags & ROUTE_SUBPATH) || strchr(path + n, '/') == NULL);
         else
             hit = strcmp(path, rt->path) == 0;
         if (!hit)

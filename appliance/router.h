@@ -11,9 +11,16 @@
 typedef void (*handler_fn)(struct request *r, const char *tail);
 
 enum route_flags {
-    ROUTE_PUBLIC = 1, /* no client certificate needed */
-    ROUTE_TENANT = 2, /* the client certificate must map to a tenant */
+    ROUTE_PUBLIC = 1,      /* no client certificate needed */
+    ROUTE_TENANT = 2,      /* the client certificate must map to a tenant */
+    ROUTE_OFFICER = 4,     /* ... to a local officer */
+    ROUTE_PARTNER = 8,     /* ... to a partner (pinned root); implies ROUTE_PARTNER_OK */
+    ROUTE_PARTNER_OK = 16, /* partners may use it too (else only local identities may) */
+    ROUTE_SUBPATH = 32,    /* a prefix route whose tail may hold '/' (the handler parses it) */
 };
+
+/* max_body of a route: the configured evidence_max_total plus 1 MiB of form overhead */
+#define ROUTE_BODY_EVIDENCE ((size_t)-2)
 
 struct route {
     const char *method;

@@ -9,12 +9,13 @@
 #include <openssl/ssl.h>
 
 #include "../certs/keyreg.h"
+#include "../certs/partner.h"
 #include "../hsm/ipc.h"
 #include "../hsm/kh_client.h"
 #include "config.h"
 #include "http.h"
 
-#define METRIC_ROUTES 16
+#define METRIC_ROUTES 48
 #define LAT_BUCKETS   12
 
 struct conn;
@@ -48,6 +49,7 @@ struct worker {
     struct worker_metrics m;
     struct proxy_keys *proxies;
     X509_STORE *doc_trust; /* anchors for /v1/verify/cms (verify_ca or client_ca, with crl) */
+    struct partner_trust partners; /* pinned roots, one store per partner */
 };
 
 /* Runs the event loop; returns the process exit status. */

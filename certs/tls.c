@@ -6,6 +6,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "partner.h"
+
 static int verify_err_idx = -1;
 
 static int verify_cb(int ok, X509_STORE_CTX *ctx)
@@ -118,10 +120,12 @@ static int has_client_auth_eku(X509 *x)
     return (xku & XKU_SSL_CLIENT) != 0;
 }
 
-void tls_client_id(SSL *ssl, const struct config *cfg, struct client_id *out)
+void tls_client_id(SSL *ssl, const struct config *cfg, const struct partner_trust *pt,
+                   struct client_id *out)
 {
     X509 *peer = SSL_get0_peer_certificate(ssl);
     const struct cfg_tenant *t;
+    const struct cfg_officer *o;
     long v;
 
     memset(out, 0, sizeof(*out));
@@ -130,6 +134,19 @@ void tls_client_id(SSL *ssl, const struct config *cfg, struct client_id *out)
         return;
     }
     v = SSL_get_verify_result(ssl);
+    if (v != X509_V_OK && pt && pt->n) {
+        const char *why = NULL;
+        const struct cfg_partner *p =
+            partner_identify(pt, peer, SSL_get_peer_cert_chain(ssl), &why);
+
+        if (p || why) {
+            out->cert = p ? CERT_OK : CERT_BAD;
+            out->cert_error = why;
+            out->partner = p ? p->id : NULL;
+            snprintf(out->cn, sizeof(out->cn), "%s", p ? p->cn : "");
+            return;
+        }
+    }
     if (v != X509_V_OK) {
         const char *first = SSL_get_ex_data(ssl, verify_err_idx);
 
@@ -148,6 +165,8 @@ void tls_client_id(SSL *ssl, const struct config *cfg, struct client_id *out)
         out->cn[0] = 0;
     if (out->cn[0] && (t = config_tenant_by_cn(cfg, out->cn)) != NULL)
         out->tenant = t->id;
+    if (out->cn[0] && (o = config_officer_by_cn(cfg, out->cn)) != NULL)
+        out->officer = o->id;
 }
 
 int tls_is_h2(SSL *ssl)

@@ -23,11 +23,19 @@ struct client_id {
     enum cert_state cert;
     const char *cert_error; /* static string, when cert == CERT_BAD */
     char cn[128];
-    const char *tenant; /* points into cfg, or NULL */
+    const char *tenant;  /* points into cfg, or NULL */
+    const char *officer; /* a local officer's id (cfg), or NULL */
+    const char *partner; /* a partner's id (cfg), or NULL */
 };
 
-/* After the handshake: who is the peer? */
-void tls_client_id(SSL *ssl, const struct config *cfg, struct client_id *out);
+struct partner_trust;
+/*
+ * After the handshake: who is the peer? A certificate from client_ca (and not revoked) may be
+ * a tenant's or an officer's, by CN; one that chains to a partner's pinned root instead is
+ * that partner's if its CN is the partner's, else it is refused.
+ */
+void tls_client_id(SSL *ssl, const struct config *cfg, const struct partner_trust *pt,
+                   struct client_id *out);
 /* 1 if ALPN selected h2. */
 int tls_is_h2(SSL *ssl);
 

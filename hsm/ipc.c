@@ -39,7 +39,8 @@ int ipc_hdr_decode(const uint8_t in[IPC_HDR_LEN], struct ipc_hdr *h)
     h->id = get32(in + 4);
     h->type = get16(in + 8);
     h->status = get16(in + 10);
-    if (h->len > IPC_MAX_PAYLOAD || (h->type != IPC_SIGN && h->type != IPC_STATUS))
+    if (h->len > IPC_MAX_PAYLOAD ||
+        (h->type != IPC_SIGN && h->type != IPC_STATUS && h->type != IPC_LEDGER))
         return PS_E_INVAL;
     return PS_OK;
 }
@@ -220,4 +221,90 @@ int ipc_sign_reply_decode(const uint8_t *p, size_t len, uint64_t *first_seq, uin
         p += 2 + lens[i];
     }
     return p == end ? PS_OK : PS_E_INVAL;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    put32(p, (uint32_t)(v >> 32));
+    put32(p + 4, (uint32_t)v);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+    return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+int ipc_ledger_req_encode(struct buf *b, uint32_t id, uint8_t op, uint64_t a, uint64_t x,
+                          const void *text, size_t len)
+{
+    uint8_t hdr[IPC_HDR_LEN + IPC_LEDGER_REQ_HDR];
+    struct ipc_hdr h = {(uint32_t)(IPC_LEDGER_REQ_HDR + len), id, IPC_LEDGER, 0};
+    size_t mark = b->len;
+    int r;
+
+    if (len > IPC_MAX_PAYLOAD - IPC_LEDGER_REQ_HDR)
+        return PS_E_LIMIT;
+    ipc_hdr_encode(hdr, &h);
+    hdr[IPC_HDR_LEN] = op;
+    put64(hdr + IPC_HDR_LEN + 1, a);
+    put64(hdr + IPC_HDR_LEN + 9, x);
+    if ((r = buf_append(b, hdr, sizeof(hdr))) != PS_OK ||
+        (len && (r = buf_append(b, text, len)) != PS_OK)) {
+        b->len = mark;
+        return r;
+    }
+    return PS_OK;
+}
+
+int ipc_ledger_req_decode(const uint8_t *p, size_t len, struct ipc_ledger *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (len < IPC_LEDGER_REQ_HDR || p[0] < IPC_LEDGER_CHECKPOINT || p[0] > IPC_LEDGER_APPEND)
+        return PS_E_INVAL;
+    r->op = p[0];
+    r->a = get64(p + 1);
+    r->b = get64(p + 9);
+    r->text = p + IPC_LEDGER_REQ_HDR;
+    r->text_len = len - IPC_LEDGER_REQ_HDR;
+    /* only an append carries text */
+    if ((r->op == IPC_LEDGER_APPEND) != (r->text_len > 0))
+        return PS_E_INVAL;
+    return PS_OK;
+}
+
+int ipc_ledger_reply_append(struct buf *b, uint32_t id, uint64_t a, uint64_t x,
+                            const uint8_t *hashes, uint8_t n, const void *text, size_t len)
+{
+    uint8_t hdr[IPC_HDR_LEN + 17];
+    size_t plen = 17 + (size_t)n * 32 + len, mark = b->len;
+    struct ipc_hdr h = {(uint32_t)plen, id, IPC_LEDGER, 0};
+    int r;
+
+    if (n > IPC_MAX_HASHES || plen > IPC_MAX_PAYLOAD)
+        return PS_E_LIMIT;
+    ipc_hdr_encode(hdr, &h);
+    put64(hdr + IPC_HDR_LEN, a);
+    put64(hdr + IPC_HDR_LEN + 8, x);
+    hdr[IPC_HDR_LEN + 16] = n;
+    if ((r = buf_append(b, hdr, sizeof(hdr))) != PS_OK ||
+        (n && (r = buf_append(b, hashes, (size_t)n * 32)) != PS_OK) ||
+        (len && (r = buf_append(b, text, len)) != PS_OK)) {
+        b->len = mark;
+        return r;
+    }
+    return PS_OK;
+}
+
+int ipc_ledger_reply_decode(const uint8_t *p, size_t len, struct ipc_ledger *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (len < 17 || p[16] > IPC_MAX_HASHES || len - 17 < (size_t)p[16] * 32)
+        return PS_E_INVAL;
+    r->a = get64(p);
+    r->b = get64(p + 8);
+    r->nhash = p[16];
+    r->hash = p + 17;
+    r->text = p + 17 + (size_t)r->nhash * 32;
+    r->text_len = len - 17 - (size_t)r->nhash * 32;
+    return PS_OK;
 }

@@ -10,6 +10,14 @@
  *                    count x (u8 dlen, digest)
  * IPC_SIGN reply:    u64 first audit sequence number | u16 count | count x (u16 slen, sig)
  * IPC_STATUS request: empty.  reply: u8 hsm_ok | u8 storage_ok | text (Prometheus lines)
+ * IPC_LEDGER request: u8 op | u64 a | u64 b | text;  reply: u64 a | u64 b | u8 n | n x 32-byte
+ *                    hash | text. Per op (enum ipc_ledger_op):
+ *   CHECKPOINT  a = 1: sign a new checkpoint now if the log grew.  reply a = its size, text =
+ *               the signed note (the latest; a first one is made if there is none)
+ *   INCLUSION   a = index, b = size.  reply a, b as asked, hash[0] = the leaf hash, then the proof
+ *   CONSISTENCY a = old size, b = new size.  reply a, b as asked, the proof
+ *   APPEND      text = one leaf (ledger_leaf_valid).  reply a = its index, b = the size of the
+ *               checkpoint signed for it, the inclusion proof to that size, text = that note
  * Unknown types, bad lengths or trailing bytes are fatal for the peer that sent them.
  */
 #ifndef PS_IPC_H
@@ -29,7 +37,25 @@
 #define IPC_MAX_SIG     1024
 #define IPC_MAX_ID      64
 
-enum ipc_type { IPC_SIGN = 1, IPC_STATUS = 2 };
+enum ipc_type { IPC_SIGN = 1, IPC_STATUS = 2, IPC_LEDGER = 3 };
+enum ipc_ledger_op {
+    IPC_LEDGER_CHECKPOINT = 1,
+    IPC_LEDGER_INCLUSION = 2,
+    IPC_LEDGER_CONSISTENCY = 3,
+    IPC_LEDGER_APPEND = 4,
+};
+#define IPC_LEDGER_REQ_HDR 17 /* u8 op | u64 a | u64 b */
+#define IPC_MAX_HASHES     65 /* a leaf hash and a proof of up to 64 */
+
+/* A ledger request or reply; text points into the bytes it was decoded from. */
+struct ipc_ledger {
+    uint8_t op; /* requests only */
+    uint64_t a, b;
+    uint8_t nhash;       /* replies only */
+    const uint8_t *hash; /* nhash x 32 bytes */
+    const uint8_t *text;
+    size_t text_len;
+};
 
 struct ipc_hdr {
     uint32_t len;
@@ -74,5 +100,13 @@ void ipc_sign_reply_finish(struct buf *b, size_t start);
 /* Iterate a sign reply: on success *first_seq and *count are set, sigs[i]/lens[i] filled. */
 int ipc_sign_reply_decode(const uint8_t *p, size_t len, uint64_t *first_seq, uint16_t *count,
                           const uint8_t **sigs, uint16_t *lens, uint16_t max) PS_WUR;
+
+int ipc_ledger_req_encode(struct buf *b, uint32_t id, uint8_t op, uint64_t a, uint64_t x,
+                          const void *text, size_t len) PS_WUR;
+int ipc_ledger_req_decode(const uint8_t *p, size_t len, struct ipc_ledger *r) PS_WUR;
+/* A whole reply frame: hashes (n x 32 bytes, n <= IPC_MAX_HASHES) and text. */
+int ipc_ledger_reply_append(struct buf *b, uint32_t id, uint64_t a, uint64_t x,
+                            const uint8_t *hashes, uint8_t n, const void *text, size_t len) PS_WUR;
+int ipc_ledger_reply_decode(const uint8_t *p, size_t len, struct ipc_ledger *r) PS_WUR;
 
 #endif

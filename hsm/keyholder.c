@@ -5,8 +5,12 @@
  *   main      polls the worker sockets, decodes frames, checks policy, queues sign jobs,
  *             answers status requests and flushes replies the committer could not write.
  *   signer*N  one PKCS#11 session each; pop a job, sign every digest, pass it on.
- *   committer takes every signed job waiting, writes all their audit records in one
- *             transaction (group commit), and only then sends the replies.
+ *   committer takes every signed job waiting, writes all their audit records and ledger
+ *             leaves in one transaction (group commit), signs a checkpoint when one is due
+ *             (a bundle leaf needs one at once; else every checkpoint_interval seconds
+ *             while the log grows), and only then sends the replies.
+ * Ledger reads (the latest checkpoint, inclusion and consistency proofs) are answered by the
+ * main thread from its own read connection, without waiting for the committer.
  * A worker that sends a malformed frame is cut off (its socket is closed).
  */
 #include "keyholder.h"
@@ -14,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -29,6 +34,8 @@
 #include "../appliance/privsep.h"
 #include "../certs/keyreg.h"
 #include "audit.h"
+#include "ledger.h"
+#include "../protocol/checkpoint.h"
 #include "ipc.h"
 #include "p11.h"
 #include "pinfile.h"
@@ -49,8 +56,15 @@ struct kh_peer {
     pthread_mutex_t lock;
 };
 
+enum kh_job_kind {
+    JOB_SIGN,       /* sign digests, then commit their audit records */
+    JOB_LEAF,       /* append one leaf; reply with its proof to a fresh checkpoint */
+    JOB_CHECKPOINT, /* sign a checkpoint if the log grew (peer NULL: the interval timer) */
+};
+
 struct kh_job {
     struct kh_job *next;
+    enum kh_job_kind kind;
     struct kh_peer *peer;
     unsigned peer_gen;
     uint32_t id;
@@ -63,6 +77,8 @@ struct kh_job {
     size_t reply_start;
     int failed; /* reply holds an error frame; no audit records */
     int64_t ts_ms;
+    size_t leaf_len;     /* JOB_LEAF: the leaf is payload[IPC_LEDGER_REQ_HDR..] */
+    uint64_t leaf_index; /* JOB_LEAF: set by the commit */
 };
 
 struct kh_queue {
@@ -78,6 +94,12 @@ static struct kh {
     struct p11_key *p11keys; /* parallel to reg.keys */
     EVP_PKEY **sm2keys;      /* parallel to reg.keys: unwrapped SM2 keys (secure heap) */
     struct audit *audit;
+    struct ledger_reader *ledger_rd; /* main thread: its own connection, for reads */
+    const struct key_entry *ledger_key;
+    struct p11_key *ledger_p11;
+    struct note_signer ledger_signer;
+    CK_SESSION_HANDLE commit_session;
+    unsigned long long n_checkpoints, n_leaves;
     struct kh_peer peers[KH_MAX_WORKERS];
     int npeers;
     struct kh_queue signq, commitq;
@@ -280,15 +302,23 @@ static void put64(uint8_t *p, uint64_t v)
     }
 }
 
-/* Write the audit records of a list of jobs in one transaction; set each reply's seq. */
+/* Write the audit records and leaves of a list of jobs in one transaction; set each sign
+ * reply's seq and each leaf job's index (in a->b of its reply, filled later). */
 static int commit_jobs(struct kh_job *list, struct audit_rec *recs)
 {
     size_t n = 0;
-    uint64_t first = 0;
+    uint64_t index = 0;
 
     for (struct kh_job *j = list; j; j = j->next) {
-        if (j->failed)
+        if (j->failed || j->kind == JOB_CHECKPOINT)
             continue;
+        if (j->kind == JOB_LEAF) {
+            memset(&recs[n], 0, sizeof(recs[n]));
+            recs[n].leaf = j->payload + IPC_LEDGER_REQ_HDR;
+            recs[n].leaf_len = j->leaf_len;
+            n++;
+            continue;
+        }
         for (uint16_t i = 0; i < j->req.count; i++) {
             recs[n].ts_ms = j->ts_ms;
             recs[n].tenant = j->req.tenant;
@@ -296,21 +326,106 @@ static int commit_jobs(struct kh_job *list, struct audit_rec *recs)
             recs[n].alg = alg_info(j->req.alg)->name;
             recs[n].digest = j->req.digests[i].p;
             recs[n].dlen = j->req.digests[i].len;
+            recs[n].leaf = NULL;
             n++;
         }
     }
     if (n == 0)
         return PS_OK;
-    if (audit_append(kh.audit, recs, n, &first) != PS_OK)
+    if (audit_append(kh.audit, recs, n, &index) != PS_OK)
         return PS_E_STORAGE;
     __atomic_add_fetch(&kh.n_commits, 1, __ATOMIC_RELAXED);
+    /* records are leaves in list order: a sign job's seq is its first signature's index */
     for (struct kh_job *j = list; j; j = j->next) {
-        if (j->failed)
+        if (j->failed || j->kind == JOB_CHECKPOINT)
             continue;
-        put64(j->reply.data + j->reply_start + IPC_HDR_LEN, first);
-        first += j->req.count;
+        if (j->kind == JOB_LEAF) {
+            j->leaf_index = index++;
+            continue;
+        }
+        put64(j->reply.data + j->reply_start + IPC_HDR_LEN, index);
+        index += j->req.count;
     }
     return PS_OK;
+}
+
+/* note_sign_fn: Ed25519 in the HSM, on the committer's session. */
+static int ledger_sign_cb(void *ctx, const uint8_t *msg, size_t len,
+                          uint8_t sig[NOTE_ED25519_SIG_LEN])
+{
+    size_t sl = NOTE_ED25519_SIG_LEN;
+
+    (void)ctx;
+    if (p11_sign(kh.p11, kh.commit_session, kh.ledger_p11, ALG_ED25519, msg, len, sig, &sl) !=
+            PS_OK ||
+        sl != NOTE_ED25519_SIG_LEN) {
+        __atomic_add_fetch(&kh.n_hsm_err, 1, __ATOMIC_RELAXED);
+        return PS_E_HSM;
+    }
+    return PS_OK;
+}
+
+/*
+ * Sign and store a checkpoint of the committed tree if it grew since the last one (or none
+ * exists). Only committed leaves are covered, so a checkpoint can never disagree with an
+ * earlier one; it is stored before anyone sees it. PS_OK also when nothing was due.
+ */
+static int checkpoint_now(void)
+{
+    struct ledger *l = audit_ledger(kh.audit);
+    struct checkpoint cp;
+    struct buf note;
+    char err[256];
+    int r;
+
+    if (kh.ledger_key == NULL)
+        return PS_E_UNAVAIL;
+    if (ledger_has_checkpoint(l) && ledger_size(l) == ledger_checkpoint_size(l))
+        return PS_OK;
+    memset(&cp, 0, sizeof(cp));
+    snprintf(cp.origin, sizeof(cp.origin), "%s", kh.cfg->ledger_origin);
+    cp.size = ledger_size(l);
+    ledger_root(l, cp.root);
+    buf_init(&note, 4096);
+    r = checkpoint_sign(&cp, &kh.ledger_signer, &note, err, sizeof(err));
+    if (r == PS_OK)
+        r = ledger_checkpoint_store(l, cp.size, cp.root, now_ms(), note.data, note.len);
+    if (r != PS_OK)
+        log_warnx("checkpoint at size %" PRIu64 " not issued: %s", cp.size,
+                  r == PS_E_STORAGE ? "storage failed" : err);
+    else
+        __atomic_add_fetch(&kh.n_checkpoints, 1, __ATOMIC_RELAXED);
+    buf_free(&note);
+    return r;
+}
+
+/* The reply of a leaf or checkpoint job, after checkpoint_now. */
+static void ledger_job_reply(struct kh_job *j, int cp_status)
+{
+    struct ledger_reader *db = ledger_writer_reader(audit_ledger(kh.audit));
+    struct merkle_proof proof;
+    struct buf note;
+    uint64_t size = 0;
+    char err[256];
+    int r = cp_status;
+    const char *msg = r == PS_E_UNAVAIL ? "no ledger_key is configured: no checkpoints"
+                                        : "checkpoint could not be signed or stored";
+
+    buf_init(&note, 4096);
+    buf_reset(&j->reply);
+    if (r == PS_OK && (r = ledger_checkpoint_latest(db, &note, &size)) != PS_OK)
+        msg = "checkpoint could not be read back";
+    proof.len = 0;
+    if (r == PS_OK && j->kind == JOB_LEAF &&
+        (r = ledger_inclusion(db, j->leaf_index, size, &proof, err, sizeof(err))) != PS_OK)
+        msg = err;
+    if (r == PS_OK)
+        r = ipc_ledger_reply_append(&j->reply, j->id, j->kind == JOB_LEAF ? j->leaf_index : size,
+                                    size, proof.hash[0], (uint8_t)proof.len, note.data, note.len);
+    if (r != PS_OK && ipc_frame_append(&j->reply, j->id, IPC_LEDGER, (uint16_t)-PS_E_UNAVAIL, msg,
+                                       strlen(msg)) != PS_OK)
+        fatalx("reply buffer");
+    buf_free(&note);
 }
 
 static void *committer_thread(void *arg)
@@ -320,14 +435,16 @@ static void *committer_thread(void *arg)
     (void)arg;
     if (recs == NULL)
         fatalx("out of memory");
+    if (kh.ledger_key && p11_session(kh.p11, &kh.commit_session) != PS_OK)
+        fatalx("cannot open a PKCS#11 session for the committer: %s", p11_rv_str(p11_last_rv()));
     for (;;) {
         struct kh_job *list = q_pop(&kh.commitq, 1), *rest = NULL, *j, *last = NULL;
         size_t total = 0;
-        int ok;
+        int ok, want_cp = 0, cp_status = PS_OK;
 
         /* bound one transaction; put the remainder back in front */
         for (j = list; j; last = j, j = j->next) {
-            total += j->req.count;
+            total += j->kind == JOB_SIGN ? j->req.count : 1;
             if (total > KH_COMMIT_MAX && last) {
                 rest = j;
                 last->next = NULL;
@@ -336,10 +453,23 @@ static void *committer_thread(void *arg)
         }
         ok = commit_jobs(list, recs) == PS_OK;
         kh.storage_ok = ok;
+        for (j = list; j; j = j->next)
+            want_cp |= j->kind != JOB_SIGN;
+        if (ok && want_cp)
+            cp_status = checkpoint_now();
         for (j = list; j;) {
             struct kh_job *next = j->next;
 
-            if (!ok && !j->failed) {
+            if (j->kind != JOB_SIGN) {
+                if (j->kind == JOB_LEAF && ok)
+                    __atomic_add_fetch(&kh.n_leaves, 1, __ATOMIC_RELAXED);
+                if (j->peer == NULL) { /* the timer's checkpoint job */
+                    job_free(j);
+                    j = next;
+                    continue;
+                }
+                ledger_job_reply(j, ok ? cp_status : PS_E_STORAGE);
+            } else if (!ok && !j->failed) {
                 static const char msg[] = "audit record could not be written";
 
                 log_warnx("audit record could not be written; signature withheld");
@@ -374,12 +504,12 @@ static void *committer_thread(void *arg)
 static void handle_status(struct kh_peer *p, uint32_t id)
 {
     struct buf b;
-    uint64_t n = 0;
+    uint64_t leaves = 0;
     uint8_t flags[2];
     int hsm_ok, st_ok;
 
     hsm_ok = p11_session_alive(kh.p11, kh.status_session);
-    st_ok = kh.storage_ok && audit_count(kh.audit, &n) == PS_OK;
+    st_ok = kh.storage_ok && ledger_committed_size(kh.ledger_rd, &leaves) == PS_OK;
     flags[0] = (uint8_t)hsm_ok;
     flags[1] = (uint8_t)st_ok;
     buf_init(&b, 8192);
@@ -395,16 +525,19 @@ static void handle_status(struct kh_peer *p, uint32_t id)
                    "portseal_hsm_errors_total %llu\n"
                    "# TYPE portseal_audit_commits_total counter\n"
                    "portseal_audit_commits_total %llu\n"
-                   "# TYPE portseal_audit_records gauge\n"
-                   "portseal_audit_records %llu\n"
                    "# TYPE portseal_hsm_up gauge\n"
-                   "portseal_hsm_up %d\n",
+                   "portseal_hsm_up %d\n"
+                   "# TYPE portseal_ledger_leaves gauge\n"
+                   "portseal_ledger_leaves %llu\n"
+                   "# TYPE portseal_ledger_checkpoints_total counter\n"
+                   "portseal_ledger_checkpoints_total %llu\n",
                    __atomic_load_n(&kh.n_sig, __ATOMIC_RELAXED),
                    __atomic_load_n(&kh.n_req, __ATOMIC_RELAXED),
                    __atomic_load_n(&kh.n_denied, __ATOMIC_RELAXED),
                    __atomic_load_n(&kh.n_hsm_err, __ATOMIC_RELAXED),
-                   __atomic_load_n(&kh.n_commits, __ATOMIC_RELAXED), (unsigned long long)n,
-                   hsm_ok) != PS_OK) {
+                   __atomic_load_n(&kh.n_commits, __ATOMIC_RELAXED), hsm_ok,
+                   (unsigned long long)leaves,
+                   __atomic_load_n(&kh.n_checkpoints, __ATOMIC_RELAXED)) != PS_OK) {
         buf_free(&b);
         return;
     }
@@ -417,6 +550,113 @@ static void handle_status(struct kh_peer *p, uint32_t id)
         buf_free(&f);
     }
     buf_free(&b);
+}
+
+static struct kh_job *job_new(enum kh_job_kind kind, struct kh_peer *p, uint32_t id,
+                              const uint8_t *payload, size_t len)
+{
+    struct kh_job *j = calloc(1, sizeof(*j));
+
+    if (j == NULL || (j->payload = malloc(len ? len : 1)) == NULL) {
+        free(j);
+        return NULL;
+    }
+    if (len)
+        memcpy(j->payload, payload, len);
+    j->kind = kind;
+    j->peer = p;
+    j->peer_gen = p ? p->gen : 0;
+    j->id = id;
+    j->ts_ms = now_ms();
+    buf_init(&j->reply, 64 * 1024);
+    return j;
+}
+
+/* Ledger reads, answered here from the read connection; appends and fresh checkpoints go to
+ * the committer. */
+static int handle_ledger(struct kh_peer *p, const struct ipc_hdr *h, const uint8_t *payload)
+{
+    struct ipc_ledger q;
+    struct merkle_proof proof;
+    uint8_t hashes[IPC_MAX_HASHES * MERKLE_HASH_LEN];
+    struct buf b, note;
+    uint64_t size = 0;
+    char err[256] = "";
+    int r = PS_OK;
+    uint8_t n = 0;
+
+    if (ipc_ledger_req_decode(payload, h->len, &q) != PS_OK)
+        return PS_E_INVAL;
+    if (q.op == IPC_LEDGER_APPEND || (q.op == IPC_LEDGER_CHECKPOINT && q.a == 1)) {
+        struct kh_job *j;
+
+        if (q.op == IPC_LEDGER_APPEND && !ledger_leaf_valid(q.text, q.text_len)) {
+            send_error(p, p->gen, h->id, IPC_LEDGER, PS_E_INVAL, "not a leaf a worker may append");
+            return PS_OK;
+        }
+        if (kh.ledger_key == NULL) {
+            send_error(p, p->gen, h->id, IPC_LEDGER, PS_E_UNAVAIL,
+                       "no ledger_key is configured: no checkpoints");
+            return PS_OK;
+        }
+        if ((j = job_new(q.op == IPC_LEDGER_APPEND ? JOB_LEAF : JOB_CHECKPOINT, p, h->id, payload,
+                         h->len)) == NULL)
+            return PS_E_NOMEM;
+        j->leaf_len = q.text_len;
+        q_push(&kh.commitq, j);
+        return PS_OK;
+    }
+    buf_init(&note, 64 * 1024);
+    buf_init(&b, 128 * 1024);
+    proof.len = 0;
+    switch (q.op) {
+    case IPC_LEDGER_CHECKPOINT:
+        r = ledger_checkpoint_latest(kh.ledger_rd, &note, &size);
+        if (r == PS_E_NOTFOUND && kh.ledger_key) { /* none yet: the committer makes one */
+            struct kh_job *j = job_new(JOB_CHECKPOINT, p, h->id, payload, h->len);
+
+            buf_free(&note);
+            buf_free(&b);
+            if (j == NULL)
+                return PS_E_NOMEM;
+            q_push(&kh.commitq, j);
+            return PS_OK;
+        }
+        if (r == PS_E_NOTFOUND)
+            snprintf(err, sizeof(err), "no ledger_key is configured: no checkpoints");
+        q.a = size;
+        q.b = size;
+        break;
+    case IPC_LEDGER_INCLUSION:
+        if ((r = ledger_leaf_hash_at(kh.ledger_rd, q.a, hashes)) == PS_OK &&
+            (r = ledger_inclusion(kh.ledger_rd, q.a, q.b, &proof, err, sizeof(err))) == PS_OK) {
+            memcpy(hashes + MERKLE_HASH_LEN, proof.hash, proof.len * MERKLE_HASH_LEN);
+            n = (uint8_t)(proof.len + 1);
+        } else if (r == PS_E_NOTFOUND) {
+            snprintf(err, sizeof(err), "the ledger has no leaf %" PRIu64, q.a);
+            r = PS_E_INVAL;
+        }
+        break;
+    case IPC_LEDGER_CONSISTENCY:
+        if ((r = ledger_consistency(kh.ledger_rd, q.a, q.b, &proof, err, sizeof(err))) == PS_OK) {
+            memcpy(hashes, proof.hash, proof.len * MERKLE_HASH_LEN);
+            n = (uint8_t)proof.len;
+        }
+        break;
+    default: r = PS_E_INVAL;
+    }
+    if (r == PS_OK)
+        r = ipc_ledger_reply_append(&b, h->id, q.a, q.b, hashes, n, note.data, note.len);
+    if (r == PS_OK) {
+        peer_send(p, p->gen, b.data, b.len);
+    } else {
+        if (err[0] == 0)
+            snprintf(err, sizeof(err), "ledger storage unavailable");
+        send_error(p, p->gen, h->id, IPC_LEDGER, r == PS_E_INVAL ? PS_E_INVAL : PS_E_UNAVAIL, err);
+    }
+    buf_free(&note);
+    buf_free(&b);
+    return PS_OK;
 }
 
 /* One complete frame from a worker. Returns PS_E_INVAL if the peer must be cut off. */
@@ -434,6 +674,8 @@ static int handle_frame(struct kh_peer *p, const struct ipc_hdr *h, const uint8_
         handle_status(p, h->id);
         return PS_OK;
     }
+    if (h->type == IPC_LEDGER)
+        return handle_ledger(p, h, payload);
     if ((j = calloc(1, sizeof(*j))) == NULL || (j->payload = malloc(h->len ? h->len : 1)) == NULL) {
         free(j);
         return PS_E_NOMEM;
@@ -678,13 +920,38 @@ static void kh_setup(int ready_fd)
     snprintf(path, sizeof(path), "%s/audit.db", kh.cfg->state_dir);
     if (audit_open(path, &kh.audit, err, sizeof(err)) != PS_OK)
         ready_fail(ready_fd, "%s", err);
+    {
+        sqlite3 *rd = NULL;
+
+        if (sqlite3_open_v2(path, &rd, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+            ledger_reader_open(rd, &kh.ledger_rd) != PS_OK)
+            ready_fail(ready_fd, "audit database %s: cannot open a reader", path);
+        sqlite3_busy_timeout(rd, 2000);
+    }
     kh.storage_ok = 1;
+    if (kh.cfg->ledger_key) {
+        const struct key_entry *k = keyreg_find(&kh.reg, kh.cfg->ledger_key);
+        uint8_t pub[NOTE_ED25519_KEY_LEN];
+        size_t pl = sizeof(pub);
+
+        if (k == NULL || k->type != KT_ED25519 || k->cfg->sm2_file ||
+            EVP_PKEY_get_raw_public_key(k->pub, pub, &pl) != 1 || pl != sizeof(pub))
+            ready_fail(ready_fd, "ledger_key %s: must be an Ed25519 key in the token",
+                       kh.cfg->ledger_key);
+        if (note_verifier_init(&kh.ledger_signer.key, kh.cfg->ledger_origin, pub) != PS_OK)
+            ready_fail(ready_fd, "ledger_origin '%s' cannot be a note key name",
+                       kh.cfg->ledger_origin);
+        kh.ledger_key = k;
+        kh.ledger_p11 = &kh.p11keys[k - kh.reg.keys];
+        kh.ledger_signer.sign = ledger_sign_cb;
+    }
 }
 
 void keyholder_main(const struct config *cfg, const int *fds, int nfds, int ready_fd, int ctl_fd)
 {
     struct pollfd pfd[KH_MAX_WORKERS + 2];
     pthread_t tid;
+    time_t next_cp = 0;
 
     log_setproc("keyholder");
     privsep_harden();
@@ -722,6 +989,16 @@ void keyholder_main(const struct config *cfg, const int *fds, int nfds, int read
              cfg->keyholder_threads);
 
     while (!kh.stop) {
+        struct timespec mono;
+
+        clock_gettime(CLOCK_MONOTONIC, &mono);
+        if (kh.ledger_key && mono.tv_sec >= next_cp) {
+            struct kh_job *j = job_new(JOB_CHECKPOINT, NULL, 0, NULL, 0);
+
+            next_cp = mono.tv_sec + (time_t)cfg->checkpoint_interval;
+            if (j)
+                q_push(&kh.commitq, j);
+        }
         for (int i = 0; i < kh.npeers; i++) {
             pfd[i].fd = kh.peers[i].fd;
             pfd[i].events = POLLIN;

@@ -194,6 +194,19 @@ int kh_status(struct kh_client *c, kh_cb cb, void *ctx)
     return r;
 }
 
+int kh_ledger(struct kh_client *c, uint8_t op, uint64_t a, uint64_t b, const void *text, size_t len,
+              kh_cb cb, void *ctx)
+{
+    uint32_t id;
+    int r;
+
+    if ((r = slot_take(c, cb, ctx, IPC_LEDGER, &id)) != PS_OK)
+        return r;
+    if ((r = ipc_ledger_req_encode(&c->out, id, op, a, b, text, len)) != PS_OK)
+        slot_give_back(c, id);
+    return r;
+}
+
 static void lost(struct kh_client *c, const char *why)
 {
     log_warnx("keyholder channel lost: %s", why);

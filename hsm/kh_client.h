@@ -31,6 +31,10 @@ int kh_sign(struct kh_client *c, const char *tenant, const char *key, enum ps_al
             const uint8_t *const *digests, const uint8_t *dlens, uint16_t count, kh_cb cb,
             void *ctx) PS_WUR;
 int kh_status(struct kh_client *c, kh_cb cb, void *ctx) PS_WUR;
+/* A ledger request (hsm/ipc.h, IPC_LEDGER); the reply payload decodes with
+ * ipc_ledger_reply_decode. */
+int kh_ledger(struct kh_client *c, uint8_t op, uint64_t a, uint64_t b, const void *text, size_t len,
+              kh_cb cb, void *ctx) PS_WUR;
 /* Write what is queued. Returns 1 if bytes remain (wait for writability), 0 if all sent. */
 int kh_client_flush(struct kh_client *c);
 /* Read and dispatch replies. */

@@ -12,21 +12,6 @@
 /* the longest base64 we write (the signature blob), with its NUL */
 #define B64_MAX sodium_base64_ENCODED_LEN(SIG_BLOB, sodium_base64_VARIANT_ORIGINAL)
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 /* ---- characters ---- */
 
 /* Length (1-4) of the well-formed UTF-8 character at p[0..n) and its code point, or 0. */
@@ -77,10 +62,10 @@ static int check_text(const uint8_t *p, size_t n, char *err, size_t errlen)
 
     for (i = 0; i < n; i += l) {
         if ((l = utf8_char(p + i, n - i, &c)) == 0)
-            return fail(err, errlen, PS_E_INVAL, "byte %zu is not well-formed UTF-8", i);
+            return ps_errf(PS_E_INVAL, err, errlen, "byte %zu is not well-formed UTF-8", i);
         if (c < 0x20 && c != '\n')
-            return fail(err, errlen, PS_E_INVAL, "byte %zu is control character 0x%02x", i,
-                        (unsigned)c);
+            return ps_errf(PS_E_INVAL, err, errlen, "byte %zu is control character 0x%02x", i,
+                           (unsigned)c);
     }
     return PS_OK;
 }
@@ -183,12 +168,12 @@ static int verifier_set(struct note_verifier *v, const uint8_t *name, size_t nam
                         const uint8_t pubkey[NOTE_ED25519_KEY_LEN], char *err, size_t errlen)
 {
     if (name_len > NOTE_MAX_NAME)
-        return fail(err, errlen, PS_E_LIMIT, "key name longer than %d bytes", NOTE_MAX_NAME);
+        return ps_errf(PS_E_LIMIT, err, errlen, "key name longer than %d bytes", NOTE_MAX_NAME);
     if (!name_ok(name, name_len))
-        return fail(err, errlen, PS_E_INVAL,
-                    "key name is empty or has a space, \"+\", a control character or bad UTF-8");
+        return ps_errf(PS_E_INVAL, err, errlen,
+                       "key name is empty or has a space, \"+\", a control character or bad UTF-8");
     if (crypto_core_ed25519_is_valid_point(pubkey) != 1)
-        return fail(err, errlen, PS_E_INVAL, "public key is not a valid Ed25519 point");
+        return ps_errf(PS_E_INVAL, err, errlen, "public key is not a valid Ed25519 point");
     memset(v, 0, sizeof(*v));
     memcpy(v->name, name, name_len);
     memcpy(v->pubkey, pubkey, NOTE_ED25519_KEY_LEN);
@@ -223,30 +208,32 @@ int note_vkey_parse(const char *vkey, size_t len, struct note_verifier *v, char 
 
     if ((plus1 = memchr(vkey, '+', len)) == NULL ||
         (plus2 = memchr(plus1 + 1, '+', (size_t)(end - plus1 - 1))) == NULL)
-        return fail(err, errlen, PS_E_INVAL, "verifier key is not name+keyid+key");
+        return ps_errf(PS_E_INVAL, err, errlen, "verifier key is not name+keyid+key");
     if (plus2 - plus1 != 9)
-        return fail(err, errlen, PS_E_INVAL, "verifier key ID is not 8 hex digits");
+        return ps_errf(PS_E_INVAL, err, errlen, "verifier key ID is not 8 hex digits");
     for (i = 1; i <= 8; i++) {
         if ((h = hex_val(plus1[i])) < 0)
-            return fail(err, errlen, PS_E_INVAL, "verifier key ID is not 8 hex digits");
+            return ps_errf(PS_E_INVAL, err, errlen, "verifier key ID is not 8 hex digits");
         id = id << 4 | (uint32_t)h;
     }
     if (b64_decode((const uint8_t *)plus2 + 1, (size_t)(end - plus2 - 1), key, sizeof(key), &kl) !=
             0 ||
         kl == 0)
-        return fail(err, errlen, PS_E_INVAL, "verifier key is not base64");
+        return ps_errf(PS_E_INVAL, err, errlen, "verifier key is not base64");
     if (key[0] != NOTE_SIG_ED25519)
-        return fail(err, errlen, PS_E_UNSUPPORTED, "verifier key type 0x%02x is not Ed25519",
-                    key[0]);
+        return ps_errf(PS_E_UNSUPPORTED, err, errlen, "verifier key type 0x%02x is not Ed25519",
+                       key[0]);
     if (kl != sizeof(key))
-        return fail(err, errlen, PS_E_INVAL, "Ed25519 verifier key is %zu bytes, not 32", kl - 1);
+        return ps_errf(PS_E_INVAL, err, errlen, "Ed25519 verifier key is %zu bytes, not 32",
+                       kl - 1);
     if ((r = verifier_set(v, (const uint8_t *)vkey, (size_t)(plus1 - vkey), key + 1, err,
                           errlen)) != PS_OK)
         return r;
     if (v->key_id != id) {
         memset(v, 0, sizeof(*v));
-        return fail(err, errlen, PS_E_INVAL, "verifier key ID %08x does not match the key (%08x)",
-                    id, note_key_id(vkey, (size_t)(plus1 - vkey), key[0], key + 1, kl - 1));
+        return ps_errf(PS_E_INVAL, err, errlen,
+                       "verifier key ID %08x does not match the key (%08x)", id,
+                       note_key_id(vkey, (size_t)(plus1 - vkey), key[0], key + 1, kl - 1));
     }
     return PS_OK;
 }
@@ -279,16 +266,16 @@ static int append_signature(struct buf *out, const struct note_signer *s, char *
     blob[2] = (uint8_t)(s->key.key_id >> 8);
     blob[3] = (uint8_t)s->key.key_id;
     if ((r = s->sign(s->ctx, out->data, tl, blob + 4)) != PS_OK)
-        return fail(err, errlen, r, "signing failed: %s", ps_strerror(r));
+        return ps_errf(r, err, errlen, "signing failed: %s", ps_strerror(r));
     /* a faulty or misconfigured signer must not get a bad signature published */
     if (crypto_sign_ed25519_verify_detached(blob + 4, out->data, tl, s->key.pubkey) != 0)
-        return fail(err, errlen, PS_E_CRYPTO,
-                    "the signature does not verify with the public key of %s", s->key.name);
+        return ps_errf(PS_E_CRYPTO, err, errlen,
+                       "the signature does not verify with the public key of %s", s->key.name);
     if ((r = buf_append_str(out, "\n" SIG_PREFIX)) != PS_OK ||
         (r = buf_append_str(out, s->key.name)) != PS_OK || (r = buf_append(out, " ", 1)) != PS_OK ||
         (r = b64_append(out, blob, sizeof(blob))) != PS_OK ||
         (r = buf_append(out, "\n", 1)) != PS_OK)
-        return fail(err, errlen, r, "note too long: %s", ps_strerror(r));
+        return ps_errf(r, err, errlen, "note too long: %s", ps_strerror(r));
     return PS_OK;
 }
 
@@ -299,11 +286,11 @@ int note_sign(const uint8_t *text, size_t len, const struct note_signer *s, stru
 
     buf_reset(out);
     if (len == 0 || text[len - 1] != '\n')
-        return fail(err, errlen, PS_E_INVAL, "note text does not end with a newline");
+        return ps_errf(PS_E_INVAL, err, errlen, "note text does not end with a newline");
     if ((r = check_text(text, len, err, errlen)) != PS_OK)
         return r;
     if ((r = buf_append(out, text, len)) != PS_OK)
-        return fail(err, errlen, r, "note too long: %s", ps_strerror(r));
+        return ps_errf(r, err, errlen, "note too long: %s", ps_strerror(r));
     if ((r = append_signature(out, s, err, errlen)) != PS_OK)
         buf_reset(out);
     return r;
@@ -339,19 +326,21 @@ static int check_sigline(const uint8_t *line, size_t n, int lineno, const uint8_
     uint32_t id;
 
     if (n < pl || memcmp(line, SIG_PREFIX, pl) != 0)
-        return fail(err, errlen, PS_E_INVAL,
-                    "signature line %d does not start with an em dash and a space", lineno);
+        return ps_errf(PS_E_INVAL, err, errlen,
+                       "signature line %d does not start with an em dash and a space", lineno);
     name = line + pl;
     if ((sp = memchr(name, ' ', n - pl)) == NULL)
-        return fail(err, errlen, PS_E_INVAL, "signature line %d has no space after the key name",
-                    lineno);
+        return ps_errf(PS_E_INVAL, err, errlen, "signature line %d has no space after the key name",
+                       lineno);
     nl = (size_t)(sp - name);
     if (!name_ok(name, nl))
-        return fail(err, errlen, PS_E_INVAL, "signature line %d has an invalid key name", lineno);
+        return ps_errf(PS_E_INVAL, err, errlen, "signature line %d has an invalid key name",
+                       lineno);
     if (b64_decode(sp + 1, (size_t)(line + n - sp - 1), blob, sizeof(blob), &bl) != 0)
-        return fail(err, errlen, PS_E_INVAL, "signature line %d is not base64", lineno);
+        return ps_errf(PS_E_INVAL, err, errlen, "signature line %d is not base64", lineno);
     if (bl < 5)
-        return fail(err, errlen, PS_E_INVAL, "signature line %d is shorter than 5 bytes", lineno);
+        return ps_errf(PS_E_INVAL, err, errlen, "signature line %d is shorter than 5 bytes",
+                       lineno);
     id = (uint32_t)blob[0] << 24 | (uint32_t)blob[1] << 16 | (uint32_t)blob[2] << 8 | blob[3];
     if (nl != strlen(v->name) || memcmp(name, v->name, nl) != 0)
         return PS_OK; /* another key: ignored */
@@ -361,10 +350,10 @@ static int check_sigline(const uint8_t *line, size_t n, int lineno, const uint8_
         return PS_OK;
     }
     if (bl != SIG_BLOB)
-        return fail(err, errlen, PS_E_INVAL, "signature by %s is %zu bytes, not 64", v->name,
-                    bl - 4);
+        return ps_errf(PS_E_INVAL, err, errlen, "signature by %s is %zu bytes, not 64", v->name,
+                       bl - 4);
     if (crypto_sign_ed25519_verify_detached(blob + 4, text, tl, v->pubkey) != 0)
-        return fail(err, errlen, PS_E_INVAL, "signature by %s does not verify", v->name);
+        return ps_errf(PS_E_INVAL, err, errlen, "signature by %s does not verify", v->name);
     sc->verified++;
     return PS_OK;
 }
@@ -378,29 +367,29 @@ int note_open(const uint8_t *note, size_t len, const struct note_verifier *v, si
     int r, lines = 0;
 
     if (len > NOTE_MAX_LEN)
-        return fail(err, errlen, PS_E_LIMIT, "note longer than %d bytes", NOTE_MAX_LEN);
+        return ps_errf(PS_E_LIMIT, err, errlen, "note longer than %d bytes", NOTE_MAX_LEN);
     if ((r = check_text(note, len, err, errlen)) != PS_OK)
         return r;
     if (len == 0 || note[len - 1] != '\n')
-        return fail(err, errlen, PS_E_INVAL, "note does not end with a newline");
+        return ps_errf(PS_E_INVAL, err, errlen, "note does not end with a newline");
     if ((blank = last_blank(note, len)) == len)
-        return fail(err, errlen, PS_E_INVAL, "no blank line before the signatures");
+        return ps_errf(PS_E_INVAL, err, errlen, "no blank line before the signatures");
     if (blank + 2 == len)
-        return fail(err, errlen, PS_E_INVAL, "no signature line after the last blank line");
+        return ps_errf(PS_E_INVAL, err, errlen, "no signature line after the last blank line");
     for (pos = blank + 2; pos < len; pos = e + 1) {
         nlp = memchr(note + pos, '\n', len - pos); /* found: the note ends with "\n" */
         e = (size_t)(nlp - note);
         if (++lines > NOTE_MAX_SIGS)
-            return fail(err, errlen, PS_E_LIMIT, "more than %d signatures", NOTE_MAX_SIGS);
+            return ps_errf(PS_E_LIMIT, err, errlen, "more than %d signatures", NOTE_MAX_SIGS);
         if ((r = check_sigline(note + pos, e - pos, lines, note, blank + 1, v, &sc, err, errlen)) !=
             PS_OK)
             return r;
     }
     if (sc.verified == 0 && sc.name_seen)
-        return fail(err, errlen, PS_E_INVAL, "signature by %s has key ID %08x, not %08x", v->name,
-                    sc.other_id, v->key_id);
+        return ps_errf(PS_E_INVAL, err, errlen, "signature by %s has key ID %08x, not %08x",
+                       v->name, sc.other_id, v->key_id);
     if (sc.verified == 0)
-        return fail(err, errlen, PS_E_INVAL, "no signature by %s", v->name);
+        return ps_errf(PS_E_INVAL, err, errlen, "no signature by %s", v->name);
     *text_len = blank + 1;
     return PS_OK;
 }
@@ -416,12 +405,12 @@ static int check_ext(const char *ext, size_t n, char *err, size_t errlen)
     if (n == 0)
         return PS_OK;
     if (ext == NULL || ext[n - 1] != '\n')
-        return fail(err, errlen, PS_E_INVAL, "extension lines do not end with a newline");
+        return ps_errf(PS_E_INVAL, err, errlen, "extension lines do not end with a newline");
     if ((r = check_text((const uint8_t *)ext, n, err, errlen)) != PS_OK)
         return r;
     for (i = 0; i < n; i++)
         if (ext[i] == '\n' && (i == 0 || ext[i - 1] == '\n'))
-            return fail(err, errlen, PS_E_INVAL, "empty extension line");
+            return ps_errf(PS_E_INVAL, err, errlen, "empty extension line");
     return PS_OK;
 }
 
@@ -432,12 +421,12 @@ int checkpoint_format(const struct checkpoint *cp, struct buf *out, char *err, s
 
     buf_reset(out);
     if (ol > CHECKPOINT_MAX_ORIGIN)
-        return fail(err, errlen, PS_E_INVAL, "origin is not NUL-terminated");
+        return ps_errf(PS_E_INVAL, err, errlen, "origin is not NUL-terminated");
     if (!name_ok((const uint8_t *)cp->origin, ol))
-        return fail(err, errlen, PS_E_INVAL,
-                    "origin is empty or has a space, \"+\", a control character or bad UTF-8");
+        return ps_errf(PS_E_INVAL, err, errlen,
+                       "origin is empty or has a space, \"+\", a control character or bad UTF-8");
     if (cp->size > MERKLE_MAX_SIZE)
-        return fail(err, errlen, PS_E_INVAL, "tree size is 2^63 or more");
+        return ps_errf(PS_E_INVAL, err, errlen, "tree size is 2^63 or more");
     if ((r = check_ext(cp->ext, cp->ext_len, err, errlen)) != PS_OK)
         return r;
     if ((r = buf_printf(out, "%s\n%llu\n", cp->origin, (unsigned long long)cp->size)) != PS_OK ||
@@ -445,7 +434,7 @@ int checkpoint_format(const struct checkpoint *cp, struct buf *out, char *err, s
         (r = buf_append(out, "\n", 1)) != PS_OK ||
         (cp->ext_len && (r = buf_append(out, cp->ext, cp->ext_len)) != PS_OK)) {
         buf_reset(out);
-        return fail(err, errlen, r, "checkpoint too long: %s", ps_strerror(r));
+        return ps_errf(r, err, errlen, "checkpoint too long: %s", ps_strerror(r));
     }
     return PS_OK;
 }
@@ -506,24 +495,25 @@ int checkpoint_parse(const uint8_t *text, size_t len, struct checkpoint *cp, cha
     if ((r = check_text(text, len, err, errlen)) != PS_OK)
         return r;
     if (len == 0 || text[len - 1] != '\n')
-        return fail(err, errlen, PS_E_INVAL, "checkpoint does not end with a newline");
+        return ps_errf(PS_E_INVAL, err, errlen, "checkpoint does not end with a newline");
     origin = next_line(text, len, &pos, &ol);
     size = next_line(text, len, &pos, &sl);
     if ((root = next_line(text, len, &pos, &rl)) == NULL)
-        return fail(err, errlen, PS_E_INVAL, "checkpoint has fewer than three lines");
+        return ps_errf(PS_E_INVAL, err, errlen, "checkpoint has fewer than three lines");
     if (ol == 0)
-        return fail(err, errlen, PS_E_INVAL, "origin line is empty");
+        return ps_errf(PS_E_INVAL, err, errlen, "origin line is empty");
     if (ol > CHECKPOINT_MAX_ORIGIN)
-        return fail(err, errlen, PS_E_LIMIT, "origin longer than %d bytes", CHECKPOINT_MAX_ORIGIN);
+        return ps_errf(PS_E_LIMIT, err, errlen, "origin longer than %d bytes",
+                       CHECKPOINT_MAX_ORIGIN);
     if (parse_size(size, sl, &c.size) != 0)
-        return fail(err, errlen, PS_E_INVAL,
-                    "tree size is not canonical decimal or not below 2^63");
+        return ps_errf(PS_E_INVAL, err, errlen,
+                       "tree size is not canonical decimal or not below 2^63");
     if (b64_decode(root, rl, c.root, sizeof(c.root), &hl) != 0 || hl != MERKLE_HASH_LEN)
-        return fail(err, errlen, PS_E_INVAL, "root hash is not base64 of 32 bytes");
+        return ps_errf(PS_E_INVAL, err, errlen, "root hash is not base64 of 32 bytes");
     for (ext_at = pos; next_line(text, len, &pos, &ll) != NULL;) {
         lineno++;
         if (ll == 0)
-            return fail(err, errlen, PS_E_INVAL, "line %d of the checkpoint is empty", lineno);
+            return ps_errf(PS_E_INVAL, err, errlen, "line %d of the checkpoint is empty", lineno);
     }
     memcpy(c.origin, origin, ol);
     if (ext_at < len) {

@@ -1,5 +1,8 @@
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 const char *ps_strerror(int err)
 {
     switch (err) {
@@ -20,4 +23,16 @@ const char *ps_strerror(int err)
     case PS_E_CONFIG: return "configuration error";
     }
     return "unknown error";
+}
+
+int ps_errf(int code, char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err && errlen) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
 }

@@ -28,4 +28,10 @@ enum ps_err {
 /* Static string for an error code; never NULL. */
 const char *ps_strerror(int err);
 
+#include <stddef.h>
+/* Format a reason into err (when err and errlen are set) and return code: the one helper for
+ * "return ps_errf(PS_E_INVAL, err, errlen, "line %d: ...", n);". */
+int ps_errf(int code, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 #endif

@@ -70,8 +70,28 @@ openssl ts -reply -in "$DIR/declaration.tsr" -text 2>/dev/null | grep -E '^(Stat
 show openssl ts -verify -in "$DIR/declaration.tsr" -queryfile "$DIR/declaration.tsq" -CAfile "$CA_FILE" ||
     true
 
-step "Every signature was recorded by the keyholder before it was returned"
+step "Every signature was recorded by the keyholder before it was returned, as a ledger leaf"
 show sqlite3 "$DIR/state/audit.db" "select seq, tenant, key, alg, hex(digest) from audit order by seq desc limit 3"
+
+step "The ledger's latest checkpoint (C2SP signed note, Ed25519 key in the HSM)"
+show "${C[@]}" -X POST "$URL/v1/ledger/checkpoint"
+show "$HERE/../build/portseal-keytool" ledger-verify "$DIR/state/audit.db"
+
+step "IP evidence: a rights holder seals a licence and a photo into an ASiC-E bundle"
+printf '%%PDF-1.4 demo trademark licence\n' >"$DIR/licence.pdf"
+head -c 20000 /dev/urandom >"$DIR/photo.jpg"
+show "${C[@]}" -F 'metadata={"rights_holder":"Acme Shoes Ltd","trademarks":["G1234567"],"goods":"running shoes","hs_code":"6403.99","submitter":"demo"};type=application/json' \
+    -F "licence=@$DIR/licence.pdf;type=application/pdf" -F "photo=@$DIR/photo.jpg;type=image/jpeg" \
+    -o "$DIR/evidence.json" "$URL/v1/evidence"
+cat "$DIR/evidence.json"; echo
+BUNDLE=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("bundle_id",""))' "$DIR/evidence.json" 2>/dev/null)
+if [ -n "$BUNDLE" ]; then
+    show "${C[@]}" -o "$DIR/evidence.asice" "$URL/v1/evidence/$BUNDLE"
+    step "An auditor checks the bundle offline, with only the trust root"
+    show "$HERE/../build/portseal-verify" --roots "$CA_FILE" "$DIR/evidence.asice" || true
+else
+    echo "(no bundle: $DIR/portseald.conf predates evidence_key; delete it to have it rewritten)"
+fi
 
 step "Explore, then stop"
 cat <<MSG

@@ -11,6 +11,13 @@
  * WRAPPED, and writes a CSR signed with it (SM2 with SM3, ID 1234567812345678). The clear key
  * exists only in this process's memory and is freed before exit.
  *
+ *   portseal-keytool ledger-verify STATE_DIR/audit.db
+ *
+ * ledger-verify checks the ledger from leaf 0 (hsm/ledger.h, ledger_verify_all): every stored
+ * node and every signed checkpoint's root are recomputed from the leaves. Exit 0 when all
+ * agree, 1 when not (the reason is printed), 2 for usage errors. Run it on a copy or a
+ * stopped appliance, or beside a running one (SQLite readers do not block the keyholder).
+ *
  * The CSR is signed inside the HSM: the tool encodes CertificationRequestInfo itself and asks
  * the token to sign it (ECDSA/RSA over its SHA-256, Ed25519 over the bytes). The PIN is read
  * from a file and wiped after use; it is never taken from argv.
@@ -28,6 +35,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "../hsm/ledger.h"
 #include "../hsm/p11.h"
 #include "../hsm/pinfile.h"
 #include "../hsm/sm2wrap.h"
@@ -45,8 +53,32 @@ static void usage(void)
         "--subject /CN=NAME[/O=ORG...] --out FILE\n"
         "       portseal-keytool pubkey --module M --token T --pin-file F --label L --out FILE\n"
         "       portseal-keytool sm2-generate --module M --token T --pin-file F --label L "
-        "--wrap-key W --subject /CN=NAME --out WRAPPED --csr CSR\n");
+        "--wrap-key W --subject /CN=NAME --out WRAPPED --csr CSR\n"
+        "       portseal-keytool ledger-verify AUDIT_DB\n");
     exit(2);
+}
+
+static int cmd_ledger_verify(const char *path)
+{
+    sqlite3 *db = NULL;
+    uint64_t leaves, cps;
+    char err[512];
+    int r;
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "portseal-keytool: %s: %s\n", path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return 2;
+    }
+    r = ledger_verify_all(db, &leaves, &cps, err, sizeof(err));
+    sqlite3_close(db);
+    if (r != PS_OK) {
+        printf("ledger INVALID: %s\n", err);
+        return 1;
+    }
+    printf("ledger OK: %llu leaves, %llu checkpoints, all consistent from leaf 0\n",
+           (unsigned long long)leaves, (unsigned long long)cps);
+    return 0;
 }
 
 static int parse_subject(const char *s, X509_NAME *name)
@@ -250,6 +282,11 @@ int main(int argc, char **argv)
 
     if (argc < 2)
         usage();
+    if (strcmp(argv[1], "ledger-verify") == 0) {
+        if (argc != 3)
+            usage();
+        return cmd_ledger_verify(argv[2]);
+    }
     o.cmd = argv[1];
     for (int i = 2; i < argc; i++) {
         static const struct {

@@ -57,6 +57,8 @@ KEY_SPECS=(
     "t2-ec     EC:prime256v1   04"
     "ledger-ed EC:edwards25519 05"
     "tsa-ec    EC:prime256v1   06"
+    "seal-ec   EC:prime256v1   07"
+    "xchg-ec   EC:prime256v1   08"
 )
 
 # ---- nothing to do? ---------------------------------------------------------

@@ -1,12 +1,14 @@
 /*
  * ipc_fuzz - libFuzzer target for the keyholder's frame decoders (hsm/ipc.c): the header,
- * the sign request and the sign reply. A decoded request re-encodes to the same bytes.
+ * the sign request and reply, the ledger request and reply, and the leaves a worker may
+ * append. A decoded request re-encodes to the same bytes.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hsm/ipc.h"
+#include "hsm/ledger.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -40,5 +42,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(req.digests);
     }
     (void)ipc_sign_reply_decode(data, size, &seq, &count, sigs, lens, 64);
+    {
+        struct ipc_ledger l;
+
+        if (ipc_ledger_req_decode(data, size, &l) == PS_OK) {
+            struct buf b;
+
+            buf_init(&b, IPC_MAX_PAYLOAD + IPC_HDR_LEN);
+            if (ipc_ledger_req_encode(&b, 1, l.op, l.a, l.b, l.text, l.text_len) != PS_OK ||
+                b.len != size + IPC_HDR_LEN || memcmp(b.data + IPC_HDR_LEN, data, size) != 0)
+                abort();
+            buf_free(&b);
+            (void)ledger_leaf_valid(l.text, l.text_len);
+        }
+        if (ipc_ledger_reply_decode(data, size, &l) == PS_OK &&
+            17 + (size_t)l.nhash * 32 + l.text_len != size)
+            abort();
+    }
     return 0;
 }

@@ -7,10 +7,14 @@ export PORTSEALD=$REPO/$BUILD/portseald
 export KEYTOOL=$REPO/$BUILD/portseal-keytool
 DEMO=$REPO/tools/portseal-demo
 TMP=$(mktemp -d /tmp/portseal-it.XXXXXX)
+# workers run as nobody: their state_dir must be reachable (not readable) for them
+chmod 0711 "$TMP"
 INSTANCES=()
 
 ok() { echo "ok - $*"; }
 nok() { echo "not ok - $*"; }
+# not COMMAND...: succeeds when COMMAND fails
+not() { ! "$@"; }
 # check DESC COMMAND...: ok if the command succeeds
 check() {
     local desc=$1

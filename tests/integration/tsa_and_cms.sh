@@ -7,7 +7,6 @@ INST=$TMP/cn
 ROOT=$INST/pki/root.pem
 CHAIN=$INST/keys/tsa-ec-chain.pem
 as_tenant1
-not() { ! "$@"; }
 
 printf 'customs declaration 4711\n' >"$TMP/doc"
 printf 'customs declaration 4712\n' >"$TMP/doc2"

@@ -145,7 +145,21 @@ static const char full[] = "# a full configuration\n"
                            "tsa_key tsa-1\n"
                            "key tsa-1 label=tsa cert=/etc/ps/tsa.pem\n"
                            "tsa_policy 1.3.6.1.4.1.4146.2.3\n"
-                           "tsa_accuracy_ms 250\n";
+                           "tsa_accuracy_ms 250\n"
+                           "key log-ed label=ledger cert=/etc/ps/ledger.pem\n"
+                           "ledger_key log-ed\n"
+                           "ledger_origin cn.example/log\n"
+                           "checkpoint_interval 30\n"
+                           "officer off-1 officer.cn.test\n"
+                           "key seal-1 label=seal cert=/etc/ps/seal.pem\n"
+                           "evidence_key seal-1\n"
+                           "evidence_max_files 7\n"
+                           "evidence_max_file 1000\n"
+                           "evidence_max_total 5000\n"
+                           "key xk label=x cert=/etc/ps/x.pem\n"
+                           "exchange_key xk\n"
+                           "partner sg root=/etc/ps/sg-root.pem cn=partner.sg url=https://sg:8443 "
+                           "crl=/etc/ps/sg.crl\n";
 
 static int streq(const char *a, const char *b)
 {
@@ -187,8 +201,8 @@ static void test_full(void)
               streq(c.tenants[0].cn, "platform-a.cn.test") && streq(c.tenants[1].id, "Plat_B.2") &&
               streq(c.tenants[1].cn, "b-cn"),
           "tenants");
-    CHECK(c.nkeys == 4, "four keys");
-    if (c.nkeys == 4) {
+    CHECK(c.nkeys == 7, "seven keys");
+    if (c.nkeys == 7) {
         CHECK(streq(c.keys[0].id, "t1-ec") && streq(c.keys[0].tenant, "platform-a") &&
                   streq(c.keys[0].label, "t1-ec-label") &&
                   streq(c.keys[0].cert_file, "/etc/ps/t1.pem") &&
@@ -207,7 +221,7 @@ static void test_full(void)
 
         for (const char *p = full; p < strstr(full, "key tsa-1 "); p++)
             tsa_line += *p == '\n';
-        CHECK(c.nkeys == 4 && streq(c.keys[3].id, "tsa-1") &&
+        CHECK(c.nkeys == 7 && streq(c.keys[3].id, "tsa-1") &&
                   streq(c.keys[3].tenant, CFG_OWNER_TSA) && streq(c.keys[3].label, "tsa") &&
                   c.keys[3].line == tsa_line,
               "the tsa_key (named before its key line) is owned by " CFG_OWNER_TSA
@@ -216,6 +230,25 @@ static void test_full(void)
     CHECK(streq(c.verify_ca, "/etc/ps/doc-ca.pem") && streq(c.tsa_key, "tsa-1") &&
               streq(c.tsa_policy, "1.3.6.1.4.1.4146.2.3") && c.tsa_accuracy_ms == 250,
           "verify_ca, tsa_key, tsa_policy, tsa_accuracy_ms");
+    CHECK(streq(c.ledger_key, "log-ed") && streq(c.ledger_origin, "cn.example/log") &&
+              c.checkpoint_interval == 30 &&
+              streq(config_key(&c, "log-ed")->tenant, CFG_OWNER_LEDGER),
+          "ledger_key (owner " CFG_OWNER_LEDGER "), ledger_origin, checkpoint_interval");
+    CHECK(streq(c.evidence_key, "seal-1") && c.evidence_max_files == 7 &&
+              c.evidence_max_file == 1000 && c.evidence_max_total == 5000 &&
+              streq(config_key(&c, "seal-1")->tenant, CFG_OWNER_EVIDENCE),
+          "evidence_key (owner " CFG_OWNER_EVIDENCE ") and the upload limits");
+    CHECK(streq(c.exchange_key, "xk") && streq(config_key(&c, "xk")->tenant, CFG_OWNER_EXCHANGE),
+          "exchange_key (owner " CFG_OWNER_EXCHANGE ")");
+    CHECK(c.nofficers == 1 && streq(c.officers[0].id, "off-1") &&
+              config_officer_by_cn(&c, "officer.cn.test") == &c.officers[0],
+          "officer");
+    CHECK(c.npartners == 1 && config_partner(&c, "sg") == &c.partners[0] &&
+              streq(c.partners[0].root, "/etc/ps/sg-root.pem") &&
+              streq(c.partners[0].cn, "partner.sg") &&
+              streq(c.partners[0].url, "https://sg:8443") &&
+              streq(c.partners[0].crl, "/etc/ps/sg.crl"),
+          "partner with root, cn, url, crl");
     CHECK(config_key(&c, "t2.rsa") == &c.keys[1] && config_key(&c, "t2") == NULL &&
               config_key(&c, "T1-EC") == NULL,
           "config_key finds by exact id");
@@ -256,9 +289,14 @@ static void test_defaults(void)
     CHECK(c.handshake_timeout == 10, "default handshake_timeout 10");
     CHECK(c.keyholder_timeout == 30, "default keyholder_timeout 30");
     CHECK(c.tsa_accuracy_ms == 1000, "default tsa_accuracy_ms 1000");
-    CHECK(c.user == NULL && c.pid_file == NULL && c.crl == NULL && c.n_env == 0 &&
-              c.verify_ca == NULL && c.tsa_key == NULL && c.tsa_policy == NULL,
+    CHECK(c.pid_file == NULL && c.crl == NULL && c.n_env == 0 && c.verify_ca == NULL &&
+              c.tsa_key == NULL && c.tsa_policy == NULL && c.ledger_key == NULL &&
+              c.evidence_key == NULL,
           "optional strings default to unset");
+    CHECK(streq(c.user, "nobody"), "user defaults to nobody (workers never keep root)");
+    CHECK(streq(c.ledger_origin, "portseal/ledger") && c.checkpoint_interval == 10 &&
+              c.evidence_max_files == 100 && c.evidence_max_total == 64 * 1024 * 1024,
+          "ledger and evidence defaults");
     CHECK(c.ntenants == 1 && c.nkeys == 1 && streq(c.keys[0].id, "k0"), "one tenant, one key");
     config_free(&c);
 }
@@ -511,6 +549,24 @@ static void test_tsa(void)
         CHECK(fails_len(t, strlen(t), 0, "tsa_key k0 belongs to tenant ta", NULL),
               "tsa_key naming a tenant's key is refused (the tenant could forge time-stamps)");
         free(t);
+        t = join(NULL, "ledger_key k0", NULL);
+        CHECK(fails_len(t, strlen(t), 0, "ledger_key k0 belongs to tenant ta", NULL),
+              "ledger_key naming a tenant's key is refused (the tenant could sign checkpoints)");
+        free(t);
+        CHECK(fails_at("partner p1 cn=x", "needs root= and cn="), "partner without root=");
+        CHECK(fails_at("partner p1 root=/r.pem cn=x url=http://h:1", "url="),
+              "partner url must be https://HOST:PORT");
+        CHECK(fails_at("partner p1 root=/r.pem cn=x url=https://h:1/path", "url="),
+              "partner url without a path");
+        t = join(NULL, "partner p1 root=/r.pem cn=x\npartner p2 root=/r.pem cn=x", "# end\n");
+        CHECK(fails_len(t, strlen(t), EXTRA_LINE + 1, NULL, "already"), "two partners with one CN");
+        free(t);
+        t = join(NULL, "officer o1 cn-a", NULL);
+        CHECK(fails_len(t, strlen(t), 0, "officer o1: CN cn-a is already a tenant's", NULL),
+              "an officer CN that is a tenant's");
+        free(t);
+        CHECK(fails_at("ledger_origin a+b", "ledger_origin wants"),
+              "ledger_origin with '+' is refused (it is the note key name)");
         t = join(NULL, "tsa_key nope\ntsa_policy 1.2.3", NULL);
         CHECK(fails_len(t, strlen(t), 0, "tsa_key names unknown key nope", NULL),
               "tsa_key naming no key");

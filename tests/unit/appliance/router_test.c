@@ -47,21 +47,36 @@ int main(void)
         if (strcmp(r->method, "GET") == 0) {
             rt = m("HEAD", path, &tail, &status);
             CHECK(rt == r, "HEAD %s matches the GET route %s", path, r->name);
-        } else {
+        } else if (m("GET", path, &tail, &status) == NULL) {
             CHECK(miss("HEAD", path, 405), "HEAD %s is 405 (only GET routes take HEAD)", path);
         }
-        CHECK(miss(strcmp(r->method, "GET") == 0 ? "POST" : "GET", path, 405),
-              "%s with the wrong method is 405", path);
+        CHECK(miss("PUT", path, 405), "%s with the wrong method is 405", path);
         CHECK(miss("DELETE", path, 405), "DELETE %s is 405", path);
         CHECK(miss("get", path, 405), "lowercase method 'get' on %s is 405", path);
     }
     {
         /* the API of DESIGN section 4 that is built so far: each must be routed */
         static const char *const want[][2] = {
-            {"GET", "/healthz"},      {"GET", "/readyz"},         {"GET", "/metrics"},
-            {"GET", "/v1/keys"},      {"GET", "/v1/keys/x"},      {"POST", "/v1/sign/hash"},
-            {"POST", "/v1/sign/cms"}, {"POST", "/v1/sign/ceb"},   {"POST", "/v1/verify/ceb"},
-            {"POST", "/v1/sign/179"}, {"POST", "/v1/verify/cms"}, {"POST", "/v1/tsa"},
+            {"GET", "/healthz"},
+            {"GET", "/readyz"},
+            {"GET", "/metrics"},
+            {"GET", "/v1/whoami"},
+            {"GET", "/v1/keys"},
+            {"GET", "/v1/keys/x"},
+            {"POST", "/v1/sign/hash"},
+            {"POST", "/v1/sign/cms"},
+            {"POST", "/v1/sign/ceb"},
+            {"POST", "/v1/verify/ceb"},
+            {"POST", "/v1/sign/179"},
+            {"POST", "/v1/verify/cms"},
+            {"POST", "/v1/tsa"},
+            {"GET", "/v1/ledger/checkpoint"},
+            {"POST", "/v1/ledger/checkpoint"},
+            {"GET", "/v1/ledger/proof/inclusion"},
+            {"GET", "/v1/ledger/proof/consistency"},
+            {"POST", "/v1/evidence"},
+            {"GET", "/v1/evidence"},
+            {"GET", "/v1/evidence/x"},
         };
 
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
@@ -80,13 +95,24 @@ int main(void)
     CHECK(rt != NULL && rt->max_body == (size_t)-1 && (rt->flags & ROUTE_TENANT),
           "sign_hash takes the configured body and needs a tenant");
     rt = m("POST", "/v1/tsa", &tail, &status);
-    CHECK(rt != NULL && strcmp(rt->name, "tsa") == 0 && rt->flags == 0 && rt->max_body > 0 &&
-              rt->max_body <= 65536,
-          "tsa: any valid client certificate, a small fixed body limit");
+    CHECK(rt != NULL && strcmp(rt->name, "tsa") == 0 && rt->flags == ROUTE_PARTNER_OK &&
+              rt->max_body > 0 && rt->max_body <= 65536,
+          "tsa: any valid client certificate (partners too), a small fixed body limit");
     rt = m("POST", "/v1/verify/cms", &tail, &status);
-    CHECK(rt != NULL && strcmp(rt->name, "verify_cms") == 0 && rt->flags == 0 &&
+    CHECK(rt != NULL && strcmp(rt->name, "verify_cms") == 0 && rt->flags == ROUTE_PARTNER_OK &&
               rt->max_body == (size_t)-1,
-          "verify_cms: any valid client certificate, the configured body limit");
+          "verify_cms: any valid client certificate (partners too), the configured body limit");
+    rt = m("GET", "/v1/evidence/abc/proof", &tail, &status);
+    CHECK(rt != NULL && strcmp(rt->name, "evidence_get") == 0 && strcmp(tail, "abc/proof") == 0,
+          "GET /v1/evidence/ID/proof -> evidence_get with the whole tail (ROUTE_SUBPATH)");
+    rt = m("GET", "/v1/keys/a/b", &tail, &status);
+    CHECK(rt == NULL && status == 404, "other prefix routes take no '/' in the tail");
+    rt = m("POST", "/v1/evidence", &tail, &status);
+    CHECK(rt != NULL && rt->max_body == ROUTE_BODY_EVIDENCE && !(rt->flags & ROUTE_PARTNER_OK),
+          "evidence_post: the evidence body limit, not for partners");
+    rt = m("GET", "/metrics", &tail, &status);
+    CHECK(rt != NULL && !(rt->flags & (ROUTE_PARTNER | ROUTE_PARTNER_OK)),
+          "metrics: not for partners");
     CHECK(miss("GET", "/v1/tsa", 405) && miss("POST", "/v1/tsa/", 404) &&
               miss("POST", "/v1/verify/cms/", 404),
           "GET /v1/tsa is 405; trailing slashes are 404");

@@ -54,8 +54,10 @@ static void test_hdr(void)
     for (unsigned t = 0; t < 8; t++) {
         h.type = (uint16_t)t;
         ipc_hdr_encode(b, &h);
-        CHECK((ipc_hdr_decode(b, &d) == PS_OK) == (t == IPC_SIGN || t == IPC_STATUS), "type %u %s",
-              t, t == IPC_SIGN || t == IPC_STATUS ? "accepted" : "rejected");
+        int known = t == IPC_SIGN || t == IPC_STATUS || t == IPC_LEDGER;
+
+        CHECK((ipc_hdr_decode(b, &d) == PS_OK) == known, "type %u %s", t,
+              known ? "accepted" : "rejected");
     }
     h.type = 0xffff;
     ipc_hdr_encode(b, &h);
@@ -488,6 +490,57 @@ static void test_reply_size_limit(void)
     buf_free(&b);
 }
 
+static void test_ledger(void)
+{
+    struct buf b;
+    struct ipc_hdr h;
+    struct ipc_ledger l;
+    uint8_t hashes[3 * 32];
+    static const char leaf[] = "bundle 1 a b c\n";
+
+    buf_init(&b, 4096);
+    CHECK(ipc_ledger_req_encode(&b, 7, IPC_LEDGER_APPEND, 1, 2, leaf, sizeof(leaf) - 1) == PS_OK &&
+              ipc_hdr_decode(b.data, &h) == PS_OK && h.type == IPC_LEDGER && h.id == 7 &&
+              h.len == IPC_LEDGER_REQ_HDR + sizeof(leaf) - 1,
+          "ledger request: header");
+    CHECK(ipc_ledger_req_decode(b.data + IPC_HDR_LEN, h.len, &l) == PS_OK &&
+              l.op == IPC_LEDGER_APPEND && l.a == 1 && l.b == 2 && l.text_len == sizeof(leaf) - 1 &&
+              memcmp(l.text, leaf, l.text_len) == 0,
+          "ledger request: round trip");
+    CHECK(ipc_ledger_req_decode(b.data + IPC_HDR_LEN, IPC_LEDGER_REQ_HDR - 1, &l) == PS_E_INVAL,
+          "a short ledger request is refused");
+    CHECK(ipc_ledger_req_decode(b.data + IPC_HDR_LEN, IPC_LEDGER_REQ_HDR, &l) == PS_E_INVAL,
+          "an append without a leaf is refused");
+    b.data[IPC_HDR_LEN] = IPC_LEDGER_INCLUSION;
+    CHECK(ipc_ledger_req_decode(b.data + IPC_HDR_LEN, h.len, &l) == PS_E_INVAL,
+          "a read request with text is refused");
+    CHECK(ipc_ledger_req_decode(b.data + IPC_HDR_LEN, IPC_LEDGER_REQ_HDR, &l) == PS_OK &&
+              l.op == IPC_LEDGER_INCLUSION,
+          "a read request without text is accepted");
+    b.data[IPC_HDR_LEN] = 0;
+    CHECK(ipc_ledger_req_decode(b.data + IPC_HDR_LEN, IPC_LEDGER_REQ_HDR, &l) == PS_E_INVAL,
+          "op 0 is refused");
+    b.data[IPC_HDR_LEN] = 5;
+    CHECK(ipc_ledger_req_decode(b.data + IPC_HDR_LEN, IPC_LEDGER_REQ_HDR, &l) == PS_E_INVAL,
+          "op 5 is refused");
+
+    for (int i = 0; i < (int)sizeof(hashes); i++)
+        hashes[i] = (uint8_t)i;
+    buf_reset(&b);
+    CHECK(ipc_ledger_reply_append(&b, 9, 5, 8, hashes, 3, "note\n", 5) == PS_OK &&
+              ipc_hdr_decode(b.data, &h) == PS_OK && h.len == 17 + 96 + 5,
+          "ledger reply: header");
+    CHECK(ipc_ledger_reply_decode(b.data + IPC_HDR_LEN, h.len, &l) == PS_OK && l.a == 5 &&
+              l.b == 8 && l.nhash == 3 && memcmp(l.hash, hashes, 96) == 0 && l.text_len == 5 &&
+              memcmp(l.text, "note\n", 5) == 0,
+          "ledger reply: round trip");
+    CHECK(ipc_ledger_reply_decode(b.data + IPC_HDR_LEN, 17 + 95, &l) == PS_E_INVAL,
+          "a reply shorter than its hashes is refused");
+    CHECK(ipc_ledger_reply_append(&b, 9, 0, 0, hashes, IPC_MAX_HASHES + 1, NULL, 0) == PS_E_LIMIT,
+          "more than IPC_MAX_HASHES hashes are refused");
+    buf_free(&b);
+}
+
 int main(void)
 {
     test_hdr();
@@ -497,5 +550,6 @@ int main(void)
     test_req_encode_refuses();
     test_reply();
     test_reply_size_limit();
+    test_ledger();
     return unit_done();
 }

@@ -1,0 +1,328 @@
+/*
+ * ledger_test.c - the keyholder's Merkle log over SQLite (hsm/ledger.c, hsm/audit.c):
+ * group-committed appends across reopen, rollback, proofs at every size, checkpoints, the
+ * full check from leaf 0, and the leaves a worker may append.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../../hsm/audit.h"
+#include "../../../hsm/ledger.h"
+#include "../../../protocol/merkle.h"
+#include "../unit.h"
+
+#define N 300
+
+static uint8_t leafh[N + 16][MERKLE_HASH_LEN];
+static char dbpath[] = "/tmp/portseal-ledger-test-XXXXXX";
+
+/* Bundle leaf number i (the worker-appended kind). */
+static size_t bundle_leaf(int i, char *out, size_t cap)
+{
+    return (size_t)snprintf(out, cap, "bundle %d %064x %064x %064x\n", 1700000000 + i, i, i + 1,
+                            i + 2);
+}
+
+static int append_mixed(struct audit *a, int from, int count, uint64_t *first_index)
+{
+    struct audit_rec recs[64];
+    char leaves[64][LEDGER_MAX_LEAF];
+    uint8_t dg[64][32];
+
+    for (int i = 0; i < count; i++) {
+        memset(&recs[i], 0, sizeof(recs[i]));
+        if ((from + i) % 5 == 4) {
+            recs[i].leaf = (const uint8_t *)leaves[i];
+            recs[i].leaf_len = bundle_leaf(from + i, leaves[i], sizeof(leaves[i]));
+        } else {
+            memset(dg[i], from + i, sizeof(dg[i]));
+            recs[i].ts_ms = 1700000000000LL + from + i;
+            recs[i].tenant = "platform-a";
+            recs[i].key = "t1-ec";
+            recs[i].alg = "ecdsa-sha256";
+            recs[i].digest = dg[i];
+            recs[i].dlen = 32;
+        }
+    }
+    return audit_append(a, recs, (size_t)count, first_index);
+}
+
+static void load_leaf_hashes(struct ledger_reader *db, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        if (ledger_leaf_hash_at(db, i, leafh[i]) != PS_OK)
+            memset(leafh[i], 0, MERKLE_HASH_LEN);
+}
+
+static void test_appends_and_proofs(void)
+{
+    struct audit *a = NULL;
+    char err[256];
+    uint64_t idx, size = 0;
+    int ok_open = 1, ok_seq = 1, ok_idx = 1;
+    struct ledger_reader *rd;
+    uint8_t root[MERKLE_HASH_LEN], want[MERKLE_HASH_LEN];
+
+    /* appends in transactions of varying size, the database reopened every 60 leaves */
+    for (int from = 0; from < N;) {
+        int count = 1 + from % 13;
+
+        if (count > N - from)
+            count = N - from;
+        if (a == NULL && audit_open(dbpath, &a, err, sizeof(err)) != PS_OK) {
+            ok_open = 0;
+            break;
+        }
+        if (append_mixed(a, from, count, &idx) != PS_OK)
+            ok_seq = 0;
+        ok_idx &= idx == (uint64_t)from;
+        from += count;
+        if (from % 60 < count) {
+            audit_close(a);
+            a = NULL;
+        }
+    }
+    CHECK(ok_open, "the audit database opens and reopens with its ledger");
+    CHECK(ok_idx, "every transaction's first leaf index continues the log across reopen");
+    CHECK(ok_seq, "every transaction commits");
+    if (a == NULL && audit_open(dbpath, &a, err, sizeof(err)) != PS_OK) {
+        CHECK(0, "reopen: %s", err);
+        return;
+    }
+    rd = ledger_writer_reader(audit_ledger(a));
+    {
+        sqlite3_stmt *st;
+        int ok = 1, rows = 0;
+
+        sqlite3_prepare_v2(audit_db(a), "SELECT seq FROM audit ORDER BY seq", -1, &st, NULL);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            ok &= sqlite3_column_int64(st, 0) % 5 != 4;
+            rows++;
+        }
+        sqlite3_finalize(st);
+        CHECK(ok && rows == N - N / 5,
+              "audit seq numbers are the signature leaves' indexes (gaps where bundles are)");
+    }
+    {
+        struct buf b;
+
+        buf_init(&b, 4096);
+        CHECK(ledger_leaf_at(rd, 3, &b) == PS_OK &&
+                  strcmp((char *)b.data, "signature 3 1700000000003 platform-a t1-ec "
+                                         "ecdsa-sha256 03030303030303030303030303030303"
+                                         "03030303030303030303030303030303\n") == 0,
+              "a signature leaf is made from its audit row: %s", (char *)b.data);
+        buf_reset(&b);
+        CHECK(ledger_leaf_at(rd, 4, &b) == PS_OK &&
+                  strncmp((char *)b.data, "bundle 1700000004 ", 18) == 0,
+              "a bundle leaf is stored verbatim");
+        buf_reset(&b);
+        CHECK(ledger_leaf_at(rd, N, &b) == PS_E_NOTFOUND, "no leaf past the end");
+        buf_free(&b);
+    }
+    CHECK(ledger_size(audit_ledger(a)) == N, "the log holds %d leaves", N);
+    CHECK(ledger_committed_size(rd, &size) == PS_OK && size == N,
+          "a reader sees %d committed leaves", N);
+    load_leaf_hashes(rd, N);
+    ledger_root(audit_ledger(a), root);
+    CHECK(merkle_root(&leafh[0][0], N, want) == PS_OK && memcmp(root, want, 32) == 0,
+          "the frontier's root equals the root recomputed from the stored leaves");
+
+    {
+        int ok = 1, tried = 0;
+
+        for (uint64_t sz = 1; sz <= N; sz += 7)
+            for (uint64_t i = 0; i < sz; i += 11) {
+                struct merkle_proof p;
+                uint8_t r[MERKLE_HASH_LEN];
+
+                tried++;
+                ok &= ledger_inclusion(rd, i, sz, &p, err, sizeof(err)) == PS_OK &&
+                      merkle_root(&leafh[0][0], sz, r) == PS_OK &&
+                      merkle_verify_inclusion(leafh[i], i, sz, &p, r) == PS_OK;
+            }
+        CHECK(ok, "%d inclusion proofs from the store verify against recomputed roots", tried);
+    }
+    {
+        int ok = 1, tried = 0;
+
+        for (uint64_t o = 0; o <= N; o += 17)
+            for (uint64_t nw = o; nw <= N; nw += 23) {
+                struct merkle_proof p;
+                uint8_t ro[MERKLE_HASH_LEN], rn[MERKLE_HASH_LEN];
+
+                tried++;
+                if (o == 0)
+                    merkle_empty_root(ro);
+                else
+                    ok &= merkle_root(&leafh[0][0], o, ro) == PS_OK;
+                ok &= merkle_root(&leafh[0][0], nw, rn) == PS_OK &&
+                      ledger_consistency(rd, o, nw, &p, err, sizeof(err)) == PS_OK &&
+                      merkle_verify_consistency(o, nw, &p, ro, rn) == PS_OK;
+            }
+        CHECK(ok, "%d consistency proofs from the store verify", tried);
+    }
+    {
+        struct merkle_proof p;
+
+        CHECK(ledger_inclusion(rd, 5, N + 1, &p, err, sizeof(err)) == PS_E_INVAL &&
+                  strstr(err, "beyond") != NULL,
+              "a proof to a size beyond the log is refused: %s", err);
+        CHECK(ledger_inclusion(rd, 9, 9, &p, err, sizeof(err)) == PS_E_INVAL,
+              "an index not below the size is refused");
+        CHECK(ledger_consistency(rd, 10, 9, &p, err, sizeof(err)) == PS_E_INVAL,
+              "old size above new size is refused");
+    }
+
+    /* checkpoints: stored, read back, and checked at reopen */
+    ledger_root(audit_ledger(a), root);
+    CHECK(!ledger_has_checkpoint(audit_ledger(a)), "no checkpoint yet");
+    CHECK(ledger_checkpoint_store(audit_ledger(a), N, root, 1, (const uint8_t *)"note\n", 5) ==
+                  PS_OK &&
+              ledger_has_checkpoint(audit_ledger(a)) &&
+              ledger_checkpoint_size(audit_ledger(a)) == N,
+          "a checkpoint is stored");
+    {
+        struct buf b;
+        uint64_t cs = 0;
+
+        buf_init(&b, 1024);
+        CHECK(ledger_checkpoint_latest(rd, &b, &cs) == PS_OK && cs == N && b.len == 5 &&
+                  memcmp(b.data, "note\n", 5) == 0,
+              "the latest checkpoint reads back");
+        buf_free(&b);
+    }
+
+    /* a failed transaction leaves the frontier as it was */
+    {
+        uint8_t before[MERKLE_HASH_LEN], after[MERKLE_HASH_LEN];
+        struct audit_rec bad[2];
+        static const char leaf[] = "bundle 1 a b c\n";
+
+        ledger_root(audit_ledger(a), before);
+        memset(bad, 0, sizeof(bad));
+        bad[0].leaf = (const uint8_t *)leaf;
+        bad[0].leaf_len = sizeof(leaf) - 1;
+        bad[1] = bad[0];
+        sqlite3_exec(audit_db(a),
+                     "CREATE TRIGGER fail BEFORE INSERT ON ledger_leaves "
+                     "WHEN NEW.idx > 300 BEGIN SELECT RAISE(ABORT, 'x'); END;",
+                     NULL, NULL, NULL);
+        CHECK(audit_append(a, bad, 2, &idx) == PS_E_STORAGE, "a failing append fails");
+        ledger_root(audit_ledger(a), after);
+        CHECK(ledger_size(audit_ledger(a)) == N && memcmp(before, after, 32) == 0,
+              "and the in-memory tree is rolled back with the transaction");
+        sqlite3_exec(audit_db(a), "DROP TRIGGER fail", NULL, NULL, NULL);
+        CHECK(ledger_committed_size(rd, &size) == PS_OK && size == N, "nothing of it was stored");
+    }
+    {
+        uint64_t lv, cps;
+
+        CHECK(ledger_verify_all(audit_db(a), &lv, &cps, err, sizeof(err)) == PS_OK && lv == N &&
+                  cps == 1,
+              "the full check from leaf 0 passes (%s)", err);
+        /* damage a leaf: the full check and the next open both notice */
+        sqlite3_exec(audit_db(a),
+                     "UPDATE ledger_leaves SET data = 'bundle 0 x y z\n' WHERE idx = 9", NULL, NULL,
+                     NULL);
+        CHECK(ledger_verify_all(audit_db(a), &lv, &cps, err, sizeof(err)) == PS_E_INVAL,
+              "a changed stored leaf fails the full check: %s", err);
+        sqlite3_exec(audit_db(a), "UPDATE audit SET tenant = 'platform-b' WHERE seq = 7", NULL,
+                     NULL, NULL);
+        sqlite3_exec(audit_db(a),
+                     "UPDATE ledger_leaves SET data = 'bundle 1700000009 x y z\n' WHERE idx = 9",
+                     NULL, NULL, NULL);
+        CHECK(ledger_verify_all(audit_db(a), &lv, &cps, err, sizeof(err)) == PS_E_INVAL,
+              "a changed audit row fails the full check: %s", err);
+        sqlite3_exec(audit_db(a), "UPDATE audit SET tenant = 'platform-a' WHERE seq = 7", NULL,
+                     NULL, NULL);
+        sqlite3_exec(audit_db(a), "INSERT INTO ledger_leaves VALUES (7, 'bundle 1 a b c\n')", NULL,
+                     NULL, NULL);
+        CHECK(ledger_verify_all(audit_db(a), &lv, &cps, err, sizeof(err)) == PS_E_INVAL &&
+                  strstr(err, "twice") != NULL,
+              "a leaf index used twice fails the full check: %s", err);
+        sqlite3_exec(audit_db(a), "DELETE FROM ledger_leaves WHERE idx = 7", NULL, NULL, NULL);
+        sqlite3_exec(audit_db(a), "DELETE FROM audit WHERE seq = 8", NULL, NULL, NULL);
+        CHECK(ledger_verify_all(audit_db(a), &lv, &cps, err, sizeof(err)) == PS_E_INVAL &&
+                  strstr(err, "missing") != NULL,
+              "a deleted audit row fails the full check: %s", err);
+    }
+    audit_close(a);
+    /* a rewritten tree (nodes changed to match a forged leaf) no longer matches the checkpoint */
+    {
+        sqlite3 *db;
+
+        sqlite3_open(dbpath, &db);
+        sqlite3_exec(db, "UPDATE ledger_nodes SET hash = zeroblob(32)", NULL, NULL, NULL);
+        sqlite3_exec(db, "INSERT INTO audit VALUES (8, 1, 'platform-a', 't1-ec', 'x', x'00')", NULL,
+                     NULL, NULL);
+        sqlite3_close(db);
+        a = NULL;
+        CHECK(audit_open(dbpath, &a, err, sizeof(err)) == PS_E_STORAGE &&
+                  strstr(err, "does not match the latest checkpoint") != NULL,
+              "a stored tree that disagrees with the latest checkpoint is refused at open: %s",
+              err);
+        audit_close(a);
+    }
+}
+
+static void test_leaf_valid(void)
+{
+    static const struct {
+        const char *leaf;
+        int ok;
+    } cases[] = {
+        {"bundle 1700000000000 aa bb cc\n", 1},
+        {"bundle 1 a b c\n", 1},
+        {"bundle 1 a b\n", 0},
+        {"bundle 1 a b c d\n", 0},
+        {"bundle  1 a b c\n", 0},
+        {" bundle 1 a b c\n", 0},
+        {"bundle 1 a b c \n", 0},
+        {"bundle 1 a b c", 0},
+        {"bundle 1 a\tb c\n", 0},
+        {"bundle 1 a b c\n\n", 0},
+        {"signature 0 1 t k a dd\n", 0},
+        {"unknown 1 a b c\n", 0},
+        {"bundlex 1 a b c\n", 0},
+        {"\n", 0},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        CHECK(ledger_leaf_valid((const uint8_t *)cases[i].leaf, strlen(cases[i].leaf)) ==
+                  cases[i].ok,
+              "leaf %zu is %s", i, cases[i].ok ? "accepted" : "refused");
+    {
+        char big[LEDGER_MAX_LEAF + 8];
+
+        memset(big, 'a', sizeof(big));
+        memcpy(big, "bundle 1 a b ", 13);
+        big[sizeof(big) - 1] = '\n';
+        CHECK(!ledger_leaf_valid((const uint8_t *)big, sizeof(big)),
+              "an oversized leaf is refused");
+        CHECK(!ledger_leaf_valid((const uint8_t *)"bundle 1 a b \0c\n", 16), "a NUL is refused");
+    }
+}
+
+int main(void)
+{
+    int fd = mkstemp(dbpath);
+
+    if (fd < 0)
+        return 1;
+    close(fd);
+    unlink(dbpath);
+    test_appends_and_proofs();
+    test_leaf_valid();
+    unlink(dbpath);
+    {
+        char p[sizeof(dbpath) + 8];
+
+        snprintf(p, sizeof(p), "%s-wal", dbpath);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s-shm", dbpath);
+        unlink(p);
+    }
+    return unit_done();
+}
