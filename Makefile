@@ -27,7 +27,7 @@ BENCH_BIN = $(BUILD)/bench/h2sign-load $(BUILD)/bench/p11-sign-loop $(BUILD)/ben
 PROGS = $(BUILD)/portseald $(BUILD)/portseal-keytool
 PROGS += $(BUILD)/portseal-verify
 
-.PHONY: all deps test unit asan fuzz format format-check bench demo clean
+.PHONY: all deps test unit asan fuzz format format-check bench demo clean attack
 all: $(PROGS) $(UNIT_BIN) $(BENCH_BIN)
 
 deps:
@@ -108,6 +108,17 @@ format-check:
 
 bench: all
 	tests/bench/run
+
+# The attack suite (tests/attack/, docs/hardening.md) with ATTACK_SECONDS per attack and an
+# honest client that signs as fast as it can (ATTACK_RATE), so that the "# ..." lines show what
+# each attack costs in signing throughput. The default suite runs a short version.
+ATTACK_SECONDS ?= 30
+ATTACK_RATE ?= 1000
+attack: all
+	@mkdir -p $(BUILD)
+	ATTACK_SECONDS=$(ATTACK_SECONDS) ATTACK_RATE=$(ATTACK_RATE) tests/run tests/integration/attack.sh \
+	  | tee $(BUILD)/attack.out; test $${PIPESTATUS[0]} -eq 0
+	@grep -h '^# ' $$(awk '/^logs:/ { print $$2 }' $(BUILD)/attack.out)/attack.sh.log
 
 demo: all
 	tools/demo-tour.sh $(or $(DIR),/tmp/portseal-demo)

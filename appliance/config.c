@@ -37,6 +37,17 @@ const char *const config_directives[] = {"listen",
                                          "idle_timeout",
                                          "handshake_timeout",
                                          "keyholder_timeout",
+                                         "max_header_size",
+                                         "header_timeout",
+                                         "body_timeout",
+                                         "send_timeout",
+                                         "request_rate",
+                                         "request_burst",
+                                         "control_frame_rate",
+                                         "reset_rate",
+                                         "reset_burst",
+                                         "max_continuations",
+                                         "connection_rate",
                                          "verify_ca",
                                          "tsa_key",
                                          "tsa_policy",
@@ -70,6 +81,17 @@ static void cfg_defaults(struct config *cfg)
     cfg->idle_timeout = 120;
     cfg->handshake_timeout = 10;
     cfg->keyholder_timeout = 30;
+    cfg->max_header_size = 16384;
+    cfg->header_timeout = 10;
+    cfg->body_timeout = 30;
+    cfg->send_timeout = 30;
+    cfg->request_rate = 5000;
+    cfg->request_burst = 10000;
+    cfg->control_frame_rate = 200;
+    cfg->reset_rate = 33; /* nghttp2's defaults for its rapid-reset limiter */
+    cfg->reset_burst = 1000;
+    cfg->max_continuations = 8;
+    cfg->connection_rate = 100;
     cfg->tsa_accuracy_ms = 1000;
     cfg->checkpoint_interval = 10;
     cfg->evidence_max_files = 100;
@@ -378,6 +400,17 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         NUM("idle_timeout", 1, 86400, idle_timeout, NUM_UINT),
         NUM("handshake_timeout", 1, 3600, handshake_timeout, NUM_UINT),
         NUM("keyholder_timeout", 1, 3600, keyholder_timeout, NUM_UINT),
+        NUM("max_header_size", 1024, 1 << 20, max_header_size, NUM_UINT),
+        NUM("header_timeout", 1, 3600, header_timeout, NUM_UINT),
+        NUM("body_timeout", 1, 86400, body_timeout, NUM_UINT),
+        NUM("send_timeout", 1, 86400, send_timeout, NUM_UINT),
+        NUM("request_rate", 0, 1000000, request_rate, NUM_UINT),
+        NUM("request_burst", 1, 10000000, request_burst, NUM_UINT),
+        NUM("control_frame_rate", 1, 1000000, control_frame_rate, NUM_UINT),
+        NUM("reset_rate", 1, 1000000, reset_rate, NUM_UINT),
+        NUM("reset_burst", 1, 10000000, reset_burst, NUM_UINT),
+        NUM("max_continuations", 1, 1000000, max_continuations, NUM_UINT),
+        NUM("connection_rate", 0, 1000000, connection_rate, NUM_UINT),
         NUM("tsa_accuracy_ms", 0, 3600000, tsa_accuracy_ms, NUM_UINT),
         NUM("checkpoint_interval", 1, 86400, checkpoint_interval, NUM_UINT),
         NUM("evidence_max_files", 1, 10000, evidence_max_files, NUM_SIZE),

@@ -75,22 +75,34 @@ struct config {
     char *pkcs11_env[CFG_MAX_ENV];
     size_t n_env;
     int keyholder_threads;
-    size_t max_body;                  /* request body limit, bytes */
-    size_t max_hashes;                /* /v1/sign/hash batch limit */
-    unsigned max_streams;             /* concurrent HTTP/2 streams per connection */
-    unsigned max_connections;         /* per worker */
-    unsigned idle_timeout;            /* seconds without a request before a connection closes */
-    unsigned handshake_timeout;       /* seconds for TLS handshake and the first request */
-    unsigned keyholder_timeout;       /* seconds a request may wait for the keyholder */
-    char *verify_ca;                  /* trust anchors for /v1/verify/cms (NULL: client_ca) */
-    char *tsa_key;                    /* key id of the RFC 3161 time-stamping key, or NULL */
-    char *tsa_policy;                 /* TSA policy OID, dotted (required with tsa_key) */
-    unsigned tsa_accuracy_ms;         /* accuracy stated in tokens, ms; 0 = no accuracy field */
-    char *ledger_key;                 /* key id of the Ed25519 checkpoint key, or NULL */
-    char *ledger_origin;              /* checkpoint origin line (and note key name) */
-    unsigned checkpoint_interval;     /* seconds between checkpoints while the log grows */
-    char *evidence_key;               /* key id that signs evidence bundles (CAdES), or NULL */
-    char *exchange_key;               /* key id that signs JWS for partners (ES256), or NULL */
+    size_t max_body;            /* request body limit, bytes */
+    size_t max_hashes;          /* /v1/sign/hash batch limit */
+    unsigned max_streams;       /* concurrent HTTP/2 streams per connection */
+    unsigned max_connections;   /* per worker */
+    unsigned idle_timeout;      /* seconds without a request before a connection closes */
+    unsigned handshake_timeout; /* seconds for TLS handshake and the first request */
+    unsigned keyholder_timeout; /* seconds a request may wait for the keyholder */
+    /* limits against hostile clients (docs/hardening.md) */
+    unsigned max_header_size;     /* request header block, RFC 9113 accounting, bytes */
+    unsigned header_timeout;      /* seconds from a request's start to its complete headers */
+    unsigned body_timeout;        /* seconds from a request's start to its complete body */
+    unsigned send_timeout;        /* seconds to deliver a response once it is queued */
+    unsigned request_rate;        /* requests per second per client and worker; 0 = no limit */
+    unsigned request_burst;       /* token bucket size for request_rate */
+    unsigned control_frame_rate;  /* SETTINGS/PING/WINDOW_UPDATE/... per second per connection */
+    unsigned reset_rate;          /* RST_STREAM per second per connection (nghttp2 limiter) */
+    unsigned reset_burst;         /* its bucket size */
+    unsigned max_continuations;   /* CONTINUATION frames after one HEADERS */
+    unsigned connection_rate;     /* new connections per second per address and worker; 0 = off */
+    char *verify_ca;              /* trust anchors for /v1/verify/cms (NULL: client_ca) */
+    char *tsa_key;                /* key id of the RFC 3161 time-stamping key, or NULL */
+    char *tsa_policy;             /* TSA policy OID, dotted (required with tsa_key) */
+    unsigned tsa_accuracy_ms;     /* accuracy stated in tokens, ms; 0 = no accuracy field */
+    char *ledger_key;             /* key id of the Ed25519 checkpoint key, or NULL */
+    char *ledger_origin;          /* checkpoint origin line (and note key name) */
+    unsigned checkpoint_interval; /* seconds between checkpoints while the log grows */
+    char *evidence_key;           /* key id that signs evidence bundles (CAdES), or NULL */
+    char *exchange_key;           /* key id that signs JWS for partners (ES256), or NULL */
     char *partner_cert, *partner_key; /* what we present when we call partners (PEM) */
     size_t evidence_max_files;        /* files in one upload */
     size_t evidence_max_file;         /* bytes of one file */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -20,11 +21,13 @@
 
 #include "../certs/tls.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "router.h"
 
 #define OUT_HIGH_WATER (64 * 1024)
 #define OUT_MAX        (1024 * 1024)
 #define READ_CHUNK     16384
+#define READ_BUDGET    16 /* chunks read from one connection per wake-up */
 
 enum conn_state { CS_HANDSHAKE, CS_H2, CS_HTTP1, CS_CLOSING };
 
@@ -39,7 +42,11 @@ struct conn {
     enum conn_state state;
     nghttp2_session *h2;
     struct client_id id;
-    double deadline;
+    double deadline;      /* end of the TLS handshake (and of an HTTP/1 refusal) */
+    double last_active;   /* accept, or the last request's start or end: idle time, eviction */
+    struct rl_bucket ctl; /* control frames (SETTINGS, PING, WINDOW_UPDATE, ...) */
+    char rl_key[160];     /* the client, for request_rate: "cn:CN" or "ip:ADDRESS" */
+    char peer[INET6_ADDRSTRLEN];
     int epollout;
     struct buf out;
     unsigned nstreams;
@@ -55,10 +62,15 @@ struct stream {
     struct buf resp;
     int dispatched;
     int discard_body;
+    int headers_done, body_done; /* request headers / whole request received */
+    double start;                /* monotonic time of the request's first frame */
+    double resp_at;              /* when the response was queued; 0 before */
+    long long content_length;    /* from the header, -1 if none */
 };
 
 static void conn_close(struct conn *c);
 static void conn_flush(struct conn *c);
+static void body_refused(struct stream *st);
 
 /* ---- request objects ---- */
 
@@ -151,6 +163,7 @@ void http_respond(struct request *r, int status, const char *ctype, const void *
         queue_flush(st->c);
         return;
     }
+    st->resp_at = mono_now();
     prd.source.ptr = st;
     prd.read_callback = resp_read_cb;
     if (nghttp2_submit_response(st->c->h2, st->id, nv, nnv, head || len == 0 ? NULL : &prd) != 0)
@@ -255,6 +268,75 @@ static void request_id(char out[24])
  * After the request headers: route, size and client-certificate checks. A request that
  * fails them is answered at once, and its body (if any) is discarded unread.
  */
+/*
+ * A hostile peer: tell it why in a GOAWAY (ENHANCE_YOUR_CALM) and stop reading; the caller
+ * then closes the connection (callbacks return NGHTTP2_ERR_CALLBACK_FAILURE).
+ */
+static void conn_abuse(struct conn *c, const char *why)
+{
+    c->w->m.h2_abuse++;
+    log_debug("closing the connection of %s: %s", c->rl_key, why);
+    nghttp2_session_terminate_session(c->h2, NGHTTP2_ENHANCE_YOUR_CALM);
+}
+
+/* No more requests on this connection: the ones already received are still answered. */
+static void conn_goaway(struct conn *c)
+{
+    nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(c->h2),
+                          NGHTTP2_NO_ERROR, NULL, 0);
+}
+
+static int admit_rate(struct stream *st)
+{
+    const struct config *cfg = st->c->w->cfg;
+
+    if (cfg->request_rate == 0 || rl_table_take(st->c->w->rl, st->c->rl_key, cfg->request_rate,
+                                                cfg->request_burst, st->start))
+        return 1;
+    st->c->w->m.rate_limited++;
+    http_error(st->req, 429, "rate_limited",
+               "more than %u requests per second from this client; slow down", cfg->request_rate);
+    return 0;
+}
+
+static int admit_cert(struct stream *st)
+{
+    struct request *r = st->req;
+
+    if (r->cert == CERT_NONE) {
+        http_error(r, 401, "client_certificate_required",
+                   "this endpoint needs a TLS client certificate");
+        conn_goaway(st->c);
+        return 0;
+    }
+    if (r->cert == CERT_BAD) {
+        http_error(r, 403, "client_certificate_rejected", "client certificate rejected: %s",
+                   r->cert_error);
+        conn_goaway(st->c);
+        return 0;
+    }
+    if ((r->route->flags & ROUTE_TENANT) && r->tenant == NULL) {
+        http_error(r, 403, "not_a_tenant",
+                   "the client certificate (CN=%s) is not mapped to a tenant", r->peer_cn);
+        return 0;
+    }
+    if ((r->route->flags & ROUTE_OFFICER) && r->officer == NULL) {
+        http_error(r, 403, "not_an_officer",
+                   "the client certificate (CN=%s) is not a local officer's", r->peer_cn);
+        return 0;
+    }
+    if ((r->route->flags & ROUTE_PARTNER) && r->partner == NULL) {
+        http_error(r, 403, "not_a_partner",
+                   "the client certificate (CN=%s) is not a configured partner's", r->peer_cn);
+        return 0;
+    }
+    if (r->partner && !(r->route->flags & (ROUTE_PARTNER | ROUTE_PARTNER_OK))) {
+        http_error(r, 403, "partner_not_allowed", "partner %s may not use %s", r->partner, r->path);
+        return 0;
+    }
+    return 1;
+}
+
 static void admit(struct stream *st)
 {
     struct request *r = st->req;
@@ -269,6 +351,8 @@ static void admit(struct stream *st)
         http_error(r, 431, "header_too_large", "a request header or the header block is too large");
         return;
     }
+    if (!admit_rate(st))
+        return;
     if (r->method[0] == 0 || r->path[0] != '/') {
         http_error(r, 400, "bad_request", "missing :method or :path");
         return;
@@ -280,44 +364,29 @@ static void admit(struct stream *st)
             http_error(r, 404, "not_found", "no such endpoint: %s", r->path);
         return;
     }
-    if (!(r->route->flags & ROUTE_PUBLIC)) {
-        if (r->cert == CERT_NONE) {
-            http_error(r, 401, "client_certificate_required",
-                       "this endpoint needs a TLS client certificate");
-            return;
-        }
-        if (r->cert == CERT_BAD) {
-            http_error(r, 403, "client_certificate_rejected", "client certificate rejected: %s",
-                       r->cert_error);
-            return;
-        }
-        if ((r->route->flags & ROUTE_TENANT) && r->tenant == NULL) {
-            http_error(r, 403, "not_a_tenant",
-                       "the client certificate (CN=%s) is not mapped to a tenant", r->peer_cn);
-            return;
-        }
-        if ((r->route->flags & ROUTE_OFFICER) && r->officer == NULL) {
-            http_error(r, 403, "not_an_officer",
-                       "the client certificate (CN=%s) is not a local officer's", r->peer_cn);
-            return;
-        }
-        if ((r->route->flags & ROUTE_PARTNER) && r->partner == NULL) {
-            http_error(r, 403, "not_a_partner",
-                       "the client certificate (CN=%s) is not a configured partner's", r->peer_cn);
-            return;
-        }
-        if (r->partner && !(r->route->flags & (ROUTE_PARTNER | ROUTE_PARTNER_OK))) {
-            http_error(r, 403, "partner_not_allowed", "partner %s may not use %s", r->partner,
-                       r->path);
-            return;
-        }
-    }
+    if (!(r->route->flags & ROUTE_PUBLIC) && !admit_cert(st))
+        return;
     r->max_body = r->route->max_body == (size_t)-1 ? st->c->w->cfg->max_body
                   : r->route->max_body == ROUTE_BODY_EVIDENCE
                       ? st->c->w->cfg->evidence_max_total + 1024 * 1024
                       : r->route->max_body;
     r->body.max = r->max_body;
+    if (st->content_length > 0 && (unsigned long long)st->content_length > r->max_body) {
+        body_refused(st);
+        return;
+    }
     st->discard_body = st->dispatched = 0;
+}
+
+/* The body is (or will be) larger than the route takes. */
+static void body_refused(struct stream *st)
+{
+    st->discard_body = st->dispatched = 1;
+    if (st->req->max_body == 0)
+        http_error(st->req, 400, "unexpected_body", "%s takes no request body", st->req->path);
+    else
+        http_error(st->req, 413, "payload_too_large", "request body exceeds %zu bytes",
+                   st->req->max_body);
 }
 
 /* The whole request is in: run the handler. */
@@ -346,11 +415,13 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
     }
     st->id = f->hd.stream_id;
     st->c = c;
+    st->start = c->last_active = mono_now();
+    st->content_length = -1;
     st->req = r;
     r->st = st;
     r->w = c->w;
     r->refs = 1;
-    r->start = mono_now();
+    r->start = st->start;
     r->cert = c->id.cert;
     r->cert_error = c->id.cert_error;
     r->tenant = c->id.tenant;
@@ -367,8 +438,6 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud
     nghttp2_session_set_stream_user_data(s, st->id, st);
     return 0;
 }
-
-#define MAX_HEADER_BLOCK 16384 /* as advertised in SETTINGS_MAX_HEADER_LIST_SIZE */
 
 /* Copy a header value; on overflow remember the status to answer with (first one wins). */
 static void copy_field(struct request *r, char *dst, size_t cap, const uint8_t *v, size_t n,
@@ -396,8 +465,13 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
         return 0;
     r = st->req;
     r->header_bytes += nlen + vlen + 32; /* RFC 9113 section 6.5.2 accounting */
-    if (r->header_bytes > MAX_HEADER_BLOCK && r->header_error == 0)
+    if (r->header_bytes > st->c->w->cfg->max_header_size && r->header_error == 0)
         r->header_error = 431;
+    if (r->header_bytes > 4 * (size_t)st->c->w->cfg->max_header_size) {
+        /* far beyond SETTINGS_MAX_HEADER_LIST_SIZE: an HPACK bomb, not a mistake */
+        conn_abuse(st->c, "header block far too large");
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
     if (nlen == 7 && memcmp(name, ":method", 7) == 0) {
         copy_field(r, r->method, sizeof(r->method), value, vlen, 431);
     } else if (nlen == 5 && memcmp(name, ":path", 5) == 0) {
@@ -409,6 +483,13 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
             copy_field(r, r->query, sizeof(r->query), q + 1, vlen - pl - 1, 414);
     } else if (nlen == 12 && memcmp(name, "content-type", 12) == 0) {
         copy_field(r, r->content_type, sizeof(r->content_type), value, vlen, 431);
+    } else if (nlen == 14 && memcmp(name, "content-length", 14) == 0) {
+        /* nghttp2 checks it is a number and that the body matches it */
+        st->content_length = 0;
+        for (size_t i = 0; i < vlen && i < 18; i++)
+            st->content_length = st->content_length * 10 + (value[i] - '0');
+        if (vlen >= 18)
+            st->content_length = (long long)1 << 60;
     }
     return 0;
 }
@@ -422,31 +503,47 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t sid, const u
     (void)ud;
     if (st == NULL || st->discard_body)
         return 0;
-    if (buf_append(&st->req->body, data, len) != PS_OK) {
-        st->discard_body = 1;
-        st->dispatched = 1;
-        if (st->req->max_body == 0)
-            http_error(st->req, 400, "unexpected_body", "%s takes no request body", st->req->path);
-        else
-            http_error(st->req, 413, "payload_too_large", "request body exceeds %zu bytes",
-                       st->req->max_body);
-    }
+    if (buf_append(&st->req->body, data, len) != PS_OK)
+        body_refused(st);
     return 0;
+}
+
+/* Frames that cost us work but carry no request: flooding them is an attack. */
+static int is_control_frame(const nghttp2_frame *f)
+{
+    switch (f->hd.type) {
+    case NGHTTP2_SETTINGS:
+    case NGHTTP2_PING:
+    case NGHTTP2_WINDOW_UPDATE:
+    case NGHTTP2_PRIORITY: return 1;
+    case NGHTTP2_DATA: return f->hd.length == 0 && !(f->hd.flags & NGHTTP2_FLAG_END_STREAM);
+    default: return 0;
+    }
 }
 
 static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
+    struct conn *c = ud;
     struct stream *st;
+    double rate = c->w->cfg->control_frame_rate;
 
-    (void)ud;
+    if (is_control_frame(f) && !rl_take(&c->ctl, rate, 10 * rate, mono_now())) {
+        conn_abuse(c, "control frame flood");
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
     if (f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA)
         return 0;
     if ((st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id)) == NULL)
         return 0;
-    if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST)
+    if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        st->headers_done = 1;
         admit(st);
-    if ((f->hd.flags & NGHTTP2_FLAG_END_STREAM) && !st->dispatched)
-        dispatch(st);
+    }
+    if (f->hd.flags & NGHTTP2_FLAG_END_STREAM) {
+        st->body_done = 1;
+        if (!st->dispatched)
+            dispatch(st);
+    }
     return 0;
 }
 
@@ -473,6 +570,7 @@ static int on_stream_close(nghttp2_session *s, int32_t sid, uint32_t code, void 
     (void)code;
     if (st == NULL)
         return 0;
+    c->last_active = mono_now();
     nghttp2_session_set_stream_user_data(s, sid, NULL);
     stream_free(c, st);
     return 0;
@@ -595,11 +693,17 @@ static void start_h2(struct conn *c)
     nghttp2_settings_entry iv[] = {
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, c->w->cfg->max_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1024 * 1024},
-        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 16384},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, c->w->cfg->max_header_size},
     };
+    const struct config *cfg = c->w->cfg;
     nghttp2_option *opt = NULL;
 
     tls_client_id(c->ssl, c->w->cfg, &c->w->partners, &c->id);
+    /* request_rate is per client: by certificate when it is valid, else by address */
+    if (c->id.cert == CERT_OK)
+        snprintf(c->rl_key, sizeof(c->rl_key), "cn:%s", c->id.cn);
+    else
+        snprintf(c->rl_key, sizeof(c->rl_key), "ip:%s", c->peer);
     if (nghttp2_option_new(&opt) != 0) {
         conn_close(c);
         return;
@@ -607,6 +711,8 @@ static void start_h2(struct conn *c)
     nghttp2_option_set_max_send_header_block_length(opt, 16384);
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_max_settings(opt, 32);
+    nghttp2_option_set_stream_reset_rate_limit(opt, cfg->reset_burst, cfg->reset_rate);
+    nghttp2_option_set_max_continuations(opt, cfg->max_continuations);
     if (nghttp2_session_server_new2(&c->h2, h2_callbacks(), c, opt) != 0 ||
         nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) != 0) {
         nghttp2_option_del(opt);
@@ -615,7 +721,7 @@ static void start_h2(struct conn *c)
     }
     nghttp2_option_del(opt);
     c->state = CS_H2;
-    c->deadline = mono_now() + c->w->cfg->idle_timeout;
+    c->last_active = mono_now();
     conn_flush(c);
 }
 
@@ -650,7 +756,10 @@ static void do_read(struct conn *c)
 {
     uint8_t chunk[READ_CHUNK];
 
-    for (;;) {
+    /* At most READ_BUDGET chunks per wake-up, so that a client that sends without pause
+     * cannot keep the loop from the other connections; the socket stays readable and epoll
+     * (level-triggered) brings us back. A record OpenSSL already holds is read out first. */
+    for (int budget = READ_BUDGET; budget > 0 || SSL_has_pending(c->ssl); budget--) {
         int n, e;
         ssize_t used;
 
@@ -669,7 +778,6 @@ static void do_read(struct conn *c)
         }
         if (c->state != CS_H2)
             continue; /* HTTP/1 refusal: ignore what the client sends */
-        c->deadline = mono_now() + c->w->cfg->idle_timeout;
         used = nghttp2_session_mem_recv(c->h2, chunk, (size_t)n);
         if (used < 0) {
             log_debug("HTTP/2 error: %s", nghttp2_strerror((int)used));
@@ -677,8 +785,8 @@ static void do_read(struct conn *c)
             conn_close(c);
             return;
         }
-        if (c->dead)
-            return;
+        if (c->dead || !nghttp2_session_want_read(c->h2))
+            break;
     }
     conn_flush(c);
 }
@@ -697,12 +805,72 @@ void conn_on_event(struct conn *c, unsigned events)
         conn_flush(c);
 }
 
+/*
+ * At the connection cap, make room by closing the connection that has been idle longest (no
+ * request open: still in the TLS handshake, or between requests). A flood of idle or
+ * half-open connections then pushes out its own members, not clients that are signing.
+ */
+static int conn_evict(struct worker *w)
+{
+    struct conn *victim = NULL;
+
+    for (struct conn *c = w->conns; c; c = c->next)
+        if (c->nstreams == 0 && (victim == NULL || c->last_active < victim->last_active))
+            victim = c;
+    if (victim == NULL)
+        return -1;
+    w->m.conns_evicted++;
+    if (victim->state == CS_H2)
+        nghttp2_session_terminate_session(victim->h2, NGHTTP2_NO_ERROR);
+    conn_flush(victim);
+    conn_close(victim);
+    return 0;
+}
+
+static void peer_address(int fd, char *out, size_t outlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    const void *a = NULL;
+
+    snprintf(out, outlen, "?");
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        a = &((struct sockaddr_in *)&ss)->sin_addr;
+    else if (ss.ss_family == AF_INET6)
+        a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    if (a == NULL || inet_ntop(ss.ss_family, a, out, (socklen_t)outlen) == NULL)
+        snprintf(out, outlen, "?");
+}
+
+/* connection_rate: too many new connections from one address are closed before any TLS work. */
+static int conn_admit_address(struct worker *w, const char *peer)
+{
+    char key[64];
+    double rate = w->cfg->connection_rate;
+
+    if (rate == 0)
+        return 1;
+    snprintf(key, sizeof(key), "ip:%s", peer);
+    if (rl_table_take(w->conn_rl, key, rate, 2 * rate, mono_now()))
+        return 1;
+    w->m.conns_rate_limited++;
+    return 0;
+}
+
 void conn_new(struct worker *w, int fd)
 {
     struct conn *c;
     struct epoll_event ev;
+    char peer[INET6_ADDRSTRLEN];
 
-    if (w->nconns >= w->cfg->max_connections || (c = calloc(1, sizeof(*c))) == NULL) {
+    peer_address(fd, peer, sizeof(peer));
+    if (!conn_admit_address(w, peer)) {
+        close(fd);
+        return;
+    }
+    if ((w->nconns >= w->conn_cap && conn_evict(w) != 0) || (c = calloc(1, sizeof(*c))) == NULL) {
         w->m.conns_refused++;
         close(fd);
         return;
@@ -716,6 +884,7 @@ void conn_new(struct worker *w, int fd)
     c->ev.kind = EV_CONN;
     c->w = w;
     c->fd = fd;
+    memcpy(c->peer, peer, sizeof(peer));
     buf_init(&c->out, OUT_MAX);
     if ((c->ssl = SSL_new(w->ssl)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
         SSL_free(c->ssl);
@@ -732,7 +901,8 @@ void conn_new(struct worker *w, int fd)
         close(fd);
         return;
     }
-    c->deadline = mono_now() + w->cfg->handshake_timeout;
+    c->last_active = mono_now();
+    c->deadline = c->last_active + w->cfg->handshake_timeout;
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;
@@ -800,16 +970,53 @@ void conn_flush_queued(struct worker *w)
     }
 }
 
+/*
+ * The slow-request timeouts of one HTTP/2 connection's open streams. Returns what was too
+ * slow when the connection must go, else NULL. A request body that is too slow gets 408 and
+ * is discarded; the other cases end the connection (a stalled header block cannot be
+ * interrupted on its stream, and a response nobody reads holds its stream's memory).
+ */
+static const char *stream_timeouts(struct conn *c, double now)
+{
+    const struct config *cfg = c->w->cfg;
+
+    for (struct stream *st = c->streams; st; st = st->next) {
+        if (!st->headers_done && now - st->start >= cfg->header_timeout)
+            return "request headers too slow (header_timeout)";
+        if (st->resp_at > 0 && now - st->resp_at >= cfg->send_timeout)
+            return "response not taken (send_timeout)";
+        if (st->headers_done && !st->body_done && !st->req->responded &&
+            now - st->start >= cfg->body_timeout) {
+            st->discard_body = st->dispatched = 1;
+            c->w->m.timeouts++;
+            http_error(st->req, 408, "request_timeout",
+                       "the request body did not arrive within %u seconds", cfg->body_timeout);
+        }
+    }
+    return NULL;
+}
+
 void conn_sweep(struct worker *w, double now)
 {
     for (struct conn *c = w->conns, *next; c; c = next) {
+        const char *why = NULL;
+
         next = c->next;
-        if (now < c->deadline)
-            continue;
-        if (c->state == CS_H2 && c->nstreams > 0) {
-            c->deadline = now + 5; /* requests still being answered */
+        if (c->state != CS_H2) {
+            if (now >= c->deadline)
+                conn_close(c);
             continue;
         }
+        if (c->nstreams == 0 && now - c->last_active >= w->cfg->idle_timeout)
+            why = "idle (idle_timeout)";
+        else if (c->nstreams > 0)
+            why = stream_timeouts(c, now);
+        if (why == NULL)
+            continue;
+        log_debug("closing the connection of %s: %s", c->rl_key, why);
+        w->m.timeouts++;
+        nghttp2_session_terminate_session(c->h2, NGHTTP2_NO_ERROR);
+        conn_flush(c);
         conn_close(c);
     }
 }

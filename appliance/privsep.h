@@ -8,7 +8,10 @@
 void privsep_harden(void);
 /* Signals of a child process: SIGTERM/SIGINT call on_term; SIGPIPE and SIGHUP ignored. */
 void privsep_child_signals(void (*on_term)(int));
-/* If running as root and user is set: drop to that user's uid/gid, no supplementary groups. */
+/* If running as root: drop to user (NULL: nobody): its uid/gid, no supplementary groups. */
 int privsep_drop(const char *user) PS_WUR;
+/* Workers, once set up: a seccomp allow-list (privsep.c); a worker cannot exec, ptrace, open
+ * sockets or connect. Fails only if the kernel refuses the filter. */
+int privsep_sandbox_worker(void) PS_WUR;
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include "conn.h"
 #include "log.h"
 #include "privsep.h"
+#include "ratelimit.h"
 
 const double lat_bounds[LAT_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                         0.05,   0.1,   0.25,   0.5,   1,    5};
@@ -173,6 +175,37 @@ static void loop(struct worker *w)
     conn_close_all(w);
 }
 
+/*
+ * File descriptors: raise the soft limit as far as allowed (root may raise the hard one), and
+ * keep the connection cap below it, so that accept never fails with EMFILE (a listening
+ * socket that stays readable would spin the loop). Call before dropping privileges.
+ */
+static unsigned conn_cap(const struct config *cfg)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)cfg->max_connections + 64;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return cfg->max_connections;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+        struct rlimit up = {want, want};
+
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up;
+    }
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur >= want)
+        return cfg->max_connections;
+    log_warnx("RLIMIT_NOFILE is %llu: at most %llu connections per worker, not %u",
+              (unsigned long long)rl.rlim_cur,
+              rl.rlim_cur > 64 ? (unsigned long long)rl.rlim_cur - 64 : 1ULL, cfg->max_connections);
+    return rl.rlim_cur > 64 ? (unsigned)(rl.rlim_cur - 64) : 1;
+}
+
 int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd)
 {
     struct worker w;
@@ -188,6 +221,9 @@ int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd
     w.id = id;
     w.lfd = lfd;
     w.ctl = ctl_fd;
+    w.conn_cap = conn_cap(cfg);
+    if ((w.rl = rl_table_new(4096)) == NULL || (w.conn_rl = rl_table_new(4096)) == NULL)
+        fatal("rate limit table");
     if ((w.ssl = tls_server_ctx(cfg, err, sizeof(err))) == NULL)
         fatalx("%s", err);
     if (keyreg_load(cfg, &w.reg, err, sizeof(err)) != PS_OK)
@@ -218,9 +254,13 @@ int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd
         fatal("epoll_ctl ctl");
     kh_watch(&w, EPOLL_CTL_ADD);
     ceb_library_init();
+    if (privsep_sandbox_worker() != PS_OK)
+        fatalx("cannot install the seccomp filter");
     log_info("serving");
     loop(&w);
     kh_client_free(w.kh);
+    rl_table_free(w.rl);
+    rl_table_free(w.conn_rl);
     keyreg_free(&w.reg);
     X509_STORE_free(w.doc_trust);
     SSL_CTX_free(w.ssl);

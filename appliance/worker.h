@@ -19,6 +19,7 @@
 #define LAT_BUCKETS   12
 
 struct conn;
+struct rl_table;
 
 struct worker_metrics {
     unsigned long long requests[METRIC_ROUTES]
@@ -26,6 +27,8 @@ struct worker_metrics {
     unsigned long long lat[METRIC_ROUTES][LAT_BUCKETS + 1];
     double lat_sum[METRIC_ROUTES];
     unsigned long long signatures, conns_accepted, conns_refused, tls_failures, http1_refused;
+    /* defences (docs/hardening.md) */
+    unsigned long long conns_evicted, rate_limited, h2_abuse, timeouts, conns_rate_limited;
 };
 
 struct worker {
@@ -40,6 +43,9 @@ struct worker {
     struct conn *flushq;    /* connections with responses queued outside their own I/O */
     struct conn *graveyard; /* closed this loop turn, freed at its end */
     unsigned nconns;
+    unsigned conn_cap;        /* max_connections, lowered to fit RLIMIT_NOFILE */
+    struct rl_table *rl;      /* request_rate buckets per client */
+    struct rl_table *conn_rl; /* connection_rate buckets per address */
     struct worker_metrics m;
     struct proxy_keys *proxies;
     X509_STORE *doc_trust; /* anchors for /v1/verify/cms (verify_ca or client_ca, with crl) */

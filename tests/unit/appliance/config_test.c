@@ -124,6 +124,17 @@ static const char full[] = "# a full configuration\n"
                            "idle_timeout 300\n"
                            "handshake_timeout 7\n"
                            "keyholder_timeout 9\n"
+                           "max_header_size 8192\n"
+                           "header_timeout 3\n"
+                           "body_timeout 4\n"
+                           "send_timeout 5\n"
+                           "request_rate 0\n"
+                           "request_burst 6\n"
+                           "control_frame_rate 7\n"
+                           "reset_rate 8\n"
+                           "reset_burst 9\n"
+                           "max_continuations 2\n"
+                           "connection_rate 11\n"
                            "tenant platform-a platform-a.cn.test\n"
                            "tenant Plat_B.2 b-cn\n"
                            "key t1-ec tenant=platform-a label=t1-ec-label cert=/etc/ps/t1.pem "
@@ -184,6 +195,11 @@ static void test_full(void)
               c.max_connections == 999 && c.idle_timeout == 300 && c.handshake_timeout == 7 &&
               c.keyholder_timeout == 9,
           "numeric limits");
+    CHECK(c.max_header_size == 8192 && c.header_timeout == 3 && c.body_timeout == 4 &&
+              c.send_timeout == 5 && c.request_rate == 0 && c.request_burst == 6 &&
+              c.control_frame_rate == 7 && c.reset_rate == 8 && c.reset_burst == 9 &&
+              c.max_continuations == 2 && c.connection_rate == 11,
+          "hardening limits");
     CHECK(c.ntenants == 2 && streq(c.tenants[0].id, "platform-a") &&
               streq(c.tenants[0].cn, "platform-a.cn.test") && streq(c.tenants[1].id, "Plat_B.2") &&
               streq(c.tenants[1].cn, "b-cn"),
@@ -645,14 +661,20 @@ static void test_example(void)
     }
     CHECK(config_parse(text, len, &ex, err, sizeof(err)) == PS_OK, "%s parses (%s)", EXAMPLE, err);
     CHECK(parses_with(NULL, &def), "minimal config parses (for the defaults)");
-    CHECK(ex.workers == def.workers && ex.keyholder_threads == def.keyholder_threads &&
-              ex.max_body == def.max_body && ex.max_hashes == def.max_hashes &&
-              ex.max_streams == def.max_streams && ex.max_connections == def.max_connections &&
-              ex.idle_timeout == def.idle_timeout &&
-              ex.handshake_timeout == def.handshake_timeout &&
-              ex.keyholder_timeout == def.keyholder_timeout &&
-              ex.tsa_accuracy_ms == def.tsa_accuracy_ms,
-          "numbers in %s are the built-in defaults it says they are", EXAMPLE);
+    CHECK(
+        ex.workers == def.workers && ex.keyholder_threads == def.keyholder_threads &&
+            ex.max_body == def.max_body && ex.max_hashes == def.max_hashes &&
+            ex.max_streams == def.max_streams && ex.max_connections == def.max_connections &&
+            ex.idle_timeout == def.idle_timeout && ex.handshake_timeout == def.handshake_timeout &&
+            ex.keyholder_timeout == def.keyholder_timeout &&
+            ex.tsa_accuracy_ms == def.tsa_accuracy_ms &&
+            ex.max_header_size == def.max_header_size && ex.header_timeout == def.header_timeout &&
+            ex.body_timeout == def.body_timeout && ex.send_timeout == def.send_timeout &&
+            ex.request_rate == def.request_rate && ex.request_burst == def.request_burst &&
+            ex.control_frame_rate == def.control_frame_rate && ex.reset_rate == def.reset_rate &&
+            ex.reset_burst == def.reset_burst && ex.max_continuations == def.max_continuations &&
+            ex.connection_rate == def.connection_rate,
+        "numbers in %s are the built-in defaults it says they are", EXAMPLE);
     config_free(&ex);
     config_free(&def);
     free(text);
