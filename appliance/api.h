@@ -64,5 +64,10 @@ int api_jws_sign(struct worker *w, const uint8_t *payload, size_t len, const cha
                  enum jws_form form, api_jws_cb cb, void *ctx, char *err, size_t errlen);
 /* api_tsa.c */
 void api_tsa(struct request *r, const char *tail);
+/* api_p2p.c */
+void api_p2p_inbound(struct request *r, const char *tail);
+void api_p2p_outbox(struct request *r, const char *tail);
+void api_p2p_messages(struct request *r, const char *tail);
+void api_p2p_message(struct request *r, const char *tail);
 
 #endif

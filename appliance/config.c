@@ -9,6 +9,7 @@
 #include "../protocol/alg.h"
 #include "../protocol/buf.h"
 #include "../protocol/ceb.h"
+#include "../protocol/p2p.h"
 #include "../protocol/strnum.h"
 
 #define CFG_MAX_FILE  (1024 * 1024)
@@ -52,6 +53,7 @@ const char *const config_directives[] = {"listen",
                                          "key",
                                          "officer",
                                          "partner",
+                                         "p2p_name",
                                          NULL};
 
 static void cfg_defaults(struct config *cfg)
@@ -307,6 +309,7 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         {"ledger_key", offsetof(struct config, ledger_key)},
         {"evidence_key", offsetof(struct config, evidence_key)},
         {"exchange_key", offsetof(struct config, exchange_key)},
+        {"p2p_name", offsetof(struct config, p2p_name)},
     };
     /* numbers: size_t fields (NUM_SIZE), unsigned (NUM_UINT), int (NUM_INT) */
     enum { NUM_INT, NUM_UINT, NUM_SIZE };
@@ -521,6 +524,11 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
     if (cfg->exchange_key && (r = own_key_check(cfg, "exchange_key", cfg->exchange_key,
                                                 CFG_OWNER_EXCHANGE, err, errlen)) != PS_OK)
         return r;
+    if (cfg->p2p_name && !p2p_id_ok(cfg->p2p_name, strlen(cfg->p2p_name))) {
+        snprintf(err, errlen, "p2p_name %.80s: 1-%d characters A-Z a-z 0-9 . _ : -", cfg->p2p_name,
+                 P2P_ID_MAX);
+        return PS_E_CONFIG;
+    }
     for (size_t i = 0; i < cfg->nkeys; i++) {
         int found = 0;
 
@@ -618,11 +626,12 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 
 void config_free(struct config *cfg)
 {
-    char **strs[] = {&cfg->listen_host,   &cfg->user,         &cfg->pid_file,    &cfg->state_dir,
-                     &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca,   &cfg->crl,
-                     &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,    &cfg->sm2_wrap_key,
-                     &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy,  &cfg->ledger_key,
-                     &cfg->ledger_origin, &cfg->evidence_key, &cfg->exchange_key};
+    char **strs[] = {
+        &cfg->listen_host,   &cfg->user,         &cfg->pid_file,     &cfg->state_dir,
+        &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca,    &cfg->crl,
+        &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,     &cfg->sm2_wrap_key,
+        &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy,   &cfg->ledger_key,
+        &cfg->ledger_origin, &cfg->evidence_key, &cfg->exchange_key, &cfg->p2p_name};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);

@@ -90,6 +90,7 @@ struct config {
     unsigned checkpoint_interval; /* seconds between checkpoints while the log grows */
     char *evidence_key;           /* key id that signs evidence bundles (CAdES), or NULL */
     char *exchange_key;           /* key id that signs JWS for partners (ES256), or NULL */
+    char *p2p_name;               /* this office in P2P envelopes (from/to), or NULL: no P2P */
     size_t evidence_max_files;    /* files in one upload */
     size_t evidence_max_file;     /* bytes of one file */
     size_t evidence_max_total;    /* bytes of all files of one upload */

@@ -33,6 +33,11 @@ const struct route routes[] = {
     {"POST", "/v1/evidence", 0, api_evidence_post, BODY_EVIDENCE, 0, "evidence_post"},
     {"GET", "/v1/evidence", 0, api_evidence_search, 0, 0, "evidence_search"},
     {"GET", "/v1/evidence/", 1, api_evidence_get, 0, ROUTE_SUBPATH, "evidence_get"},
+    /* point-to-point channel: envelopes carry x5c chains, so allow 1 MiB around 256 KiB */
+    {"POST", "/v1/p2p/inbound", 0, api_p2p_inbound, 1024 * 1024, ROUTE_PARTNER, "p2p_inbound"},
+    {"POST", "/v1/p2p/outbox", 0, api_p2p_outbox, 256 * 1024, ROUTE_OFFICER, "p2p_outbox"},
+    {"GET", "/v1/p2p/messages", 0, api_p2p_messages, 0, ROUTE_OFFICER, "p2p_messages"},
+    {"GET", "/v1/p2p/messages/", 1, api_p2p_message, 0, ROUTE_OFFICER, "p2p_message"},
     {NULL, NULL, 0, NULL, 0, 0, NULL},
 };
 

@@ -77,6 +77,10 @@ int main(void)
             {"POST", "/v1/evidence"},
             {"GET", "/v1/evidence"},
             {"GET", "/v1/evidence/x"},
+            {"POST", "/v1/p2p/inbound"},
+            {"POST", "/v1/p2p/outbox"},
+            {"GET", "/v1/p2p/messages"},
+            {"GET", "/v1/p2p/messages/x"},
         };
 
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
