@@ -316,6 +316,10 @@ void api_p2p_inbound(struct request *r, const char *tail)
     (void)tail;
     if ((s = ready(r)) == NULL)
         return;
+    if (r->w->cfg->exchange_key == NULL) {
+        http_error(r, 503, "p2p_not_configured", "no exchange_key: receipts cannot be signed");
+        return;
+    }
     if ((j = calloc(1, sizeof(*j))) == NULL) {
         http_error(r, 500, "internal", "out of memory");
         return;

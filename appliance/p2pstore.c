@@ -374,6 +374,19 @@ int p2pstore_out_sent(struct p2pstore *s, const char *id, int64_t now_ms, const 
     return update_one(s, st);
 }
 
+int p2pstore_out_refused(struct p2pstore *s, const char *id, int64_t now_ms, const char *why)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE outbox SET status = 'refused', sent_ms = ?, last_error = ?"
+                               " WHERE id = ? AND status IN ('queued', 'sending')");
+
+    if (st) {
+        sqlite3_bind_int64(st, 1, now_ms);
+        sqlite3_bind_text(st, 2, why, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    }
+    return update_one(s, st);
+}
+
 int p2pstore_out_acked(struct p2pstore *s, const char *id, int64_t now_ms, const uint8_t *receipt,
                        size_t len, int64_t receipt_ledger_index)
 {

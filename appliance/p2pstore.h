@@ -14,10 +14,10 @@
  *          attempts, next_ms, lease_ms, last_error, jws, sent_ms, acked_ms, receipt,
  *          receipt_ledger_index)
  *       status: queued -> sending (claimed by a courier, leased) -> sent -> acknowledged;
- *               queued/sending -> expired. The next per-channel seq is given when a message is
- *               queued, in the same transaction.
- * n is the local order of arrival (for ?after=). Times: created/expires in unix seconds (as
- * in the envelope), *_ms in unix milliseconds.
+ *               queued/sending -> expired; queued/sending -> refused (by the partner, for good).
+ * The next per-channel seq is given when a message is queued, in the same transaction. n is the
+ * local order of arrival (for ?after=). Times: created/expires in unix seconds (as in the
+ * envelope), *_ms in unix milliseconds.
  *
  * JSON returned by the readers is owned by the caller (json_decref).
  */
@@ -107,6 +107,10 @@ int p2pstore_out_set_jws(struct p2pstore *s, const char *id, const uint8_t *jws,
 int p2pstore_out_retry(struct p2pstore *s, const char *id, int64_t next_ms, const char *why) PS_WUR;
 /* The partner took the message but its receipt was not usable (why): status sent. */
 int p2pstore_out_sent(struct p2pstore *s, const char *id, int64_t now_ms, const char *why) PS_WUR;
+/* The partner refused the message for good (a 4xx naming why, e.g. a schema error): status
+ * refused, never sent again. */
+int p2pstore_out_refused(struct p2pstore *s, const char *id, int64_t now_ms,
+                         const char *why) PS_WUR;
 /* The partner's receipt (JWS, checked by the caller with p2p_receipt_matches): acknowledged. */
 int p2pstore_out_acked(struct p2pstore *s, const char *id, int64_t now_ms, const uint8_t *receipt,
                        size_t len, int64_t receipt_ledger_index) PS_WUR;

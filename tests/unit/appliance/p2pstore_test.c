@@ -225,10 +225,24 @@ static void test_outbox(struct p2pstore *s)
     CHECK(p2pstore_out_expire(s, now + 131000, &n) == PS_OK && n == 1 &&
               strcmp(status_of(s, "x5", now), "expired") == 0,
           "expired once the lease ran out");
-    CHECK(add_out(s, "x6", P2P_URGENT, 1764321360 + 1, &seq) == PS_OK && seq == 6, "x6");
+    CHECK(add_out(s, "f7", P2P_ROUTINE, 0, &seq) == PS_OK && seq == 6, "f7");
+    CHECK(p2pstore_out_claim(s, "sz", now + 140000, 30000, &c) == PS_OK && strcmp(c.id, "r1") == 0,
+          "r1 first (seq 1)");
+    p2p_claim_free(&c);
+    CHECK(p2pstore_out_claim(s, "sz", now + 140000, 30000, &c) == PS_OK && strcmp(c.id, "f7") == 0,
+          "then f7");
+    p2p_claim_free(&c);
+    CHECK(p2pstore_out_refused(s, "f7", now + 140100, "422 invalid_body: body.text: required") ==
+                  PS_OK &&
+              strcmp(status_of(s, "f7", now), "refused") == 0,
+          "f7 refused by the partner: status refused");
+    CHECK(p2pstore_out_claim(s, "sz", now + 500000, 30000, &c) == PS_OK && strcmp(c.id, "r1") == 0,
+          "a refused message is never claimed again");
+    p2p_claim_free(&c);
+    CHECK(add_out(s, "x6", P2P_URGENT, 1764321360 + 1, &seq) == PS_OK && seq == 7, "x6");
     CHECK(strcmp(status_of(s, "x6", now + 2000), "expired") == 0,
           "a queued message past its expiry reads expired");
-    CHECK(p2pstore_out_claim(s, NULL, now + 200000, 30000, &c) == PS_OK && strcmp(c.id, "r1") == 0,
+    CHECK(p2pstore_out_claim(s, NULL, now + 600000, 30000, &c) == PS_OK && strcmp(c.id, "r1") == 0,
           "and is not claimed (r1, whose lease ran out, is)");
     p2p_claim_free(&c);
 }
@@ -247,7 +261,7 @@ int main(void)
     p2pstore_close(s);
     CHECK(p2pstore_open(dir, &s, err, sizeof(err)) == PS_OK, "reopen");
     list = p2pstore_list(s, "out", 0, 100, 0);
-    CHECK(list && json_array_size(list) == 6, "the outbox survives a reopen");
+    CHECK(list && json_array_size(list) == 7, "the outbox survives a reopen");
     json_decref(list);
     list = p2pstore_list(s, "in", 0, 100, 0);
     CHECK(list && json_array_size(list) == 3, "the inbox too");
