@@ -79,7 +79,12 @@ check "gets the same receipt bytes" cmp -s "$TMP/body" "$TMP/r1.jws"
 $J sign "$TMP/k/sz.key" "$TMP/k/sz-chain.pem" "$TMP/m1.json" >"$TMP/m1b.jws"
 inbound "$TMP/m1b.jws"
 check "the same envelope signed again (new signature) gets the same receipt" cmp -s "$TMP/body" "$TMP/r1.jws"
+$J flatten "$TMP/m1.jws" >"$TMP/m1f.jws"
+as_sz
+inbound "$TMP/m1f.jws"
+check "the same envelope in the flattened JSON form gets the same receipt" cmp -s "$TMP/body" "$TMP/r1.jws"
 check "stored once" test "$(inbox_count)" = 1
+
 
 # --- refusals: 4xx naming the reason, nothing stored, logged ----------------------------------
 as_sz
@@ -161,6 +166,22 @@ expect_error "an unknown id" 404 not_found
 api GET '/v1/p2p/messages?dir=sideways'
 expect_error "dir must be in or out" 400 invalid_request
 
+as_sz
+# the same new message posted 6 times at once (e.g. a courier retrying on several connections)
+mk m6 sz hk sz-000006c 6 note "$NOTE"
+for i in 1 2 3 4 5 6; do
+    curl -sS --http2 --cacert "$HK_CA" --cert "$TMP/sz/pki/partner.pem" --key "$TMP/sz/pki/partner.key" \
+        -H 'content-type: application/jose' --data-binary "@$TMP/m6.jws" -o "$TMP/par$i" \
+        -w '%{http_code}\n' "$HK_URL/v1/p2p/inbound" >"$TMP/par$i.status" 2>/dev/null &
+done
+wait
+check "six concurrent copies: all 200" test "$(cat "$TMP"/par?.status | sort -u)" = 200
+check "all with the same receipt" test "$(md5sum "$TMP"/par? | cut -d' ' -f1 | sort -u | wc -l)" = 1
+check "stored once" test "$(inbox_count)" = 4
+as_officer
+api GET '/v1/p2p/messages?dir=in'
+check "the gap 3..4 is unchanged" test "$(jget "j['gaps']")" = "[{'from': 'sz', 'first': 3, 'last': 4}]"
+
 # --- kill -9: what was answered stays, and duplicates still get the same receipt ---------------
 # the whole appliance at once: parent, keyholder and workers
 kill -9 "$HK_PID" $(pgrep -P "$HK_PID")
@@ -173,7 +194,7 @@ as_sz
 inbound "$TMP/m1.jws"
 expect_status "after kill -9 and a restart, the first envelope again" 200
 check "gets the same receipt" cmp -s "$TMP/body" "$TMP/r1.jws"
-check "the inbox kept its 3 messages" test "$(inbox_count)" = 3
+check "the inbox kept its 4 messages" test "$(inbox_count)" = 4
 
 # --- the officer's outbox -----------------------------------------------------------------------
 as_officer

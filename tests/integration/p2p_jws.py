@@ -7,6 +7,8 @@
       prints a compact JWS (ES256, x5c = the chain's certificates) over the payload's bytes
   tamper JWS_FILE
       prints the JWS with one payload character changed (still base64url)
+  flatten JWS_FILE
+      prints the JWS in the flattened JSON serialisation
   split JWS_FILE OUTDIR
       writes OUTDIR/header.json, payload, signing_input, sig.der (r||s as DER), leaf.pem,
       chain.pem (x5c[1..]) so that openssl can check the JWS
@@ -67,6 +69,11 @@ def tamper(jwsfile):
     sys.stdout.write(".".join([h, p, s]))
 
 
+def flatten(jwsfile):
+    h, p, s = open(jwsfile).read().strip().split(".")
+    sys.stdout.write(json.dumps({"protected": h, "payload": p, "signature": s}))
+
+
 def split(jwsfile, out):
     h, p, s = open(jwsfile).read().strip().split(".")
     hdr = json.loads(unb64u(h))
@@ -83,4 +90,5 @@ def split(jwsfile, out):
 
 
 if __name__ == "__main__":
-    {"envelope": envelope, "sign": sign, "tamper": tamper, "split": split}[sys.argv[1]](*sys.argv[2:])
+    {"envelope": envelope, "sign": sign, "tamper": tamper, "flatten": flatten,
+     "split": split}[sys.argv[1]](*sys.argv[2:])
