@@ -70,6 +70,8 @@ LIDX=$(python3 -c "import json; print(json.load(open('$TMP/r1/payload'))['ledger
 as_officer
 api GET "/v1/ledger/proof/inclusion?index=$LIDX"
 expect_status "the message's ledger leaf has an inclusion proof" 200
+check "the leaf is 'p2p-message <ms> sz hk sz-000001 1 <digest>'" test "$(sqlite3 "$TMP/hk/state/audit.db" \
+    "select count(*) from ledger_leaves where idx = $LIDX and CAST(data AS TEXT) like 'p2p-message % sz hk sz-000001 1 $DIGEST%'" 2>/dev/null)" = 1
 
 # --- duplicates -------------------------------------------------------------------------------
 as_sz
@@ -195,6 +197,8 @@ inbound "$TMP/m1.jws"
 expect_status "after kill -9 and a restart, the first envelope again" 200
 check "gets the same receipt" cmp -s "$TMP/body" "$TMP/r1.jws"
 check "the inbox kept its 4 messages" test "$(inbox_count)" = 4
+
+check "the ledger with the p2p-message leaves verifies from leaf 0" "$KEYTOOL" ledger-verify "$TMP/hk/state/audit.db"
 
 # --- the officer's outbox -----------------------------------------------------------------------
 as_officer
