@@ -626,17 +626,18 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 
 void config_free(struct config *cfg)
 {
-    char **strs[] = {
-        &cfg->listen_host,   &cfg->user,         &cfg->pid_file,     &cfg->state_dir,
-        &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca,    &cfg->crl,
-        &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,     &cfg->sm2_wrap_key,
-        &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy,   &cfg->ledger_key,
-        &cfg->ledger_origin, &cfg->evidence_key, &cfg->exchange_key, &cfg->p2p_name};
+    char **strs[] = {&cfg->listen_host,   &cfg->user,         &cfg->pid_file,    &cfg->state_dir,
+                     &cfg->tls_cert,      &cfg->tls_key,      &cfg->client_ca,   &cfg->crl,
+                     &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,    &cfg->sm2_wrap_key,
+                     &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy,  &cfg->ledger_key,
+                     &cfg->ledger_origin, &cfg->evidence_key, &cfg->exchange_key};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;
     }
+    free(cfg->p2p_name); /* p2p channel */
+    cfg->p2p_name = NULL;
     for (size_t i = 0; i < cfg->n_env; i++)
         free(cfg->pkcs11_env[i]);
     for (size_t i = 0; i < cfg->ntenants; i++) {
