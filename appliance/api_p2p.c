@@ -10,12 +10,12 @@
  *
  * Inbound, in this order (the first failure answers, nothing is stored, the reason is logged):
  * the JWS against the calling partner's pinned root (x5c chain, typ p2p-envelope+jws); the
- * envelope and its body schema; from = the calling partner, to = p2p_name; not expired, not
- * created in the future (beyond P2P_SKEW); then the store: the same id with the same digest
- * answers the stored receipt, the same id with another digest or a seq already used by another
- * message is 409. A new message gets a ledger leaf (when a ledger_key exists)
- *   p2p-message <unix_ms> <from> <to> <id> <seq> <sha256 of the payload, hex>
- * whose index goes into the receipt, the receipt is signed with exchange_key (itself a
+ * envelope and its body schema; from = the calling partner, to = p2p_name; then the store:
+ * the same id with the same digest answers the stored receipt (even once expired), the same id
+ * with another digest or a seq already used by another message is 409; a new message must not
+ * have expired nor be created in the future (beyond P2P_SKEW). A new message gets a ledger leaf
+ * (when a ledger_key exists) p2p-message <unix_ms> <from> <to> <id> <seq> <sha256 of the payload,
+ * hex> whose index goes into the receipt, the receipt is signed with exchange_key (itself a
  * signature leaf), and message and receipt are stored in one transaction before the answer.
  */
 #include <stdio.h>
@@ -296,6 +296,15 @@ static int in_check(struct request *r, struct in_job *j)
                cfg->p2p_name);
         return -1;
     }
+    return 0;
+}
+
+/* For a new message only (a stored one gets its receipt even after its expiry, so that a
+ * sender whose first answer was lost learns that it arrived). */
+static int in_check_time(struct request *r, struct in_job *j)
+{
+    char err[256];
+
     if (p2p_envelope_check_time(&j->e, j->received_ms / 1000, P2P_SKEW, err, sizeof(err)) !=
         PS_OK) {
         REFUSE(r, 400, "stale_envelope", "%s", err);
@@ -347,6 +356,10 @@ void api_p2p_inbound(struct request *r, const char *tail)
         return;
     }
     buf_free(&receipt);
+    if (in_check_time(r, j) != 0) {
+        in_end(j);
+        return;
+    }
     in_record(j);
 }
 

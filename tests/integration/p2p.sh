@@ -230,7 +230,18 @@ expect_status "nor may a tenant read messages" 403
 as_officer
 api GET "/v1/p2p/messages/$O1"
 check "GET by id: queued, with the body" test "$(jget "(j['status'], j['dir'], j['body']['subject'], j['receipt'])")" = "('queued', 'out', 'shift change', None)"
+as_sz
+mk m7 sz hk sz-000007 7 alert '{"severity":"warning","category":"lane","title":"Lane 2","text":"closed"}' 2
+inbound "$TMP/m7.jws"
+expect_status "an alert that expires in 2 s is received" 200
+cp "$TMP/body" "$TMP/r7.jws"
+as_officer
 sleep 2.5
+as_sz
+inbound "$TMP/m7.jws"
+expect_status "sent again after its expiry (the first answer lost)" 200
+check "it still gets its stored receipt" cmp -s "$TMP/body" "$TMP/r7.jws"
+as_officer
 api GET "/v1/p2p/messages/$O3"
 check "the expiring one reads expired once past its deadline" test "$(jget "j['status']")" = expired
 api GET '/v1/p2p/messages?dir=out'
