@@ -10,6 +10,7 @@
 #include "../protocol/alg.h"
 #include "../protocol/buf.h"
 #include "../protocol/ceb.h"
+#include "../protocol/p2p.h"
 #include "../protocol/strnum.h"
 
 #define CFG_MAX_FILE  (1024 * 1024)
@@ -67,6 +68,7 @@ const char *const config_directives[] = {"listen",
                                          "officer",
                                          "partner",
                                          "aeo_origin",
+                                         "p2p_name",
                                          NULL};
 
 static void cfg_defaults(struct config *cfg)
@@ -378,6 +380,7 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         {"exchange_key", offsetof(struct config, exchange_key)},
         {"partner_cert", offsetof(struct config, partner_cert)},
         {"partner_key", offsetof(struct config, partner_key)},
+        {"p2p_name", offsetof(struct config, p2p_name)},
     };
     /* numbers: size_t fields (NUM_SIZE), unsigned (NUM_UINT), int (NUM_INT) */
     enum { NUM_INT, NUM_UINT, NUM_SIZE };
@@ -622,6 +625,11 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
     if (cfg->exchange_key && (r = own_key_check(cfg, "exchange_key", cfg->exchange_key,
                                                 CFG_OWNER_EXCHANGE, err, errlen)) != PS_OK)
         return r;
+    if (cfg->p2p_name && !p2p_id_ok(cfg->p2p_name, strlen(cfg->p2p_name))) {
+        snprintf(err, errlen, "p2p_name %.80s: 1-%d characters A-Z a-z 0-9 . _ : -", cfg->p2p_name,
+                 P2P_ID_MAX);
+        return PS_E_CONFIG;
+    }
     for (size_t i = 0; i < cfg->nkeys; i++) {
         int found = 0;
 
@@ -725,12 +733,14 @@ void config_free(struct config *cfg)
         &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,     &cfg->sm2_wrap_key,
         &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy,   &cfg->ledger_key,
         &cfg->ledger_origin, &cfg->evidence_key, &cfg->exchange_key, &cfg->partner_cert,
-        &cfg->partner_key,   &cfg->aeo_origin};
+        &cfg->partner_key,   &cfg->aeo_origin,   &cfg->p2p_name};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
         *strs[i] = NULL;
     }
+    free(cfg->p2p_name); /* p2p channel */
+    cfg->p2p_name = NULL;
     for (size_t i = 0; i < cfg->n_env; i++)
         free(cfg->pkcs11_env[i]);
     for (size_t i = 0; i < cfg->ntenants; i++) {

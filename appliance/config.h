@@ -104,6 +104,7 @@ struct config {
     char *evidence_key;           /* key id that signs evidence bundles (CAdES), or NULL */
     char *exchange_key;           /* key id that signs JWS for partners (ES256), or NULL */
     char *partner_cert, *partner_key; /* what we present when we call partners (PEM) */
+    char *p2p_name;                   /* this office in P2P envelopes (from/to), or NULL: no P2P */
     size_t evidence_max_files;        /* files in one upload */
     size_t evidence_max_file;         /* bytes of one file */
     size_t evidence_max_total;        /* bytes of all files of one upload */

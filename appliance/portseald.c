@@ -471,6 +471,7 @@ int main(int argc, char **argv)
         fatal("cannot create state_dir %s", P.cfg.state_dir);
     worker_dir("evidence");
     worker_dir("aeo");
+    worker_dir("p2p");
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);

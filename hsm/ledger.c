@@ -576,6 +576,8 @@ static const struct {
     int fields;
 } worker_leaves[] = {
     {"bundle", 4},
+    {"p2p-message", 6}, /* <unix_ms> <from> <to> <id> <seq> <sha256 payload> */
+    {"p2p-receipt", 5}, /* <unix_ms> <from> <to> <message_id> <sha256 receipt payload> */
 };
 
 int ledger_leaf_valid(const uint8_t *leaf, size_t len)

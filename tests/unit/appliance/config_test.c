@@ -160,6 +160,7 @@ static const char full[] = "# a full configuration\n"
                            "exchange_key xk\n"
                            "partner_cert /etc/ps/partner.pem\n"
                            "partner_key /etc/ps/partner.key\n"
+                           "p2p_name cn-sz\n"
                            "partner sg root=/etc/ps/sg-root.pem cn=partner.sg url=https://sg:8443 "
                            "crl=/etc/ps/sg.crl\n"
                            "aeo_origin CN\n";
@@ -243,6 +244,7 @@ static void test_full(void)
           "evidence_key (owner " CFG_OWNER_EVIDENCE ") and the upload limits");
     CHECK(streq(c.exchange_key, "xk") && streq(config_key(&c, "xk")->tenant, CFG_OWNER_EXCHANGE),
           "exchange_key (owner " CFG_OWNER_EXCHANGE ")");
+    CHECK(streq(c.p2p_name, "cn-sz"), "p2p_name");
     CHECK(c.nofficers == 1 && streq(c.officers[0].id, "off-1") &&
               config_officer_by_cn(&c, "officer.cn.test") == &c.officers[0],
           "officer");
@@ -578,6 +580,10 @@ static void test_tsa(void)
         free(t);
         CHECK(fails_at("ledger_origin a+b", "ledger_origin wants"),
               "ledger_origin with '+' is refused (it is the note key name)");
+        t = join(NULL, "p2p_name a/b", NULL);
+        CHECK(fails_len(t, strlen(t), 0, "p2p_name a/b: 1-64 characters", NULL),
+              "a p2p_name that is no id is refused");
+        free(t);
         t = join(NULL, "tsa_key nope\ntsa_policy 1.2.3", NULL);
         CHECK(fails_len(t, strlen(t), 0, "tsa_key names unknown key nope", NULL),
               "tsa_key naming no key");

@@ -83,6 +83,10 @@ int main(void)
             {"GET", "/v1/aeo/feed"},
             {"POST", "/v1/aeo/notify"},
             {"GET", "/v1/aeo/operators/AEOCN4403123456"},
+            {"POST", "/v1/p2p/inbound"},
+            {"POST", "/v1/p2p/outbox"},
+            {"GET", "/v1/p2p/messages"},
+            {"GET", "/v1/p2p/messages/x"},
         };
 
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)

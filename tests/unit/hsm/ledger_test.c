@@ -287,6 +287,10 @@ static void test_leaf_valid(void)
         {"unknown 1 a b c\n", 0},
         {"bundlex 1 a b c\n", 0},
         {"\n", 0},
+        {"p2p-message 1700000000000 sz hk sz-000001 1 aa\n", 1},
+        {"p2p-message 1700000000000 sz hk sz-000001 1\n", 0},
+        {"p2p-receipt 1700000000000 hk sz hk-01 aa\n", 1},
+        {"p2p-receipt 1700000000000 hk sz hk-01 aa bb\n", 0},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
