@@ -23,6 +23,7 @@
 #include "log.h"
 #include "ratelimit.h"
 #include "router.h"
+#include "../protocol/strnum.h"
 
 #define OUT_HIGH_WATER (64 * 1024)
 #define OUT_MAX        (1024 * 1024)
@@ -200,17 +201,6 @@ void http_error(struct request *r, int status, const char *code, const char *fmt
     http_respond_json(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 int http_query_param(const struct request *r, const char *name, char *out, size_t outlen)
 {
     size_t nl = strlen(name);
@@ -228,7 +218,8 @@ int http_query_param(const struct request *r, const char *name, char *out, size_
                 if (ch == '%') {
                     int hi, lo;
 
-                    if (end - q < 3 || (hi = hexval(q[1])) < 0 || (lo = hexval(q[2])) < 0)
+                    if (end - q < 3 || (hi = strnum_hexval(q[1])) < 0 ||
+                        (lo = strnum_hexval(q[2])) < 0)
                         return -1;
                     ch = hi << 4 | lo;
                     q += 2;

@@ -361,30 +361,30 @@ int p2pstore_out_retry(struct p2pstore *s, const char *id, int64_t next_ms, cons
     return update_one(s, st);
 }
 
-int p2pstore_out_sent(struct p2pstore *s, const char *id, int64_t now_ms, const char *why)
+/* A delivery ended without a usable receipt: status 'sent' or 'refused'. */
+static int out_end(struct p2pstore *s, const char *status, const char *id, int64_t now_ms,
+                   const char *why)
 {
-    sqlite3_stmt *st = prep(s, "UPDATE outbox SET status = 'sent', sent_ms = ?, last_error = ?"
+    sqlite3_stmt *st = prep(s, "UPDATE outbox SET status = ?, sent_ms = ?, last_error = ?"
                                " WHERE id = ? AND status IN ('queued', 'sending')");
 
     if (st) {
-        sqlite3_bind_int64(st, 1, now_ms);
-        sqlite3_bind_text(st, 2, why, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, now_ms);
+        sqlite3_bind_text(st, 3, why, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, id, -1, SQLITE_STATIC);
     }
     return update_one(s, st);
 }
 
+int p2pstore_out_sent(struct p2pstore *s, const char *id, int64_t now_ms, const char *why)
+{
+    return out_end(s, "sent", id, now_ms, why);
+}
+
 int p2pstore_out_refused(struct p2pstore *s, const char *id, int64_t now_ms, const char *why)
 {
-    sqlite3_stmt *st = prep(s, "UPDATE outbox SET status = 'refused', sent_ms = ?, last_error = ?"
-                               " WHERE id = ? AND status IN ('queued', 'sending')");
-
-    if (st) {
-        sqlite3_bind_int64(st, 1, now_ms);
-        sqlite3_bind_text(st, 2, why, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-    }
-    return update_one(s, st);
+    return out_end(s, "refused", id, now_ms, why);
 }
 
 int p2pstore_out_acked(struct p2pstore *s, const char *id, int64_t now_ms, const uint8_t *receipt,

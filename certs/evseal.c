@@ -1,36 +1,12 @@
 /* evseal.c - CAdES signature and RFC 3161 token of an evidence bundle; see evseal.h. */
 #include "evseal.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/ts.h>
-
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(int rc, char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    char es[200] = "";
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-        if (rc == PS_E_CRYPTO && ERR_peek_error()) {
-            size_t n = strlen(err);
-
-            ERR_error_string_n(ERR_peek_error(), es, sizeof(es));
-            snprintf(err + n, errlen - n, ": %s", es);
-        }
-    }
-    ERR_clear_error();
-    return rc;
-}
 
 int evseal_cms_build(const uint8_t *manifest, size_t len, X509 *cert, STACK_OF(X509) * chain,
                      EVP_PKEY *key, CMS_ContentInfo **cms, char *err, size_t errlen)
@@ -44,16 +20,16 @@ int evseal_cms_build(const uint8_t *manifest, size_t len, X509 *cert, STACK_OF(X
     if (in == NULL || (c = CMS_sign(NULL, NULL, NULL, NULL, flags)) == NULL ||
         CMS_add1_signer(c, cert, key, EVP_sha256(), CMS_BINARY | CMS_NOSMIMECAP | CMS_CADES) ==
             NULL) {
-        fail(0, err, errlen, "cannot start the CMS");
+        ps_errf(0, err, errlen, "cannot start the CMS");
         goto out;
     }
     for (int i = 0; i < sk_X509_num(chain); i++)
         if (!CMS_add1_cert(c, sk_X509_value(chain, i))) {
-            fail(0, err, errlen, "cannot add the chain");
+            ps_errf(0, err, errlen, "cannot add the chain");
             goto out;
         }
     if (!CMS_final(c, in, NULL, CMS_DETACHED | CMS_BINARY)) {
-        fail(PS_E_CRYPTO, err, errlen, "cannot sign the manifest");
+        ps_errf(PS_E_CRYPTO, err, errlen, "cannot sign the manifest");
         goto out;
     }
     *cms = c;
@@ -75,15 +51,15 @@ int evseal_cms_der(CMS_ContentInfo *cms, const uint8_t *sig, size_t siglen, stru
 
     buf_reset(out);
     if (sis == NULL || sk_CMS_SignerInfo_num(sis) != 1)
-        return fail(PS_E_INVAL, err, errlen, "the CMS must have exactly one SignerInfo");
+        return ps_errf(PS_E_INVAL, err, errlen, "the CMS must have exactly one SignerInfo");
     if (sig && !ASN1_STRING_set(CMS_SignerInfo_get0_signature(sk_CMS_SignerInfo_value(sis, 0)), sig,
                                 (int)siglen))
-        return fail(PS_E_CRYPTO, err, errlen, "cannot set the signature");
+        return ps_errf(PS_E_CRYPTO, err, errlen, "cannot set the signature");
     if ((n = i2d_CMS_ContentInfo(cms, &der)) <= 0)
-        return fail(PS_E_CRYPTO, err, errlen, "cannot encode the CMS");
+        return ps_errf(PS_E_CRYPTO, err, errlen, "cannot encode the CMS");
     rc = buf_append(out, der, (size_t)n);
     OPENSSL_free(der);
-    return rc == PS_OK ? PS_OK : fail(rc, err, errlen, "signature too large");
+    return rc == PS_OK ? PS_OK : ps_errf(rc, err, errlen, "signature too large");
 }
 
 int evseal_tsq(const uint8_t *p7s, size_t len, uint64_t *nonce, struct buf *out)
@@ -139,13 +115,13 @@ int evseal_tst_from_resp(const uint8_t *resp, size_t len, const uint8_t *p7s, si
     buf_reset(tst);
     if (len == 0 || len > (1u << 24) || (r = d2i_TS_RESP(NULL, &p, (long)len)) == NULL ||
         p != resp + len) {
-        fail(0, err, errlen, "the time-stamp response is not DER TimeStampResp");
+        ps_errf(0, err, errlen, "the time-stamp response is not DER TimeStampResp");
         goto out;
     }
     st = ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(r)));
     if ((st != 0 && st != 1) || (tok = TS_RESP_get_token(r)) == NULL ||
         (ti = TS_RESP_get_tst_info(r)) == NULL) {
-        fail(0, err, errlen, "the TSA did not grant a time-stamp (status %ld)", st);
+        ps_errf(0, err, errlen, "the TSA did not grant a time-stamp (status %ld)", st);
         goto out;
     }
     msg = TS_MSG_IMPRINT_get_msg(TS_TST_INFO_get_msg_imprint(ti));
@@ -153,16 +129,16 @@ int evseal_tst_from_resp(const uint8_t *resp, size_t len, const uint8_t *p7s, si
     EVP_Digest(p7s, p7s_len, dg, NULL, EVP_sha256(), NULL);
     if (OBJ_obj2nid(alg->algorithm) != NID_sha256 || ASN1_STRING_length(msg) != 32 ||
         memcmp(ASN1_STRING_get0_data(msg), dg, 32) != 0) {
-        fail(0, err, errlen, "the time-stamp is not over SHA-256 of the signature");
+        ps_errf(0, err, errlen, "the time-stamp is not over SHA-256 of the signature");
         goto out;
     }
     if (nonce && (TS_TST_INFO_get_nonce(ti) == NULL ||
                   !ASN1_INTEGER_get_uint64(&nv, TS_TST_INFO_get_nonce(ti)) || nv != *nonce)) {
-        fail(0, err, errlen, "the time-stamp has another nonce");
+        ps_errf(0, err, errlen, "the time-stamp has another nonce");
         goto out;
     }
     if ((n = i2d_PKCS7(tok, &der)) <= 0) {
-        rc = fail(PS_E_CRYPTO, err, errlen, "cannot encode the token");
+        rc = ps_errf(PS_E_CRYPTO, err, errlen, "cannot encode the token");
         goto out;
     }
     rc = buf_append(tst, der, (size_t)n);

@@ -1,6 +1,5 @@
 #include "aeo.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,21 +13,6 @@
 
 static const char *const field_names[NFIELDS] = {"aeo_id", "name",       "address",
                                                  "status", "valid_from", "valid_until"};
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* jansson's reason; it leaves the text empty when an allocation failed */
 static const char *jerr(const json_error_t *je)
@@ -111,10 +95,11 @@ int aeo_id_check(const struct aeo_id_rules *t, const char *id, size_t n, char *e
             best = &t->rule[i], bl = pl;
     }
     if (best == NULL)
-        return fail(err, errlen, PS_E_INVAL, "no identifier rule for this prefix");
+        return ps_errf(PS_E_INVAL, err, errlen, "no identifier rule for this prefix");
     if (n - bl != best->len || !upper_alnum(id + bl, n - bl))
-        return fail(err, errlen, PS_E_INVAL, "%s needs %u letters (A-Z) or digits after the prefix",
-                    best->prefix, best->len);
+        return ps_errf(PS_E_INVAL, err, errlen,
+                       "%s needs %u letters (A-Z) or digits after the prefix", best->prefix,
+                       best->len);
     return PS_OK;
 }
 
@@ -195,24 +180,24 @@ static int record_from_fields(const char *f[NFIELDS], const size_t fl[NFIELDS],
 
     memset(r, 0, sizeof(*r));
     if (fl[0] > AEO_ID_MAX)
-        return fail(err, errlen, PS_E_INVAL, "field aeo_id: too long");
+        return ps_errf(PS_E_INVAL, err, errlen, "field aeo_id: too long");
     if (aeo_id_check(t, f[0], fl[0], why, sizeof(why)) != PS_OK)
-        return fail(err, errlen, PS_E_INVAL, "field aeo_id: %s", why);
+        return ps_errf(PS_E_INVAL, err, errlen, "field aeo_id: %s", why);
     memcpy(r->aeo_id, f[0], fl[0]);
     if ((p = text_problem(f[1], fl[1], AEO_NAME_MAX)) != NULL)
-        return fail(err, errlen, PS_E_INVAL, "field name: %s", p);
+        return ps_errf(PS_E_INVAL, err, errlen, "field name: %s", p);
     memcpy(r->name, f[1], fl[1]);
     if ((p = text_problem(f[2], fl[2], AEO_ADDRESS_MAX)) != NULL)
-        return fail(err, errlen, PS_E_INVAL, "field address: %s", p);
+        return ps_errf(PS_E_INVAL, err, errlen, "field address: %s", p);
     memcpy(r->address, f[2], fl[2]);
     if ((r->status = aeo_status_from_name(f[3], fl[3])) == AEO_STATUS_NONE)
-        return fail(err, errlen, PS_E_INVAL, "field status: not valid, suspended or revoked");
+        return ps_errf(PS_E_INVAL, err, errlen, "field status: not valid, suspended or revoked");
     if (time_parse_date(f[4], fl[4], &r->valid_from) != PS_OK)
-        return fail(err, errlen, PS_E_INVAL, "field valid_from: not a date YYYY-MM-DD");
+        return ps_errf(PS_E_INVAL, err, errlen, "field valid_from: not a date YYYY-MM-DD");
     if (time_parse_date(f[5], fl[5], &r->valid_until) != PS_OK)
-        return fail(err, errlen, PS_E_INVAL, "field valid_until: not a date YYYY-MM-DD");
+        return ps_errf(PS_E_INVAL, err, errlen, "field valid_until: not a date YYYY-MM-DD");
     if (r->valid_until < r->valid_from)
-        return fail(err, errlen, PS_E_INVAL, "field valid_until: before valid_from");
+        return ps_errf(PS_E_INVAL, err, errlen, "field valid_until: before valid_from");
     return PS_OK;
 }
 
@@ -226,10 +211,10 @@ int aeo_record_check(const struct aeo_record *r, const struct aeo_id_rules *t, c
     const char *sn = aeo_status_name(r->status);
 
     if (sn == NULL)
-        return fail(err, errlen, PS_E_INVAL, "field status: not valid, suspended or revoked");
+        return ps_errf(PS_E_INVAL, err, errlen, "field status: not valid, suspended or revoked");
     if (time_format_date(r->valid_from, from) != PS_OK ||
         time_format_date(r->valid_until, until) != PS_OK)
-        return fail(err, errlen, PS_E_INVAL, "field valid_from or valid_until: out of range");
+        return ps_errf(PS_E_INVAL, err, errlen, "field valid_from or valid_until: out of range");
     f[0] = r->aeo_id, f[1] = r->name, f[2] = r->address, f[3] = sn, f[4] = from, f[5] = until;
     for (int i = 0; i < NFIELDS; i++)
         fl[i] = strnlen(f[i], AEO_ADDRESS_MAX + 1);
@@ -254,14 +239,14 @@ static int check_unique(const struct aeo_list *l, const size_t *lines, char *err
     int r = PS_OK;
 
     if (idx == NULL)
-        return fail(err, errlen, PS_E_NOMEM, "%s", ps_strerror(PS_E_NOMEM));
+        return ps_errf(PS_E_NOMEM, err, errlen, "%s", ps_strerror(PS_E_NOMEM));
     for (size_t i = 0; i < l->n; i++)
         idx[i] = i;
     qsort_r(idx, l->n, sizeof(*idx), cmp_idx, l->rec);
     for (size_t i = 1; i < l->n && r == PS_OK; i++)
         if (strcmp(l->rec[idx[i]].aeo_id, l->rec[idx[i - 1]].aeo_id) == 0)
-            r = fail(err, errlen, PS_E_INVAL, "line %zu, field aeo_id: %s already on line %zu",
-                     lines[idx[i]], l->rec[idx[i]].aeo_id, lines[idx[i - 1]]);
+            r = ps_errf(PS_E_INVAL, err, errlen, "line %zu, field aeo_id: %s already on line %zu",
+                        lines[idx[i]], l->rec[idx[i]].aeo_id, lines[idx[i - 1]]);
     free(idx);
     return r;
 }
@@ -305,15 +290,15 @@ static int csv_record(struct csv *c, int *eof, char *err, size_t errlen)
         int quoted = c->pos < c->n && c->p[c->pos] == '"';
 
         if (c->nf == NFIELDS)
-            return fail(err, errlen, PS_E_INVAL, "line %zu: more than %d fields", l0, NFIELDS);
+            return ps_errf(PS_E_INVAL, err, errlen, "line %zu: more than %d fields", l0, NFIELDS);
         if (quoted)
             c->pos++;
         for (;; c->pos++) {
             uint8_t ch;
             if (c->pos >= c->n) {
                 if (quoted)
-                    return fail(err, errlen, PS_E_INVAL, "line %zu, field %s: no closing quote", l0,
-                                field_names[c->nf]);
+                    return ps_errf(PS_E_INVAL, err, errlen, "line %zu, field %s: no closing quote",
+                                   l0, field_names[c->nf]);
                 break;
             }
             ch = c->p[c->pos];
@@ -328,16 +313,16 @@ static int csv_record(struct csv *c, int *eof, char *err, size_t errlen)
             } else if (!quoted && (ch == ',' || ch == '\n' || ch == '\r')) {
                 break;
             } else if (!quoted && ch == '"') {
-                return fail(err, errlen, PS_E_INVAL,
-                            "line %zu, field %s: quote inside an "
-                            "unquoted field",
-                            l0, field_names[c->nf]);
+                return ps_errf(PS_E_INVAL, err, errlen,
+                               "line %zu, field %s: quote inside an "
+                               "unquoted field",
+                               l0, field_names[c->nf]);
             }
             if (ch == '\n')
                 c->line++;
             if (len + 1 >= AEO_LINE_MAX || ++total >= AEO_LINE_MAX)
-                return fail(err, errlen, PS_E_LIMIT, "line %zu: record longer than %d bytes", l0,
-                            AEO_LINE_MAX);
+                return ps_errf(PS_E_LIMIT, err, errlen, "line %zu: record longer than %d bytes", l0,
+                               AEO_LINE_MAX);
             f[len++] = (char)ch;
         }
         f[len] = 0;
@@ -351,9 +336,9 @@ static int csv_record(struct csv *c, int *eof, char *err, size_t errlen)
         if (c->p[c->pos] == '\r' && c->pos + 1 < c->n && c->p[c->pos + 1] == '\n')
             c->pos++;
         if (c->p[c->pos] != '\n')
-            return fail(err, errlen, PS_E_INVAL, "line %zu, field %s: %s", l0,
-                        field_names[c->nf - 1],
-                        quoted == 2 ? "text after the closing quote" : "bare carriage return");
+            return ps_errf(PS_E_INVAL, err, errlen, "line %zu, field %s: %s", l0,
+                           field_names[c->nf - 1],
+                           quoted == 2 ? "text after the closing quote" : "bare carriage return");
         c->pos++;
         c->line++;
         break;
@@ -379,9 +364,9 @@ int aeo_import_csv(const uint8_t *p, size_t len, const struct aeo_id_rules *t, s
 
     aeo_list_free(out);
     if (c == NULL)
-        return fail(err, errlen, PS_E_NOMEM, "%s", ps_strerror(PS_E_NOMEM));
+        return ps_errf(PS_E_NOMEM, err, errlen, "%s", ps_strerror(PS_E_NOMEM));
     if (len > AEO_IMPORT_MAX_LEN) {
-        r = fail(err, errlen, PS_E_LIMIT, "file larger than %d bytes", AEO_IMPORT_MAX_LEN);
+        r = ps_errf(PS_E_LIMIT, err, errlen, "file larger than %d bytes", AEO_IMPORT_MAX_LEN);
         goto out;
     }
     c->p = p, c->n = len, c->pos = skip_bom(p, len), c->line = 1;
@@ -390,8 +375,8 @@ int aeo_import_csv(const uint8_t *p, size_t len, const struct aeo_id_rules *t, s
     if (eof || c->nf != NFIELDS || strcmp(c->field[0], "aeo_id") || strcmp(c->field[1], "name") ||
         strcmp(c->field[2], "address") || strcmp(c->field[3], "status") ||
         strcmp(c->field[4], "valid_from") || strcmp(c->field[5], "valid_until")) {
-        r = fail(err, errlen, PS_E_INVAL,
-                 "line 1: header must be aeo_id,name,address,status,valid_from,valid_until");
+        r = ps_errf(PS_E_INVAL, err, errlen,
+                    "line 1: header must be aeo_id,name,address,status,valid_from,valid_until");
         goto out;
     }
     for (;;) {
@@ -400,25 +385,25 @@ int aeo_import_csv(const uint8_t *p, size_t len, const struct aeo_id_rules *t, s
         if ((r = csv_record(c, &eof, err, errlen)) != PS_OK || eof)
             break;
         if (c->nf == 0 && c->pos < c->n) {
-            r = fail(err, errlen, PS_E_INVAL, "line %zu: empty line", l0);
+            r = ps_errf(PS_E_INVAL, err, errlen, "line %zu: empty line", l0);
             break;
         }
         if (c->nf == 0)
             break;
         if (c->nf != NFIELDS) {
-            r = fail(err, errlen, PS_E_INVAL, "line %zu: %zu fields, expected %d", l0, c->nf,
-                     NFIELDS);
+            r = ps_errf(PS_E_INVAL, err, errlen, "line %zu: %zu fields, expected %d", l0, c->nf,
+                        NFIELDS);
             break;
         }
         for (int i = 0; i < NFIELDS; i++)
             f[i] = c->field[i];
         if ((r = record_from_fields(f, c->fl, t, &rec, why, sizeof(why))) != PS_OK) {
-            fail(err, errlen, r, "line %zu, %s", l0, why);
+            ps_errf(r, err, errlen, "line %zu, %s", l0, why);
             break;
         }
         if ((r = add_record(out, &lines, &rec, l0)) != PS_OK) {
-            fail(err, errlen, r, "line %zu: %s", l0,
-                 r == PS_E_LIMIT ? "too many records" : ps_strerror(r));
+            ps_errf(r, err, errlen, "line %zu: %s", l0,
+                    r == PS_E_LIMIT ? "too many records" : ps_strerror(r));
             break;
         }
     }
@@ -444,7 +429,7 @@ static int json_known(json_t *o, const char *const *names, size_t nn, char *err,
         for (i = 0; i < nn && strcmp(k, names[i]) != 0; i++)
             ;
         if (i == nn)
-            return fail(err, errlen, PS_E_INVAL, "unknown field \"%.40s\"", k);
+            return ps_errf(PS_E_INVAL, err, errlen, "unknown field \"%.40s\"", k);
     }
     return PS_OK;
 }
@@ -457,13 +442,13 @@ static int json_strings(json_t *o, const char *const *names, size_t nn, const ch
 
     for (size_t i = 0; i < nn; i++) {
         if ((v = json_object_get(o, names[i])) == NULL)
-            return fail(err, errlen, PS_E_INVAL, "field %s: missing", names[i]);
+            return ps_errf(PS_E_INVAL, err, errlen, "field %s: missing", names[i]);
         if (!json_is_string(v))
-            return fail(err, errlen, PS_E_INVAL, "field %s: not a string", names[i]);
+            return ps_errf(PS_E_INVAL, err, errlen, "field %s: not a string", names[i]);
         f[i] = json_string_value(v);
         fl[i] = json_string_length(v);
         if (strlen(f[i]) != fl[i])
-            return fail(err, errlen, PS_E_INVAL, "field %s: control character", names[i]);
+            return ps_errf(PS_E_INVAL, err, errlen, "field %s: control character", names[i]);
     }
     return PS_OK;
 }
@@ -478,7 +463,7 @@ int aeo_import_jsonl(const uint8_t *p, size_t len, const struct aeo_id_rules *t,
 
     aeo_list_free(out);
     if (len > AEO_IMPORT_MAX_LEN)
-        return fail(err, errlen, PS_E_LIMIT, "file larger than %d bytes", AEO_IMPORT_MAX_LEN);
+        return ps_errf(PS_E_LIMIT, err, errlen, "file larger than %d bytes", AEO_IMPORT_MAX_LEN);
     while (pos < len && r == PS_OK) {
         const uint8_t *nl = memchr(p + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - p) : len, ll = end - pos;
@@ -491,25 +476,26 @@ int aeo_import_jsonl(const uint8_t *p, size_t len, const struct aeo_id_rules *t,
         if (ll > 0 && p[pos + ll - 1] == '\r')
             ll--;
         if (ll > AEO_LINE_MAX) {
-            r = fail(err, errlen, PS_E_LIMIT, "line %zu: longer than %d bytes", line, AEO_LINE_MAX);
+            r = ps_errf(PS_E_LIMIT, err, errlen, "line %zu: longer than %d bytes", line,
+                        AEO_LINE_MAX);
             break;
         }
         if (ll == 0) {
-            r = fail(err, errlen, PS_E_INVAL, "line %zu: empty line", line);
+            r = ps_errf(PS_E_INVAL, err, errlen, "line %zu: empty line", line);
             break;
         }
         o = json_loadb((const char *)p + pos, ll, JSON_REJECT_DUPLICATES, &je);
         if (o == NULL)
-            r = fail(err, errlen, PS_E_INVAL, "line %zu: %s", line, jerr(&je));
+            r = ps_errf(PS_E_INVAL, err, errlen, "line %zu: %s", line, jerr(&je));
         else if (!json_is_object(o))
-            r = fail(err, errlen, PS_E_INVAL, "line %zu: not a JSON object", line);
+            r = ps_errf(PS_E_INVAL, err, errlen, "line %zu: not a JSON object", line);
         else if ((r = json_known(o, field_names, NFIELDS, why, sizeof(why))) != PS_OK ||
                  (r = json_strings(o, field_names, NFIELDS, f, fl, why, sizeof(why))) != PS_OK ||
                  (r = record_from_fields(f, fl, t, &rec, why, sizeof(why))) != PS_OK)
-            fail(err, errlen, r, "line %zu, %s", line, why);
+            ps_errf(r, err, errlen, "line %zu, %s", line, why);
         else if ((r = add_record(out, &lines, &rec, line)) != PS_OK)
-            fail(err, errlen, r, "line %zu: %s", line,
-                 r == PS_E_LIMIT ? "too many records" : ps_strerror(r));
+            ps_errf(r, err, errlen, "line %zu: %s", line,
+                    r == PS_E_LIMIT ? "too many records" : ps_strerror(r));
         json_decref(o);
         pos = nl ? end + 1 : len;
     }
@@ -593,29 +579,29 @@ int aeo_batch_format(const char *origin, uint64_t from, const struct aeo_record 
 
     buf_reset(out);
     if (!origin_ok(origin, strlen(origin)))
-        return fail(err, errlen, PS_E_INVAL, "origin is not 1..%d characters A-Z a-z 0-9 ._:/-",
-                    AEO_ORIGIN_MAX);
+        return ps_errf(PS_E_INVAL, err, errlen, "origin is not 1..%d characters A-Z a-z 0-9 ._:/-",
+                       AEO_ORIGIN_MAX);
     if (from < 1 || from > AEO_SEQ_MAX || n > AEO_BATCH_MAX_RECORDS || n > AEO_SEQ_MAX - from + 1)
-        return fail(err, errlen, PS_E_INVAL, "from or the number of records out of range");
+        return ps_errf(PS_E_INVAL, err, errlen, "from or the number of records out of range");
     r = buf_printf(out, "{\"origin\":\"%s\",\"from\":%llu,\"to\":%llu,\"records\":[", origin,
                    (unsigned long long)from, (unsigned long long)(from + n - 1));
     for (size_t i = 0; i < n && r == PS_OK; i++) {
         if (rec[i].seq != from + i) {
             buf_reset(out);
-            return fail(err, errlen, PS_E_INVAL, "record %zu has seq %llu, expected %llu", i,
-                        (unsigned long long)rec[i].seq, (unsigned long long)(from + i));
+            return ps_errf(PS_E_INVAL, err, errlen, "record %zu has seq %llu, expected %llu", i,
+                           (unsigned long long)rec[i].seq, (unsigned long long)(from + i));
         }
         if ((r = i ? buf_append(out, ",", 1) : PS_OK) == PS_OK &&
             (r = aeo_record_format(&rec[i], out)) == PS_E_INVAL) {
             buf_reset(out);
-            return fail(err, errlen, PS_E_INVAL, "record %zu (seq %llu) is not valid", i,
-                        (unsigned long long)rec[i].seq);
+            return ps_errf(PS_E_INVAL, err, errlen, "record %zu (seq %llu) is not valid", i,
+                           (unsigned long long)rec[i].seq);
         }
     }
     r = r ? r : buf_append_str(out, "]}");
     if (r != PS_OK) {
         buf_reset(out);
-        return fail(err, errlen, r, "cannot write the batch: %s", ps_strerror(r));
+        return ps_errf(r, err, errlen, "cannot write the batch: %s", ps_strerror(r));
     }
     return PS_OK;
 }
@@ -644,17 +630,17 @@ static int batch_record(json_t *o, const struct aeo_id_rules *t, struct aeo_reco
     int r;
 
     if (!json_is_object(o))
-        return fail(err, errlen, PS_E_INVAL, "not a JSON object");
+        return ps_errf(PS_E_INVAL, err, errlen, "not a JSON object");
     if ((r = json_known(o, names, NFIELDS + 2, err, errlen)) != PS_OK ||
         (r = json_strings(o, names, NFIELDS, f, fl, err, errlen)) != PS_OK ||
         (r = record_from_fields(f, fl, t, rec, err, errlen)) != PS_OK)
         return r;
     if ((v = json_object_get(o, "seq")) == NULL || json_seq(v, 1, &rec->seq) != PS_OK)
-        return fail(err, errlen, PS_E_INVAL, "field seq: missing or not an integer 1..2^53-1");
+        return ps_errf(PS_E_INVAL, err, errlen, "field seq: missing or not an integer 1..2^53-1");
     if ((v = json_object_get(o, "updated_at")) == NULL || !json_is_string(v) ||
         time_parse_stamp(json_string_value(v), json_string_length(v), &rec->updated_at) != PS_OK)
-        return fail(err, errlen, PS_E_INVAL,
-                    "field updated_at: missing or not a time YYYY-MM-DDTHH:MM:SSZ");
+        return ps_errf(PS_E_INVAL, err, errlen,
+                       "field updated_at: missing or not a time YYYY-MM-DDTHH:MM:SSZ");
     return PS_OK;
 }
 
@@ -666,30 +652,30 @@ static int batch_members(json_t *doc, struct aeo_batch *b, json_t **records, cha
     int r;
 
     if (!json_is_object(doc))
-        return fail(err, errlen, PS_E_INVAL, "batch is not a JSON object");
+        return ps_errf(PS_E_INVAL, err, errlen, "batch is not a JSON object");
     if ((r = json_known(doc, names, 4, err, errlen)) != PS_OK)
         return r;
     v = json_object_get(doc, "origin");
     if (!json_is_string(v) || !origin_ok(json_string_value(v), json_string_length(v)))
-        return fail(err, errlen, PS_E_INVAL,
-                    "field origin: missing or not 1..%d characters "
-                    "A-Z a-z 0-9 ._:/-",
-                    AEO_ORIGIN_MAX);
+        return ps_errf(PS_E_INVAL, err, errlen,
+                       "field origin: missing or not 1..%d characters "
+                       "A-Z a-z 0-9 ._:/-",
+                       AEO_ORIGIN_MAX);
     memcpy(b->origin, json_string_value(v), json_string_length(v) + 1);
     if ((v = json_object_get(doc, "from")) == NULL || json_seq(v, 1, &b->from) != PS_OK)
-        return fail(err, errlen, PS_E_INVAL, "field from: missing or not an integer 1..2^53-1");
+        return ps_errf(PS_E_INVAL, err, errlen, "field from: missing or not an integer 1..2^53-1");
     if ((v = json_object_get(doc, "to")) == NULL || json_seq(v, 0, &b->to) != PS_OK)
-        return fail(err, errlen, PS_E_INVAL, "field to: missing or not an integer 0..2^53-1");
+        return ps_errf(PS_E_INVAL, err, errlen, "field to: missing or not an integer 0..2^53-1");
     *records = json_object_get(doc, "records");
     if (!json_is_array(*records))
-        return fail(err, errlen, PS_E_INVAL, "field records: missing or not an array");
+        return ps_errf(PS_E_INVAL, err, errlen, "field records: missing or not an array");
     if (json_array_size(*records) > AEO_BATCH_MAX_RECORDS)
-        return fail(err, errlen, PS_E_LIMIT, "field records: more than %d records",
-                    AEO_BATCH_MAX_RECORDS);
+        return ps_errf(PS_E_LIMIT, err, errlen, "field records: more than %d records",
+                       AEO_BATCH_MAX_RECORDS);
     if (b->to + 1 < b->from || b->to - (b->from - 1) != json_array_size(*records))
-        return fail(err, errlen, PS_E_INVAL, "from %llu and to %llu do not match %zu records",
-                    (unsigned long long)b->from, (unsigned long long)b->to,
-                    json_array_size(*records));
+        return ps_errf(PS_E_INVAL, err, errlen, "from %llu and to %llu do not match %zu records",
+                       (unsigned long long)b->from, (unsigned long long)b->to,
+                       json_array_size(*records));
     return PS_OK;
 }
 
@@ -705,24 +691,24 @@ int aeo_batch_parse(const uint8_t *p, size_t len, const struct aeo_id_rules *t, 
 
     memset(b, 0, sizeof(*b));
     if (len > AEO_BATCH_MAX_LEN)
-        return fail(err, errlen, PS_E_LIMIT, "batch larger than %d bytes", AEO_BATCH_MAX_LEN);
+        return ps_errf(PS_E_LIMIT, err, errlen, "batch larger than %d bytes", AEO_BATCH_MAX_LEN);
     if ((doc = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &je)) == NULL)
-        return fail(err, errlen, PS_E_INVAL, "batch JSON: %s", jerr(&je));
+        return ps_errf(PS_E_INVAL, err, errlen, "batch JSON: %s", jerr(&je));
     if ((r = batch_members(doc, b, &records, err, errlen)) != PS_OK)
         goto out;
     json_array_foreach(records, i, v)
     {
         if ((r = batch_record(v, t, &rec, why, sizeof(why))) != PS_OK) {
-            fail(err, errlen, r, "records[%zu], %s", i, why);
+            ps_errf(r, err, errlen, "records[%zu], %s", i, why);
             goto out;
         }
         if (rec.seq != b->from + i) {
-            r = fail(err, errlen, PS_E_INVAL, "records[%zu]: seq %llu, expected %llu", i,
-                     (unsigned long long)rec.seq, (unsigned long long)(b->from + i));
+            r = ps_errf(PS_E_INVAL, err, errlen, "records[%zu]: seq %llu, expected %llu", i,
+                        (unsigned long long)rec.seq, (unsigned long long)(b->from + i));
             goto out;
         }
         if ((r = aeo_list_push(&b->records, &rec)) != PS_OK) {
-            fail(err, errlen, r, "records[%zu]: %s", i, ps_strerror(r));
+            ps_errf(r, err, errlen, "records[%zu]: %s", i, ps_strerror(r));
             goto out;
         }
     }
@@ -743,14 +729,15 @@ int aeo_batch_continues(const struct aeo_batch *b, const char *origin, uint64_t 
                         size_t errlen)
 {
     if (strcmp(b->origin, origin) != 0)
-        return fail(err, errlen, PS_E_INVAL, "batch is from origin %s, not %s", b->origin, origin);
+        return ps_errf(PS_E_INVAL, err, errlen, "batch is from origin %s, not %s", b->origin,
+                       origin);
     if (b->from > last + 1)
-        return fail(err, errlen, PS_E_INVAL, "gap: expected seq %llu, batch starts at %llu",
-                    (unsigned long long)last + 1, (unsigned long long)b->from);
+        return ps_errf(PS_E_INVAL, err, errlen, "gap: expected seq %llu, batch starts at %llu",
+                       (unsigned long long)last + 1, (unsigned long long)b->from);
     if (b->from <= last)
-        return fail(err, errlen, PS_E_INVAL,
-                    "replay: batch starts at %llu, already have up to %llu",
-                    (unsigned long long)b->from, (unsigned long long)last);
+        return ps_errf(PS_E_INVAL, err, errlen,
+                       "replay: batch starts at %llu, already have up to %llu",
+                       (unsigned long long)b->from, (unsigned long long)last);
     return PS_OK;
 }
 

@@ -14,6 +14,8 @@
 #include <sodium.h>
 #include <zlib.h>
 
+#include "strnum.h"
+
 /* ---- names ---- */
 
 /* Length of the UTF-8 sequence at s (well-formed, shortest form, no surrogates), 0 if bad. */
@@ -568,17 +570,6 @@ int asice_manifest_write(const struct asice_ref *refs, size_t n, struct buf *out
     return rc;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode a relative URI into out (ASICE_MAX_PATH + 1); -1 if malformed or too long. */
 static int uri_decode(const char *uri, char *out)
 {
@@ -588,7 +579,7 @@ static int uri_decode(const char *uri, char *out)
         int c = (unsigned char)*p;
 
         if (c == '%') {
-            int h = hexval(p[1]), l = h < 0 ? -1 : hexval(p[2]);
+            int h = strnum_hexval(p[1]), l = h < 0 ? -1 : strnum_hexval(p[2]);
 
             if (l < 0)
                 return -1;

@@ -5,6 +5,8 @@
 
 #include <sodium.h>
 
+#include "strnum.h"
+
 #define EM_DASH    "\xE2\x80\x94"
 #define SIG_PREFIX EM_DASH " "
 #define SIG_BLOB   (4 + NOTE_ED25519_SIG_LEN)
@@ -186,17 +188,6 @@ int note_verifier_init(struct note_verifier *v, const char *name,
     return verifier_set(v, (const uint8_t *)name, strlen(name), pubkey, NULL, 0);
 }
 
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int note_vkey_parse(const char *vkey, size_t len, struct note_verifier *v, char *err, size_t errlen)
 {
     const char *plus1, *plus2, *end = vkey + len;
@@ -211,7 +202,7 @@ int note_vkey_parse(const char *vkey, size_t len, struct note_verifier *v, char 
     if (plus2 - plus1 != 9)
         return ps_errf(PS_E_INVAL, err, errlen, "verifier key ID is not 8 hex digits");
     for (i = 1; i <= 8; i++) {
-        if ((h = hex_val(plus1[i])) < 0)
+        if ((h = strnum_hexval(plus1[i])) < 0)
             return ps_errf(PS_E_INVAL, err, errlen, "verifier key ID is not 8 hex digits");
         id = id << 4 | (uint32_t)h;
     }

@@ -1,6 +1,5 @@
 #include "jws.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,21 +13,6 @@
 #include "sigfmt.h"
 
 #define B64URL sodium_base64_VARIANT_URLSAFE_NO_PADDING
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* jansson's reason; it leaves the text empty when an allocation failed */
 static const char *jerr(const json_error_t *je)
@@ -193,23 +177,23 @@ int jws_sign_begin(struct jws_signing *s, const struct jws_params *p, const uint
     buf_init(&s->input, JWS_MAX_LEN);
     s->alg = p->alg;
     if (jws_alg_name(p->alg) == NULL)
-        return fail(err, errlen, PS_E_UNSUPPORTED, "algorithm not supported");
+        return ps_errf(PS_E_UNSUPPORTED, err, errlen, "algorithm not supported");
     if (p->cert == NULL || (s->pub = X509_get_pubkey(p->cert)) == NULL)
-        return fail(err, errlen, PS_E_INVAL, "no signer certificate");
+        return ps_errf(PS_E_INVAL, err, errlen, "no signer certificate");
     if (jws_alg_for_key(s->pub) != p->alg)
-        return fail(err, errlen, PS_E_INVAL, "alg %s does not fit the certificate's key",
-                    jws_alg_name(p->alg));
+        return ps_errf(PS_E_INVAL, err, errlen, "alg %s does not fit the certificate's key",
+                       jws_alg_name(p->alg));
     if (!name_ok(p->kid) || !name_ok(p->typ) || !name_ok(p->cty))
-        return fail(err, errlen, PS_E_INVAL, "kid, typ and cty must be UTF-8 of 1..%d bytes",
-                    JWS_MAX_NAME);
+        return ps_errf(PS_E_INVAL, err, errlen, "kid, typ and cty must be UTF-8 of 1..%d bytes",
+                       JWS_MAX_NAME);
     if (len == 0)
-        return fail(err, errlen, PS_E_INVAL, "payload is empty");
+        return ps_errf(PS_E_INVAL, err, errlen, "payload is empty");
     if (len > JWS_MAX_LEN / 4 * 3)
-        return fail(err, errlen, PS_E_LIMIT, "payload too large");
+        return ps_errf(PS_E_LIMIT, err, errlen, "payload too large");
     if ((r = header_json(p, &s->input)) != PS_OK || (r = buf_append(&s->input, ".", 1)) != PS_OK ||
         (r = b64url_append(&s->input, payload, len)) != PS_OK) {
         buf_reset(&s->input);
-        return fail(err, errlen, r, "cannot build the signing input: %s", ps_strerror(r));
+        return ps_errf(r, err, errlen, "cannot build the signing input: %s", ps_strerror(r));
     }
     crypto_hash_sha256(s->digest, s->input.data, s->input.len);
     return PS_OK;
@@ -264,16 +248,16 @@ int jws_sign_finish(struct jws_signing *s, const uint8_t *sig, size_t siglen, en
 
     buf_reset(out);
     if (s->input.len == 0 || s->pub == NULL)
-        return fail(err, errlen, PS_E_INVAL, "signing was not started");
+        return ps_errf(PS_E_INVAL, err, errlen, "signing was not started");
     if (s->alg == JWS_ES256 && siglen != 64) {
         if (ecdsa_der_to_raw(sig, siglen, 32, raw) != PS_OK)
-            return fail(err, errlen, PS_E_CRYPTO, "ES256 signature is neither r||s nor DER");
+            return ps_errf(PS_E_CRYPTO, err, errlen, "ES256 signature is neither r||s nor DER");
         sg = raw;
         siglen = 64;
     }
     if (!check_sig(s->alg, s->pub, s->input.data, s->input.len, sg, siglen)) {
         ERR_clear_error();
-        return fail(err, errlen, PS_E_CRYPTO, "the signature from the key does not verify");
+        return ps_errf(PS_E_CRYPTO, err, errlen, "the signature from the key does not verify");
     }
     dot = (size_t)((const uint8_t *)memchr(s->input.data, '.', s->input.len) - s->input.data);
     if (form == JWS_COMPACT) {
@@ -291,7 +275,7 @@ int jws_sign_finish(struct jws_signing *s, const uint8_t *sig, size_t siglen, en
     }
     if (r != PS_OK) {
         buf_reset(out);
-        return fail(err, errlen, r, "cannot write the JWS: %s", ps_strerror(r));
+        return ps_errf(r, err, errlen, "cannot write the JWS: %s", ps_strerror(r));
     }
     return PS_OK;
 }
@@ -316,8 +300,8 @@ int jws_sign(const struct jws_params *p, const uint8_t *payload, size_t len, jws
     if ((r = jws_sign_begin(&s, p, payload, len, err, errlen)) == PS_OK) {
         jws_sign_tbs(&s, &tbs, &tl);
         if ((r = sign(ctx, s.alg, tbs, tl, sig, sizeof(sig), &sl)) != PS_OK || sl > sizeof(sig))
-            r = fail(err, errlen, r ? r : PS_E_LIMIT, "signing failed: %s",
-                     ps_strerror(r ? r : PS_E_LIMIT));
+            r = ps_errf(r ? r : PS_E_LIMIT, err, errlen, "signing failed: %s",
+                        ps_strerror(r ? r : PS_E_LIMIT));
         else
             r = jws_sign_finish(&s, sig, sl, form, out, err, errlen);
     }
@@ -347,13 +331,13 @@ static int split_compact(const char *s, size_t n, struct parts *pt, char *err, s
 
     if (d1 == NULL || (d2 = memchr(d1 + 1, '.', (size_t)(s + n - d1 - 1))) == NULL ||
         memchr(d2 + 1, '.', (size_t)(s + n - d2 - 1)) != NULL)
-        return fail(err, errlen, PS_E_INVAL, "compact JWS must have exactly three parts");
+        return ps_errf(PS_E_INVAL, err, errlen, "compact JWS must have exactly three parts");
     pt->hdr = s, pt->hl = (size_t)(d1 - s);
     pt->pay = d1 + 1, pt->pl = (size_t)(d2 - d1 - 1);
     pt->sig = d2 + 1, pt->sl = (size_t)(s + n - d2 - 1);
     if (!b64url_chars(s, (size_t)(d1 - s)) || !b64url_chars(pt->pay, pt->pl) ||
         !b64url_chars(pt->sig, pt->sl))
-        return fail(err, errlen, PS_E_INVAL, "compact JWS has a character outside base64url");
+        return ps_errf(PS_E_INVAL, err, errlen, "compact JWS has a character outside base64url");
     return PS_OK;
 }
 
@@ -366,30 +350,32 @@ static int split_json(const char *s, size_t n, json_t **doc, struct parts *pt, c
     json_t *v;
 
     if ((*doc = json_loadb(s, n, JSON_REJECT_DUPLICATES, &je)) == NULL)
-        return fail(err, errlen, PS_E_INVAL, "JWS JSON: %s", jerr(&je));
+        return ps_errf(PS_E_INVAL, err, errlen, "JWS JSON: %s", jerr(&je));
     if (!json_is_object(*doc))
-        return fail(err, errlen, PS_E_INVAL, "JWS JSON is not an object");
+        return ps_errf(PS_E_INVAL, err, errlen, "JWS JSON is not an object");
     json_object_foreach(*doc, k, v)
     {
         char t[48];
         if (strcmp(k, "signatures") == 0)
-            return fail(err, errlen, PS_E_INVAL,
-                        "general JWS JSON serialisation is not accepted (use flattened)");
+            return ps_errf(PS_E_INVAL, err, errlen,
+                           "general JWS JSON serialisation is not accepted (use flattened)");
         if (strcmp(k, "header") == 0)
-            return fail(err, errlen, PS_E_INVAL, "unprotected header is not accepted");
+            return ps_errf(PS_E_INVAL, err, errlen, "unprotected header is not accepted");
         if (strcmp(k, "protected") != 0 && strcmp(k, "payload") != 0 && strcmp(k, "signature") != 0)
-            return fail(err, errlen, PS_E_INVAL, "JWS member \"%s\" is not accepted", shown(k, t));
+            return ps_errf(PS_E_INVAL, err, errlen, "JWS member \"%s\" is not accepted",
+                           shown(k, t));
         if (!json_is_string(v) || !b64url_chars(json_string_value(v), json_string_length(v)))
-            return fail(err, errlen, PS_E_INVAL, "JWS member \"%s\" must be a base64url string", k);
+            return ps_errf(PS_E_INVAL, err, errlen, "JWS member \"%s\" must be a base64url string",
+                           k);
     }
     if ((v = json_object_get(*doc, "protected")) == NULL)
-        return fail(err, errlen, PS_E_INVAL, "JWS JSON has no \"protected\"");
+        return ps_errf(PS_E_INVAL, err, errlen, "JWS JSON has no \"protected\"");
     pt->hdr = json_string_value(v), pt->hl = json_string_length(v);
     if ((v = json_object_get(*doc, "payload")) == NULL)
-        return fail(err, errlen, PS_E_INVAL, "JWS JSON has no \"payload\"");
+        return ps_errf(PS_E_INVAL, err, errlen, "JWS JSON has no \"payload\"");
     pt->pay = json_string_value(v), pt->pl = json_string_length(v);
     if ((v = json_object_get(*doc, "signature")) == NULL)
-        return fail(err, errlen, PS_E_INVAL, "JWS JSON has no \"signature\"");
+        return ps_errf(PS_E_INVAL, err, errlen, "JWS JSON has no \"signature\"");
     pt->sig = json_string_value(v), pt->sl = json_string_length(v);
     return PS_OK;
 }
@@ -398,11 +384,11 @@ static int copy_name(json_t *v, const char *what, char *dst, char *err, size_t e
 {
     if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > JWS_MAX_NAME ||
         strlen(json_string_value(v)) != json_string_length(v))
-        return fail(err, errlen, PS_E_INVAL, "header %s must be a string of 1..%d bytes", what,
-                    JWS_MAX_NAME);
+        return ps_errf(PS_E_INVAL, err, errlen, "header %s must be a string of 1..%d bytes", what,
+                       JWS_MAX_NAME);
     for (const char *c = json_string_value(v); *c; c++)
         if ((uint8_t)*c < 0x20 || *c == 0x7f)
-            return fail(err, errlen, PS_E_INVAL, "header %s has a control character", what);
+            return ps_errf(PS_E_INVAL, err, errlen, "header %s has a control character", what);
     memcpy(dst, json_string_value(v), json_string_length(v) + 1);
     return PS_OK;
 }
@@ -415,32 +401,32 @@ static int read_x5c(json_t *a, STACK_OF(X509) * *out, char *err, size_t errlen)
     int r;
 
     if (!json_is_array(a) || n == 0)
-        return fail(err, errlen, PS_E_INVAL, "header x5c must be a non-empty array");
+        return ps_errf(PS_E_INVAL, err, errlen, "header x5c must be a non-empty array");
     if (n > JWS_MAX_X5C)
-        return fail(err, errlen, PS_E_LIMIT, "header x5c has more than %d certificates",
-                    JWS_MAX_X5C);
+        return ps_errf(PS_E_LIMIT, err, errlen, "header x5c has more than %d certificates",
+                       JWS_MAX_X5C);
     if ((*out = sk_X509_new_null()) == NULL)
-        return fail(err, errlen, PS_E_NOMEM, "x5c: out of memory");
+        return ps_errf(PS_E_NOMEM, err, errlen, "x5c: out of memory");
     json_array_foreach(a, i, v)
     {
         const unsigned char *p;
         X509 *x;
         if (!json_is_string(v))
-            return fail(err, errlen, PS_E_INVAL, "x5c[%zu] is not a string", i);
+            return ps_errf(PS_E_INVAL, err, errlen, "x5c[%zu] is not a string", i);
         r = b64_decode(json_string_value(v), json_string_length(v), sodium_base64_VARIANT_ORIGINAL,
                        JWS_MAX_CERT, &der, &dl);
         if (r != PS_OK)
-            return fail(err, errlen, r, "x5c[%zu] is not %s", i,
-                        r == PS_E_LIMIT   ? "a certificate of acceptable size"
-                        : r == PS_E_NOMEM ? "decoded: out of memory"
-                                          : "strict base64");
+            return ps_errf(r, err, errlen, "x5c[%zu] is not %s", i,
+                           r == PS_E_LIMIT   ? "a certificate of acceptable size"
+                           : r == PS_E_NOMEM ? "decoded: out of memory"
+                                             : "strict base64");
         p = der;
         x = d2i_X509(NULL, &p, (long)dl);
         if (x == NULL || p != der + dl || sk_X509_push(*out, x) <= 0) {
             X509_free(x);
             free(der);
             ERR_clear_error();
-            return fail(err, errlen, PS_E_INVAL, "x5c[%zu] is not one DER certificate", i);
+            return ps_errf(PS_E_INVAL, err, errlen, "x5c[%zu] is not one DER certificate", i);
         }
         free(der);
     }
@@ -457,32 +443,32 @@ static int read_header(const uint8_t *h, size_t hl, const struct jws_verify_opts
     int ret = PS_E_INVAL;
 
     if ((doc = json_loadb((const char *)h, hl, JSON_REJECT_DUPLICATES, &je)) == NULL)
-        return fail(err, errlen, PS_E_INVAL, "protected header: %s", jerr(&je));
+        return ps_errf(PS_E_INVAL, err, errlen, "protected header: %s", jerr(&je));
     if (!json_is_object(doc)) {
-        fail(err, errlen, PS_E_INVAL, "protected header is not a JSON object");
+        ps_errf(PS_E_INVAL, err, errlen, "protected header is not a JSON object");
         goto out;
     }
     json_object_foreach(doc, k, v)
     {
         if (strcmp(k, "alg") && strcmp(k, "x5c") && strcmp(k, "kid") && strcmp(k, "typ") &&
             strcmp(k, "cty")) {
-            fail(err, errlen, PS_E_INVAL, "header member \"%s\" is not accepted", shown(k, t));
+            ps_errf(PS_E_INVAL, err, errlen, "header member \"%s\" is not accepted", shown(k, t));
             goto out;
         }
     }
     if ((v = json_object_get(doc, "alg")) == NULL || !json_is_string(v)) {
-        fail(err, errlen, PS_E_INVAL, "header alg is missing or not a string");
+        ps_errf(PS_E_INVAL, err, errlen, "header alg is missing or not a string");
         goto out;
     }
     an = json_string_value(v);
     r->alg = jws_alg_from_name(an);
     if (r->alg == JWS_ALG_NONE || strlen(an) != json_string_length(v)) {
-        fail(err, errlen, PS_E_DENIED, "alg \"%s\" is not supported", shown(an, t));
+        ps_errf(PS_E_DENIED, err, errlen, "alg \"%s\" is not supported", shown(an, t));
         ret = PS_E_DENIED;
         goto out;
     }
     if ((o->algs & (unsigned)r->alg) == 0) {
-        fail(err, errlen, PS_E_DENIED, "alg %s is not allowed here", an);
+        ps_errf(PS_E_DENIED, err, errlen, "alg %s is not allowed here", an);
         ret = PS_E_DENIED;
         goto out;
     }
@@ -491,11 +477,11 @@ static int read_header(const uint8_t *h, size_t hl, const struct jws_verify_opts
         ((v = json_object_get(doc, "cty")) && copy_name(v, "cty", r->cty, err, errlen)))
         goto out;
     if (o->typ && strcmp(o->typ, r->typ) != 0) {
-        fail(err, errlen, PS_E_INVAL, "header typ is not %s", o->typ);
+        ps_errf(PS_E_INVAL, err, errlen, "header typ is not %s", o->typ);
         goto out;
     }
     if ((v = json_object_get(doc, "x5c")) == NULL) {
-        fail(err, errlen, PS_E_INVAL, "header x5c is missing");
+        ps_errf(PS_E_INVAL, err, errlen, "header x5c is missing");
         goto out;
     }
     ret = read_x5c(v, &r->x5c, err, errlen);
@@ -530,19 +516,19 @@ static int check_chain(const struct jws_verify_opts *o, struct jws_result *r, ch
     (void)sk_X509_shift(untrusted);
     if (!X509_STORE_CTX_init(ctx, o->roots, r->leaf, untrusted) ||
         (o->purpose && !X509_STORE_CTX_set_purpose(ctx, o->purpose))) {
-        ret = fail(err, errlen, PS_E_CRYPTO, "x5c chain: cannot set up the check");
+        ret = ps_errf(PS_E_CRYPTO, err, errlen, "x5c chain: cannot set up the check");
         goto out;
     }
     X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), o->at ? o->at : time(NULL));
     if (X509_verify_cert(ctx) != 1) {
-        ret = fail(err, errlen, PS_E_INVAL, "x5c chain: %s",
-                   X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+        ret = ps_errf(PS_E_INVAL, err, errlen, "x5c chain: %s",
+                      X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
         goto out;
     }
     ret = PS_OK;
     if (o->eku && !eku_listed(r->leaf, o->eku))
-        ret =
-            fail(err, errlen, PS_E_INVAL, "signer certificate: extendedKeyUsage lacks %s", o->eku);
+        ret = ps_errf(PS_E_INVAL, err, errlen, "signer certificate: extendedKeyUsage lacks %s",
+                      o->eku);
 out:
     ERR_clear_error();
     sk_X509_free(untrusted);
@@ -559,12 +545,12 @@ static int verify_parts(const struct parts *pt, const struct jws_verify_opts *o,
     int ret;
 
     if (pt->hl == 0 || pt->sl == 0)
-        return fail(err, errlen, PS_E_INVAL, "JWS has an empty %s",
-                    pt->hl == 0 ? "protected header" : "signature");
+        return ps_errf(PS_E_INVAL, err, errlen, "JWS has an empty %s",
+                       pt->hl == 0 ? "protected header" : "signature");
     if (pt->pl == 0)
-        return fail(err, errlen, PS_E_INVAL, "payload is empty (detached payloads are refused)");
+        return ps_errf(PS_E_INVAL, err, errlen, "payload is empty (detached payloads are refused)");
     if ((ret = b64_decode(pt->hdr, pt->hl, B64URL, JWS_MAX_HEADER, &hdr, &hl)) != PS_OK)
-        return fail(err, errlen, ret, "protected header is %s", b64_why(ret));
+        return ps_errf(ret, err, errlen, "protected header is %s", b64_why(ret));
     ret = read_header(hdr, hl, o, r, err, errlen);
     free(hdr);
     if (ret != PS_OK)
@@ -575,19 +561,19 @@ static int verify_parts(const struct parts *pt, const struct jws_verify_opts *o,
         return ret;
     key = X509_get0_pubkey(r->leaf);
     if (key == NULL || jws_alg_for_key(key) != r->alg)
-        return fail(err, errlen, PS_E_INVAL, "alg %s does not fit the signer's key",
-                    jws_alg_name(r->alg));
+        return ps_errf(PS_E_INVAL, err, errlen, "alg %s does not fit the signer's key",
+                       jws_alg_name(r->alg));
     if ((ret = b64_decode(pt->sig, pt->sl, B64URL, JWS_MAX_SIG, &sig, &sl)) != PS_OK)
-        return fail(err, errlen, ret, "signature is not strict base64url of acceptable size");
+        return ps_errf(ret, err, errlen, "signature is not strict base64url of acceptable size");
     ret = check_sig(r->alg, key, (const uint8_t *)pt->hdr, (size_t)(pt->pay + pt->pl - pt->hdr),
                     sig, sl);
     free(sig);
     if (!ret) {
         ERR_clear_error();
-        return fail(err, errlen, PS_E_INVAL, "signature does not verify");
+        return ps_errf(PS_E_INVAL, err, errlen, "signature does not verify");
     }
     if ((ret = b64_decode(pt->pay, pt->pl, B64URL, max, &r->payload, &r->payload_len)) != PS_OK)
-        return fail(err, errlen, ret, "payload is %s", b64_why(ret));
+        return ps_errf(ret, err, errlen, "payload is %s", b64_why(ret));
     return PS_OK;
 }
 
@@ -605,9 +591,9 @@ int jws_verify(const uint8_t *jws, size_t len, const struct jws_verify_opts *o,
     if (err && errlen)
         err[0] = 0;
     if (len > max)
-        return fail(err, errlen, PS_E_LIMIT, "JWS larger than %zu bytes", max);
+        return ps_errf(PS_E_LIMIT, err, errlen, "JWS larger than %zu bytes", max);
     if (o->roots == NULL)
-        return fail(err, errlen, PS_E_INVAL, "no pinned roots to verify against");
+        return ps_errf(PS_E_INVAL, err, errlen, "no pinned roots to verify against");
     for (i = 0; i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'); i++)
         ;
     if (i < len && s[i] == '{') {
@@ -628,7 +614,7 @@ int jws_verify(const uint8_t *jws, size_t len, const struct jws_verify_opts *o,
     if (ret == PS_OK)
         ret = verify_parts(&pt, o, r, err, errlen);
     if (ret != PS_OK && err && errlen && err[0] == 0)
-        fail(err, errlen, ret, "%s", ps_strerror(ret));
+        ps_errf(ret, err, errlen, "%s", ps_strerror(ret));
     free(input);
     json_decref(doc);
     if (ret != PS_OK)

@@ -1,6 +1,5 @@
 #include "p2p.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,21 +7,6 @@
 #include <sodium.h>
 
 #include "timefmt.h"
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err && errlen) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* jansson's reason; it leaves the text empty when an allocation failed */
 static const char *jerr(const json_error_t *je)
@@ -177,29 +161,30 @@ static int check_field(const struct field *f, json_t *v, char *err, size_t errle
 
     if (f->type == FT_IDS) {
         if (!json_is_array(v))
-            return fail(err, errlen, PS_E_INVAL, "body.%s: must be an array", f->name);
+            return ps_errf(PS_E_INVAL, err, errlen, "body.%s: must be an array", f->name);
         if (json_array_size(v) > f->max)
-            return fail(err, errlen, PS_E_INVAL, "body.%s: more than %zu entries", f->name, f->max);
+            return ps_errf(PS_E_INVAL, err, errlen, "body.%s: more than %zu entries", f->name,
+                           f->max);
         json_array_foreach(v, i, x)
         {
             if (!json_is_string(x) || !p2p_id_ok(json_string_value(x), json_string_length(x)))
-                return fail(err, errlen, PS_E_INVAL, "body.%s[%zu]: must be an id", f->name, i);
+                return ps_errf(PS_E_INVAL, err, errlen, "body.%s[%zu]: must be an id", f->name, i);
         }
         return PS_OK;
     }
     if (!json_is_string(v))
-        return fail(err, errlen, PS_E_INVAL, "body.%s: must be a string", f->name);
+        return ps_errf(PS_E_INVAL, err, errlen, "body.%s: must be a string", f->name);
     switch (f->type) {
     case FT_ID:
         if (!p2p_id_ok(s, n))
-            return fail(err, errlen, PS_E_INVAL,
-                        "body.%s: must be 1..%d characters A-Z a-z 0-9 . _ : -", f->name,
-                        P2P_ID_MAX);
+            return ps_errf(PS_E_INVAL, err, errlen,
+                           "body.%s: must be 1..%d characters A-Z a-z 0-9 . _ : -", f->name,
+                           P2P_ID_MAX);
         return PS_OK;
     case FT_TIME:
         if (time_parse_stamp(s, n, &t) != PS_OK)
-            return fail(err, errlen, PS_E_INVAL, "body.%s: must be a time YYYY-MM-DDTHH:MM:SSZ",
-                        f->name);
+            return ps_errf(PS_E_INVAL, err, errlen, "body.%s: must be a time YYYY-MM-DDTHH:MM:SSZ",
+                           f->name);
         return PS_OK;
     case FT_ENUM:
         for (i = 0; f->values[i]; i++)
@@ -210,15 +195,16 @@ static int check_field(const struct field *f, json_t *v, char *err, size_t errle
             for (i = 0; f->values[i]; i++)
                 snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
                          f->values[i]);
-            return fail(err, errlen, PS_E_INVAL, "body.%s: must be one of %s", f->name, list);
+            return ps_errf(PS_E_INVAL, err, errlen, "body.%s: must be one of %s", f->name, list);
         }
     default:
         if (strlen(s) != n)
-            return fail(err, errlen, PS_E_INVAL, "body.%s: control character", f->name);
+            return ps_errf(PS_E_INVAL, err, errlen, "body.%s: control character", f->name);
         if (n > f->max)
-            return fail(err, errlen, PS_E_INVAL, "body.%s: longer than %zu bytes", f->name, f->max);
+            return ps_errf(PS_E_INVAL, err, errlen, "body.%s: longer than %zu bytes", f->name,
+                           f->max);
         if ((why = text_problem(s, n, f->max, f->type == FT_TEXT)) != NULL)
-            return fail(err, errlen, PS_E_INVAL, "body.%s: %s", f->name, why);
+            return ps_errf(PS_E_INVAL, err, errlen, "body.%s: %s", f->name, why);
         return PS_OK;
     }
 }
@@ -232,10 +218,10 @@ int p2p_body_check(enum p2p_type t, json_t *body, char *err, size_t errlen)
     int r;
 
     if (p2p_type_name(t) == NULL)
-        return fail(err, errlen, PS_E_INVAL, "type: unknown");
+        return ps_errf(PS_E_INVAL, err, errlen, "type: unknown");
     sc = &schemas[t];
     if (!json_is_object(body))
-        return fail(err, errlen, PS_E_INVAL, "body: must be a JSON object");
+        return ps_errf(PS_E_INVAL, err, errlen, "body: must be a JSON object");
     json_object_foreach(body, k, v)
     {
         for (f = sc->fields; f->name && strcmp(f->name, k) != 0; f++)
@@ -246,25 +232,25 @@ int p2p_body_check(enum p2p_type t, json_t *body, char *err, size_t errlen)
             for (i = 0; k[i] && i < 40; i++)
                 shown[i] = k[i] >= 0x20 && k[i] < 0x7f && k[i] != '"' ? k[i] : '?';
             shown[i] = 0;
-            return fail(err, errlen, PS_E_INVAL, "body.%s: unknown field for %s", shown,
-                        p2p_type_name(t));
+            return ps_errf(PS_E_INVAL, err, errlen, "body.%s: unknown field for %s", shown,
+                           p2p_type_name(t));
         }
         if ((r = check_field(f, v, err, errlen)) != PS_OK)
             return r;
     }
     for (f = sc->fields; f->name; f++)
         if (f->required && json_object_get(body, f->name) == NULL)
-            return fail(err, errlen, PS_E_INVAL, "body.%s: required for %s", f->name,
-                        p2p_type_name(t));
+            return ps_errf(PS_E_INVAL, err, errlen, "body.%s: required for %s", f->name,
+                           p2p_type_name(t));
     if (sc->one_of) {
         size_t i;
         for (i = 0; sc->one_of[i] && json_object_get(body, sc->one_of[i]) == NULL; i++)
             ;
         if (sc->one_of[i] == NULL)
-            return fail(err, errlen, PS_E_INVAL,
-                        "body: %s needs one of truck_plate, container_no, declaration_no, "
-                        "lock_id",
-                        p2p_type_name(t));
+            return ps_errf(PS_E_INVAL, err, errlen,
+                           "body: %s needs one of truck_plate, container_no, declaration_no, "
+                           "lock_id",
+                           p2p_type_name(t));
     }
     return PS_OK;
 }
@@ -280,20 +266,20 @@ void p2p_envelope_free(struct p2p_envelope *e)
 static int envelope_check(const struct p2p_envelope *e, char *err, size_t errlen)
 {
     if (!p2p_id_ok(e->id, strnlen(e->id, P2P_ID_MAX + 1)))
-        return fail(err, errlen, PS_E_INVAL, "id: must be 1..%d characters A-Z a-z 0-9 . _ : -",
-                    P2P_ID_MAX);
+        return ps_errf(PS_E_INVAL, err, errlen, "id: must be 1..%d characters A-Z a-z 0-9 . _ : -",
+                       P2P_ID_MAX);
     if (!p2p_id_ok(e->from, strnlen(e->from, P2P_ID_MAX + 1)))
-        return fail(err, errlen, PS_E_INVAL, "from: must be 1..%d characters A-Z a-z 0-9 . _ : -",
-                    P2P_ID_MAX);
+        return ps_errf(PS_E_INVAL, err, errlen,
+                       "from: must be 1..%d characters A-Z a-z 0-9 . _ : -", P2P_ID_MAX);
     if (!p2p_id_ok(e->to, strnlen(e->to, P2P_ID_MAX + 1)))
-        return fail(err, errlen, PS_E_INVAL, "to: must be 1..%d characters A-Z a-z 0-9 . _ : -",
-                    P2P_ID_MAX);
+        return ps_errf(PS_E_INVAL, err, errlen, "to: must be 1..%d characters A-Z a-z 0-9 . _ : -",
+                       P2P_ID_MAX);
     if (e->seq < 1 || e->seq > P2P_SEQ_MAX)
-        return fail(err, errlen, PS_E_INVAL, "seq: must be an integer 1..2^53-1");
+        return ps_errf(PS_E_INVAL, err, errlen, "seq: must be an integer 1..2^53-1");
     if (p2p_priority_name(e->priority) == NULL)
-        return fail(err, errlen, PS_E_INVAL, "priority: must be urgent or routine");
+        return ps_errf(PS_E_INVAL, err, errlen, "priority: must be urgent or routine");
     if (e->has_expires && e->expires <= e->created)
-        return fail(err, errlen, PS_E_INVAL, "expires: must be later than created");
+        return ps_errf(PS_E_INVAL, err, errlen, "expires: must be later than created");
     return p2p_body_check(e->type, e->body, err, errlen);
 }
 
@@ -307,15 +293,15 @@ int p2p_envelope_format(const struct p2p_envelope *e, struct buf *out, char *err
     if ((r = envelope_check(e, err, errlen)) != PS_OK)
         return r;
     if (time_format_stamp(e->created, created) != PS_OK)
-        return fail(err, errlen, PS_E_INVAL, "created: out of range");
+        return ps_errf(PS_E_INVAL, err, errlen, "created: out of range");
     if (e->has_expires) {
         expires[0] = '"';
         if (time_format_stamp(e->expires, expires + 1) != PS_OK)
-            return fail(err, errlen, PS_E_INVAL, "expires: out of range");
+            return ps_errf(PS_E_INVAL, err, errlen, "expires: out of range");
         memcpy(expires + 1 + TIME_STAMP_LEN, "\"", 2);
     }
     if ((body = json_dumps(e->body, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
-        return fail(err, errlen, PS_E_NOMEM, "body: cannot write");
+        return ps_errf(PS_E_NOMEM, err, errlen, "body: cannot write");
     r = buf_printf(out,
                    "{\"id\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"seq\":%llu,\"type\":\"%s\","
                    "\"priority\":\"%s\",\"created\":\"%s\",\"expires\":%s,\"body\":%s}",
@@ -324,7 +310,7 @@ int p2p_envelope_format(const struct p2p_envelope *e, struct buf *out, char *err
     free(body);
     if (r != PS_OK) {
         buf_reset(out);
-        return fail(err, errlen, r, "cannot write the envelope: %s", ps_strerror(r));
+        return ps_errf(r, err, errlen, "cannot write the envelope: %s", ps_strerror(r));
     }
     return PS_OK;
 }
@@ -335,10 +321,10 @@ static int get_id(json_t *o, const char *name, char *dst, char *err, size_t errl
     json_t *v = json_object_get(o, name);
 
     if (v == NULL)
-        return fail(err, errlen, PS_E_INVAL, "%s: missing", name);
+        return ps_errf(PS_E_INVAL, err, errlen, "%s: missing", name);
     if (!json_is_string(v) || !p2p_id_ok(json_string_value(v), json_string_length(v)))
-        return fail(err, errlen, PS_E_INVAL, "%s: must be 1..%d characters A-Z a-z 0-9 . _ : -",
-                    name, P2P_ID_MAX);
+        return ps_errf(PS_E_INVAL, err, errlen, "%s: must be 1..%d characters A-Z a-z 0-9 . _ : -",
+                       name, P2P_ID_MAX);
     memcpy(dst, json_string_value(v), json_string_length(v) + 1);
     return PS_OK;
 }
@@ -351,13 +337,13 @@ static int get_time(json_t *o, const char *name, int nullable, int64_t *t, int *
 
     *has = 0;
     if (v == NULL)
-        return fail(err, errlen, PS_E_INVAL, "%s: missing", name);
+        return ps_errf(PS_E_INVAL, err, errlen, "%s: missing", name);
     if (nullable && json_is_null(v))
         return PS_OK;
     if (!json_is_string(v) ||
         time_parse_stamp(json_string_value(v), json_string_length(v), t) != PS_OK)
-        return fail(err, errlen, PS_E_INVAL, "%s: must be a time YYYY-MM-DDTHH:MM:SSZ%s", name,
-                    nullable ? " or null" : "");
+        return ps_errf(PS_E_INVAL, err, errlen, "%s: must be a time YYYY-MM-DDTHH:MM:SSZ%s", name,
+                       nullable ? " or null" : "");
     *has = 1;
     return PS_OK;
 }
@@ -368,21 +354,21 @@ static int get_type_priority(json_t *o, struct p2p_envelope *e, int priority_opt
     json_t *v = json_object_get(o, "type");
 
     if (v == NULL)
-        return fail(err, errlen, PS_E_INVAL, "type: missing");
+        return ps_errf(PS_E_INVAL, err, errlen, "type: missing");
     if (!json_is_string(v) || (e->type = p2p_type_from_name(json_string_value(v))) == P2P_TYPE_NONE)
-        return fail(err, errlen, PS_E_INVAL,
-                    "type: must be one of alert, elock.event, inspection.request, "
-                    "inspection.response, prearrival.notice, note");
+        return ps_errf(PS_E_INVAL, err, errlen,
+                       "type: must be one of alert, elock.event, inspection.request, "
+                       "inspection.response, prearrival.notice, note");
     v = json_object_get(o, "priority");
     if (v == NULL && priority_optional) {
         e->priority = P2P_ROUTINE;
         return PS_OK;
     }
     if (v == NULL)
-        return fail(err, errlen, PS_E_INVAL, "priority: missing");
+        return ps_errf(PS_E_INVAL, err, errlen, "priority: missing");
     if (!json_is_string(v) ||
         (e->priority = p2p_priority_from_name(json_string_value(v))) == P2P_PRIORITY_NONE)
-        return fail(err, errlen, PS_E_INVAL, "priority: must be urgent or routine");
+        return ps_errf(PS_E_INVAL, err, errlen, "priority: must be urgent or routine");
     return PS_OK;
 }
 
@@ -396,15 +382,15 @@ static json_t *load(const uint8_t *p, size_t len, const char *const *names, size
 
     *r = PS_E_INVAL;
     if (len > P2P_MAX_LEN) {
-        *r = fail(err, errlen, PS_E_LIMIT, "larger than %d bytes", P2P_MAX_LEN);
+        *r = ps_errf(PS_E_LIMIT, err, errlen, "larger than %d bytes", P2P_MAX_LEN);
         return NULL;
     }
     if ((o = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &je)) == NULL) {
-        fail(err, errlen, PS_E_INVAL, "JSON: %s", jerr(&je));
+        ps_errf(PS_E_INVAL, err, errlen, "JSON: %s", jerr(&je));
         return NULL;
     }
     if (!json_is_object(o)) {
-        fail(err, errlen, PS_E_INVAL, "not a JSON object");
+        ps_errf(PS_E_INVAL, err, errlen, "not a JSON object");
         json_decref(o);
         return NULL;
     }
@@ -413,7 +399,7 @@ static json_t *load(const uint8_t *p, size_t len, const char *const *names, size
         for (i = 0; i < nn && strcmp(names[i], k) != 0; i++)
             ;
         if (i == nn) {
-            fail(err, errlen, PS_E_INVAL, "unknown member \"%.40s\"", k);
+            ps_errf(PS_E_INVAL, err, errlen, "unknown member \"%.40s\"", k);
             json_decref(o);
             return NULL;
         }
@@ -439,8 +425,8 @@ int p2p_envelope_parse(const uint8_t *p, size_t len, struct p2p_envelope *e, cha
     v = json_object_get(o, "seq");
     if (!json_is_integer(v) || json_integer_value(v) < 1 ||
         (uint64_t)json_integer_value(v) > P2P_SEQ_MAX) {
-        r = fail(err, errlen, PS_E_INVAL, "seq: %s",
-                 v ? "must be an integer 1..2^53-1" : "missing");
+        r = ps_errf(PS_E_INVAL, err, errlen, "seq: %s",
+                    v ? "must be an integer 1..2^53-1" : "missing");
         goto out;
     }
     e->seq = (uint64_t)json_integer_value(v);
@@ -449,7 +435,7 @@ int p2p_envelope_parse(const uint8_t *p, size_t len, struct p2p_envelope *e, cha
         (r = get_time(o, "expires", 1, &e->expires, &e->has_expires, err, errlen)))
         goto out;
     if ((e->body = json_object_get(o, "body")) == NULL) {
-        r = fail(err, errlen, PS_E_INVAL, "body: missing");
+        r = ps_errf(PS_E_INVAL, err, errlen, "body: missing");
         goto out;
     }
     json_incref(e->body);
@@ -476,7 +462,7 @@ int p2p_outbox_parse(const uint8_t *p, size_t len, struct p2p_envelope *e, char 
         (r = get_time(o, "expires", 1, &e->expires, &e->has_expires, err, errlen)))
         goto out;
     if ((e->body = json_object_get(o, "body")) == NULL) {
-        r = fail(err, errlen, PS_E_INVAL, "body: missing");
+        r = ps_errf(PS_E_INVAL, err, errlen, "body: missing");
         goto out;
     }
     json_incref(e->body);
@@ -499,11 +485,11 @@ int p2p_envelope_check_time(const struct p2p_envelope *e, int64_t now, int64_t m
     char t[TIME_STAMP_LEN + 1];
 
     if (p2p_expired(e, now))
-        return fail(err, errlen, PS_E_INVAL, "expired at %s",
-                    time_format_stamp(e->expires, t) == PS_OK ? t : "?");
+        return ps_errf(PS_E_INVAL, err, errlen, "expired at %s",
+                       time_format_stamp(e->expires, t) == PS_OK ? t : "?");
     if (e->created > now && e->created - now > max_skew)
-        return fail(err, errlen, PS_E_INVAL, "created in the future: %s",
-                    time_format_stamp(e->created, t) == PS_OK ? t : "?");
+        return ps_errf(PS_E_INVAL, err, errlen, "created in the future: %s",
+                       time_format_stamp(e->created, t) == PS_OK ? t : "?");
     return PS_OK;
 }
 
@@ -521,11 +507,11 @@ int p2p_receipt_format(const struct p2p_receipt *r, struct buf *out, char *err, 
 
     buf_reset(out);
     if (!p2p_id_ok(r->message_id, strnlen(r->message_id, P2P_ID_MAX + 1)))
-        return fail(err, errlen, PS_E_INVAL, "message_id: not an id");
+        return ps_errf(PS_E_INVAL, err, errlen, "message_id: not an id");
     if (time_format_stamp(r->received_at, at) != PS_OK)
-        return fail(err, errlen, PS_E_INVAL, "received_at: out of range");
+        return ps_errf(PS_E_INVAL, err, errlen, "received_at: out of range");
     if (r->ledger_index < -1 || (r->ledger_index >= 0 && (uint64_t)r->ledger_index > P2P_SEQ_MAX))
-        return fail(err, errlen, PS_E_INVAL, "ledger_index: out of range");
+        return ps_errf(PS_E_INVAL, err, errlen, "ledger_index: out of range");
     if (r->ledger_index >= 0)
         snprintf(li, sizeof(li), "%lld", (long long)r->ledger_index);
     sodium_bin2hex(hex, sizeof(hex), r->digest, P2P_DIGEST_LEN);
@@ -535,7 +521,7 @@ int p2p_receipt_format(const struct p2p_receipt *r, struct buf *out, char *err, 
                    r->message_id, hex, at, li);
     if (e != PS_OK) {
         buf_reset(out);
-        return fail(err, errlen, e, "cannot write the receipt: %s", ps_strerror(e));
+        return ps_errf(e, err, errlen, "cannot write the receipt: %s", ps_strerror(e));
     }
     return PS_OK;
 }
@@ -567,18 +553,18 @@ int p2p_receipt_parse(const uint8_t *p, size_t len, struct p2p_receipt *r, char 
     v = json_object_get(o, "digest");
     if (!json_is_string(v) ||
         !lower_hex(json_string_value(v), json_string_length(v), r->digest, P2P_DIGEST_LEN)) {
-        e = fail(err, errlen, PS_E_INVAL, "digest: %s",
-                 v ? "must be 64 lower-case hex digits" : "missing");
+        e = ps_errf(PS_E_INVAL, err, errlen, "digest: %s",
+                    v ? "must be 64 lower-case hex digits" : "missing");
         goto out;
     }
     v = json_object_get(o, "ledger_index");
     if (v == NULL) {
-        e = fail(err, errlen, PS_E_INVAL, "ledger_index: missing");
+        e = ps_errf(PS_E_INVAL, err, errlen, "ledger_index: missing");
     } else if (json_is_null(v)) {
         r->ledger_index = -1;
     } else if (!json_is_integer(v) || json_integer_value(v) < 0 ||
                (uint64_t)json_integer_value(v) > P2P_SEQ_MAX) {
-        e = fail(err, errlen, PS_E_INVAL, "ledger_index: must be an integer >= 0 or null");
+        e = ps_errf(PS_E_INVAL, err, errlen, "ledger_index: must be an integer >= 0 or null");
     } else {
         r->ledger_index = json_integer_value(v);
     }
@@ -595,10 +581,10 @@ int p2p_receipt_matches(const struct p2p_receipt *r, const char *id, const uint8
     uint8_t d[P2P_DIGEST_LEN];
 
     if (strcmp(r->message_id, id) != 0)
-        return fail(err, errlen, PS_E_INVAL, "receipt is for message %s, not %s", r->message_id,
-                    id);
+        return ps_errf(PS_E_INVAL, err, errlen, "receipt is for message %s, not %s", r->message_id,
+                       id);
     p2p_digest(payload, len, d);
     if (sodium_memcmp(d, r->digest, sizeof(d)) != 0)
-        return fail(err, errlen, PS_E_INVAL, "receipt digest does not match the message sent");
+        return ps_errf(PS_E_INVAL, err, errlen, "receipt digest does not match the message sent");
     return PS_OK;
 }

@@ -17,3 +17,14 @@ int strnum_ll(const char *s, long long lo, long long hi, long long *out)
     *out = v;
     return PS_OK;
 }
+
+int strnum_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

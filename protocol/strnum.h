@@ -6,5 +6,7 @@
 
 /* Whole string must be a decimal integer in [lo, hi]. */
 int strnum_ll(const char *s, long long lo, long long hi, long long *out) PS_WUR;
+/* Value of one hex digit (either case), or -1. */
+int strnum_hexval(int c);
 
 #endif
