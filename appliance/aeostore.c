@@ -360,13 +360,10 @@ out:
     return rc;
 }
 
-int aeostore_apply_batch(struct aeostore *s, const char *partner, const char *origin,
-                         const struct aeo_batch *b, const char *signer, int64_t fetched_at,
-                         const uint8_t *jws, size_t jwslen, char *err, size_t errlen)
+/* A batch's own consistency: its seqs run from..to, every record passes the rules. */
+static int batch_check(struct aeostore *s, const struct aeo_batch *b, char *err, size_t errlen)
 {
-    struct aeostore_origin_state o;
     char why[256];
-    int rc;
 
     if (b->records.n != (b->to + 1 - b->from) || b->from == 0) {
         snprintf(err, errlen, "batch from %llu to %llu holds %zu records",
@@ -384,21 +381,43 @@ int aeostore_apply_batch(struct aeostore *s, const char *partner, const char *or
             return PS_E_INVAL;
         }
     }
+    return PS_OK;
+}
+
+/* The origin's copy end, read inside the open transaction; refuses an origin fed by another
+ * partner. Rolls back on failure. */
+static int origin_locked(struct aeostore *s, const char *partner, const char *origin,
+                         struct aeostore_origin_state *o, char *err, size_t errlen)
+{
+    if (aeostore_origin_state(s, origin, o) != PS_OK) {
+        rollback(s);
+        snprintf(err, errlen, "the AEO register could not be read");
+        return PS_E_STORAGE;
+    }
+    if (o->partner[0] && strcmp(o->partner, partner) != 0) {
+        rollback(s);
+        snprintf(err, errlen, "origin %s is partner %s's, not %s's", origin, o->partner, partner);
+        return PS_E_INVAL;
+    }
+    return PS_OK;
+}
+
+int aeostore_apply_batch(struct aeostore *s, const char *partner, const char *origin,
+                         const struct aeo_batch *b, const char *signer, int64_t fetched_at,
+                         const uint8_t *jws, size_t jwslen, char *err, size_t errlen)
+{
+    struct aeostore_origin_state o;
+    int rc;
+
+    if ((rc = batch_check(s, b, err, errlen)) != PS_OK)
+        return rc;
     if (begin(s) != PS_OK) {
         snprintf(err, errlen, "the AEO register is busy or unavailable");
         return PS_E_STORAGE;
     }
-    /* read the copy's end inside the transaction: two workers cannot both apply */
-    if ((rc = aeostore_origin_state(s, origin, &o)) != PS_OK) {
-        rollback(s);
-        snprintf(err, errlen, "the AEO register could not be read");
+    /* read the copy's end inside the transaction: two writers cannot both apply */
+    if ((rc = origin_locked(s, partner, origin, &o, err, errlen)) != PS_OK)
         return rc;
-    }
-    if (o.partner[0] && strcmp(o.partner, partner) != 0) {
-        rollback(s);
-        snprintf(err, errlen, "origin %s is partner %s's, not %s's", origin, o.partner, partner);
-        return PS_E_INVAL;
-    }
     if ((rc = aeo_batch_continues(b, origin, o.last_seq, err, errlen)) != PS_OK) {
         rollback(s);
         return rc;
@@ -411,19 +430,16 @@ int aeostore_apply_batch(struct aeostore *s, const char *partner, const char *or
     return PS_OK;
 }
 
-int aeostore_ingest(struct aeostore *s, const char *partner, const char *origin, X509_STORE *roots,
-                    const uint8_t *jws, size_t len, int64_t now, struct aeostore_ingested *out,
-                    char *err, size_t errlen)
+int aeostore_verify(struct aeostore *s, X509_STORE *roots, const uint8_t *jws, size_t len,
+                    int64_t now, struct aeostore_fetched *f, char *err, size_t errlen)
 {
     struct jws_verify_opts o;
     struct jws_result r;
-    struct aeo_batch b;
     char why[256];
     int rc;
 
-    memset(out, 0, sizeof(*out));
+    memset(f, 0, sizeof(*f));
     memset(&o, 0, sizeof(o));
-    memset(&b, 0, sizeof(b));
     o.algs = JWS_ES256 | JWS_EDDSA | JWS_RS256;
     o.roots = roots;
     o.at = (time_t)now;
@@ -433,25 +449,109 @@ int aeostore_ingest(struct aeostore *s, const char *partner, const char *origin,
         snprintf(err, errlen, "feed JWS: %s", why);
         return rc;
     }
-    X509_NAME_oneline(X509_get_subject_name(r.leaf), out->signer, sizeof(out->signer));
-    if ((rc = aeo_batch_parse(r.payload, r.payload_len, &s->rules, &b, why, sizeof(why))) !=
-        PS_OK) {
+    X509_NAME_oneline(X509_get_subject_name(r.leaf), f->signer, sizeof(f->signer));
+    if ((rc = aeo_batch_parse(r.payload, r.payload_len, &s->rules, &f->batch, why, sizeof(why))) !=
+        PS_OK)
         snprintf(err, errlen, "batch: %s", why);
-        goto done;
-    }
-    rc = aeostore_apply_batch(s, partner, origin, &b, out->signer, now, jws, len, err, errlen);
-    if (rc == PS_OK) {
-        out->from = b.from;
-        out->to = b.to;
-        out->records = b.records.n;
-    }
-done:
-    aeo_batch_free(&b);
+    else if ((f->jws = malloc(len)) == NULL)
+        rc = PS_E_NOMEM;
+    else
+        memcpy(f->jws, jws, f->jwslen = len);
     jws_result_free(&r);
+    if (rc != PS_OK)
+        aeostore_fetched_free(f);
+    return rc;
+}
+
+void aeostore_fetched_free(struct aeostore_fetched *f)
+{
+    aeo_batch_free(&f->batch);
+    free(f->jws);
+    f->jws = NULL;
+    f->jwslen = 0;
+}
+
+int aeostore_ingest(struct aeostore *s, const char *partner, const char *origin, X509_STORE *roots,
+                    const uint8_t *jws, size_t len, int64_t now, struct aeostore_ingested *out,
+                    char *err, size_t errlen)
+{
+    struct aeostore_fetched f;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if ((rc = aeostore_verify(s, roots, jws, len, now, &f, err, errlen)) != PS_OK)
+        return rc;
+    snprintf(out->signer, sizeof(out->signer), "%s", f.signer);
+    rc = aeostore_apply_batch(s, partner, origin, &f.batch, f.signer, now, jws, len, err, errlen);
+    if (rc == PS_OK) {
+        out->from = f.batch.from;
+        out->to = f.batch.to;
+        out->records = f.batch.records.n;
+    }
+    aeostore_fetched_free(&f);
+    return rc;
+}
+
+int aeostore_replace(struct aeostore *s, const char *partner, const char *origin,
+                     const struct aeostore_fetched *f, size_t n, int64_t fetched_at, char *err,
+                     size_t errlen)
+{
+    struct aeostore_origin_state o;
+    uint64_t last = 0;
+    sqlite3_stmt *del[3] = {NULL, NULL, NULL};
+    int rc;
+
+    for (size_t i = 0; i < n; i++)
+        if ((rc = batch_check(s, &f[i].batch, err, errlen)) != PS_OK)
+            return rc;
+    if (begin(s) != PS_OK) {
+        snprintf(err, errlen, "the AEO register is busy or unavailable");
+        return PS_E_STORAGE;
+    }
+    if ((rc = origin_locked(s, partner, origin, &o, err, errlen)) != PS_OK)
+        return rc;
+    rc = PS_E_STORAGE;
+    if (prepare(s, "DELETE FROM partner_records WHERE origin = ?", &del[0]) != PS_OK ||
+        prepare(s, "DELETE FROM partner_batches WHERE origin = ?", &del[1]) != PS_OK ||
+        prepare(s, "UPDATE partner_origins SET last_seq = 0 WHERE origin = ?", &del[2]) != PS_OK)
+        goto fail;
+    for (int k = 0; k < 3; k++) {
+        sqlite3_bind_text(del[k], 1, origin, -1, SQLITE_STATIC);
+        if (sqlite3_step(del[k]) != SQLITE_DONE)
+            goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = aeo_batch_continues(&f[i].batch, origin, last, err, errlen)) != PS_OK)
+            goto fail;
+        rc = PS_E_STORAGE;
+        if (put_batch(s, partner, &f[i].batch, f[i].signer, fetched_at, f[i].jws, f[i].jwslen) !=
+            PS_OK)
+            goto fail;
+        last = f[i].batch.to;
+    }
+    for (int k = 0; k < 3; k++)
+        sqlite3_finalize(del[k]);
+    if (commit(s) != PS_OK) {
+        snprintf(err, errlen, "the AEO register could not be written: %s", sqlite3_errmsg(s->db));
+        return PS_E_STORAGE;
+    }
+    return PS_OK;
+fail:
+    if (rc == PS_E_STORAGE)
+        snprintf(err, errlen, "the AEO register could not be written: %s", sqlite3_errmsg(s->db));
+    for (int k = 0; k < 3; k++)
+        sqlite3_finalize(del[k]);
+    rollback(s);
     return rc;
 }
 
 int aeostore_digest(struct aeostore *s, const char *origin, uint8_t out[AEO_DIGEST_LEN])
+{
+    return aeostore_digest_upto(s, origin, UINT64_MAX >> 1, out);
+}
+
+int aeostore_digest_upto(struct aeostore *s, const char *origin, uint64_t upto,
+                         uint8_t out[AEO_DIGEST_LEN])
 {
     struct aeo_list l = {0};
     sqlite3_stmt *st;
@@ -459,12 +559,13 @@ int aeostore_digest(struct aeostore *s, const char *origin, uint8_t out[AEO_DIGE
 
     /* only each operator's latest record matters, but aeo_register_digest takes history */
     if (prepare(s,
-                origin ? "SELECT " REC_COLS " FROM partner_records WHERE origin = ?"
-                       : "SELECT " REC_COLS " FROM own_records",
+                origin ? "SELECT " REC_COLS " FROM partner_records WHERE seq <= ?1 AND origin = ?2"
+                       : "SELECT " REC_COLS " FROM own_records WHERE seq <= ?1",
                 &st) != PS_OK)
         return PS_E_STORAGE;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)upto);
     if (origin)
-        sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, origin, -1, SQLITE_STATIC);
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         struct aeo_record r;
 

@@ -112,6 +112,27 @@ int aeostore_ingest(struct aeostore *s, const char *partner, const char *origin,
 /* The register digest (protocol/aeo.h) of origin's copy, or of our own register when origin
  * is NULL: compare with the partner's to detect divergence. */
 int aeostore_digest(struct aeostore *s, const char *origin, uint8_t out[AEO_DIGEST_LEN]) PS_WUR;
+/* The same over the records with seq <= upto only (the register as it was at seq upto). */
+int aeostore_digest_upto(struct aeostore *s, const char *origin, uint64_t upto,
+                         uint8_t out[AEO_DIGEST_LEN]) PS_WUR;
+
+/* A fetched feed response, verified and parsed (not applied). */
+struct aeostore_fetched {
+    struct aeo_batch batch;
+    char signer[AEOSTORE_SIGNER_MAX];
+    uint8_t *jws; /* a copy of the JWS, kept as evidence */
+    size_t jwslen;
+};
+/* The checks of aeostore_ingest without applying: the JWS against roots at now, the batch. */
+int aeostore_verify(struct aeostore *s, X509_STORE *roots, const uint8_t *jws, size_t len,
+                    int64_t now, struct aeostore_fetched *f, char *err, size_t errlen) PS_WUR;
+void aeostore_fetched_free(struct aeostore_fetched *f);
+/* Full re-sync: replace origin's whole copy by the batches f[0..n) (which must run from seq 1
+ * without gaps) in one transaction, so lookups see the old copy until the new one is complete,
+ * and nothing changes on any error. */
+int aeostore_replace(struct aeostore *s, const char *partner, const char *origin,
+                     const struct aeostore_fetched *f, size_t n, int64_t fetched_at, char *err,
+                     size_t errlen) PS_WUR;
 
 /* ---- lookups ---- */
 

@@ -63,11 +63,19 @@ typedef void (*api_jws_cb)(void *ctx, int status, const struct buf *jws, uint64_
                            const char *err);
 int api_jws_sign(struct worker *w, const uint8_t *payload, size_t len, const char *typ,
                  enum jws_form form, api_jws_cb cb, void *ctx, char *err, size_t errlen);
+/* The same with any keyholder client (the courier's). */
+struct config;
+struct keyreg;
+struct kh_client;
+int api_jws_sign_kh(const struct config *cfg, const struct keyreg *reg, struct kh_client *kh,
+                    const uint8_t *payload, size_t len, const char *typ, enum jws_form form,
+                    api_jws_cb cb, void *ctx, char *err, size_t errlen);
 /* api_tsa.c */
 void api_tsa(struct request *r, const char *tail);
 /* api_aeo.c: AEO register import, signed feed, partner notifications, operator lookups */
 void api_aeo_register(struct request *r, const char *tail);
 void api_aeo_feed(struct request *r, const char *tail);
+void api_aeo_digest(struct request *r, const char *tail);
 void api_aeo_notify(struct request *r, const char *tail);
 void api_aeo_operator(struct request *r, const char *tail);
 /* api_p2p.c */

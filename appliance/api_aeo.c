@@ -7,6 +7,8 @@
  *                                    (typ aeo-batch+jws, ES256 with exchange_key, flattened
  *                                    JSON; &form=compact for the compact serialisation)
  *   POST /v1/aeo/notify              partners: {"origin","seq"}: the caller has news
+ *   GET  /v1/aeo/digest?seq=         partners: our register's digest as of seq (divergence
+ *                                    check)
  *   GET  /v1/aeo/operators/{aeo_id}  officers: status at ?at= (a date or a timestamp), with
  *                                    provenance; our register first, then partners' copies
  *
@@ -20,6 +22,7 @@
 #include "../protocol/strnum.h"
 #include "../protocol/timefmt.h"
 #include "aeostore.h"
+#include "courier.h"
 #include "api.h"
 #include "log.h"
 #include "worker.h"
@@ -100,6 +103,8 @@ void api_aeo_register(struct request *r, const char *tail)
     }
     log_info("AEO import by %s: %zu records, %zu changes, register at seq %llu", r->officer,
              res.imported, res.changed, (unsigned long long)res.last_seq);
+    if (res.changed > 0)
+        courier_wake(); /* the courier notifies the partners */
     http_respond_json(r, 200,
                       json_pack("{s:I,s:I,s:I,s:I}", "imported", (json_int_t)res.imported,
                                 "changed", (json_int_t)res.changed, "first_seq",
@@ -209,6 +214,44 @@ out:
     buf_free(&payload);
 }
 
+/* ---- GET /v1/aeo/digest?seq= ---- */
+
+/* Partners: the digest of our register as it was at seq (default: now), which their copy must
+ * match once it has applied up to seq. Not signed: the mutual TLS channel says who answers, and
+ * a wrong digest can only cause a re-sync of signed batches. */
+void api_aeo_digest(struct request *r, const char *tail)
+{
+    uint8_t d[AEO_DIGEST_LEN];
+    char hex[2 * AEO_DIGEST_LEN + 1];
+    struct aeostore *s;
+    long long seq = -1;
+    uint64_t last;
+
+    (void)tail;
+    if (query_num(r, "seq", 0, (long long)AEO_SEQ_MAX, &seq) != 0 || (s = store_or_503(r)) == NULL)
+        return;
+    if (aeostore_own_last(s, &last) != PS_OK) {
+        http_error(r, 503, "storage_unavailable", "the AEO register cannot be read");
+        return;
+    }
+    if (seq < 0)
+        seq = (long long)last;
+    if ((uint64_t)seq > last) {
+        http_error(r, 409, "after_beyond_end", "seq=%lld but this register ends at seq %llu", seq,
+                   (unsigned long long)last);
+        return;
+    }
+    if (aeostore_digest_upto(s, NULL, (uint64_t)seq, d) != PS_OK) {
+        http_error(r, 503, "storage_unavailable", "the AEO register cannot be read");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(d); i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    http_respond_json(r, 200,
+                      json_pack("{s:s,s:I,s:I,s:s}", "origin", r->w->cfg->aeo_origin, "seq",
+                                (json_int_t)seq, "last_seq", (json_int_t)last, "digest", hex));
+}
+
 /* ---- POST /v1/aeo/notify ---- */
 
 void api_aeo_notify(struct request *r, const char *tail)
@@ -250,6 +293,8 @@ void api_aeo_notify(struct request *r, const char *tail)
     http_respond_json(r, 202,
                       json_pack("{s:s,s:I,s:I}", "origin", origin, "seq", seq, "last_applied",
                                 (json_int_t)st.last_seq));
+    if ((uint64_t)seq > st.last_seq)
+        courier_wake(); /* the puller fetches now */
 out:
     json_decref(root);
 }

@@ -46,8 +46,14 @@ static void jws_signed(void *ctx, int status, const uint8_t *p, size_t len)
 int api_jws_sign(struct worker *w, const uint8_t *payload, size_t len, const char *typ,
                  enum jws_form form, api_jws_cb cb, void *ctx, char *err, size_t errlen)
 {
-    const struct key_entry *k =
-        w->cfg->exchange_key ? keyreg_find(&w->reg, w->cfg->exchange_key) : NULL;
+    return api_jws_sign_kh(w->cfg, &w->reg, w->kh, payload, len, typ, form, cb, ctx, err, errlen);
+}
+
+int api_jws_sign_kh(const struct config *cfg, const struct keyreg *reg, struct kh_client *kh,
+                    const uint8_t *payload, size_t len, const char *typ, enum jws_form form,
+                    api_jws_cb cb, void *ctx, char *err, size_t errlen)
+{
+    const struct key_entry *k = cfg->exchange_key ? keyreg_find(reg, cfg->exchange_key) : NULL;
     struct jws_params prm;
     struct jws_job *j;
     const uint8_t *tbs, *dp[1];
@@ -78,8 +84,8 @@ int api_jws_sign(struct worker *w, const uint8_t *payload, size_t len, const cha
     jws_sign_tbs(&j->s, &tbs, &tl);
     dp[0] = tbs;
     dl[0] = (uint8_t)tl;
-    if ((rc = kh_sign(w->kh, CFG_OWNER_EXCHANGE, k->cfg->id, ALG_ECDSA_SHA256, dp, dl, 1,
-                      jws_signed, j)) != PS_OK) {
+    if ((rc = kh_sign(kh, CFG_OWNER_EXCHANGE, k->cfg->id, ALG_ECDSA_SHA256, dp, dl, 1, jws_signed,
+                      j)) != PS_OK) {
         snprintf(err, errlen, "the signing service is unavailable");
         jws_signing_free(&j->s);
         free(j);

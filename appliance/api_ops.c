@@ -13,7 +13,7 @@
 void api_partners(struct request *r, const char *tail)
 {
     (void)tail;
-    http_respond_json(r, 200, json_pack("{s:o}", "partners", courier_links_json()));
+    http_respond_json(r, 200, json_pack("{s:o}", "partners", courier_links_json(r->w->cfg)));
 }
 
 /* Who the client certificate says the caller is: for pairing and support. */

@@ -31,6 +31,7 @@
 #include "../protocol/timefmt.h"
 #include "api.h"
 #include "log.h"
+#include "courier.h"
 #include "p2pstore.h"
 #include "worker.h"
 
@@ -419,6 +420,7 @@ void api_p2p_outbox(struct request *r, const char *tail)
              (unsigned long long)e.seq, p2p_type_name(e.type), p2p_priority_name(e.priority),
              r->officer ? r->officer : "-");
     http_respond_json(r, 202, p2pstore_get(s, e.id, now));
+    courier_wake();
 out:
     p2p_envelope_free(&e);
 }

@@ -68,6 +68,8 @@ const char *const config_directives[] = {"listen",
                                          "officer",
                                          "partner",
                                          "aeo_origin",
+                                         "aeo_poll_interval",
+                                         "aeo_digest_interval",
                                          "p2p_name",
                                          NULL};
 
@@ -96,6 +98,8 @@ static void cfg_defaults(struct config *cfg)
     cfg->connection_rate = 100;
     cfg->tsa_accuracy_ms = 1000;
     cfg->checkpoint_interval = 10;
+    cfg->aeo_poll_interval = 60;
+    cfg->aeo_digest_interval = 3600;
     cfg->evidence_max_files = 100;
     cfg->evidence_max_file = 20 * 1024 * 1024;
     cfg->evidence_max_total = 64 * 1024 * 1024;
@@ -416,6 +420,8 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         NUM("connection_rate", 0, 1000000, connection_rate, NUM_UINT),
         NUM("tsa_accuracy_ms", 0, 3600000, tsa_accuracy_ms, NUM_UINT),
         NUM("checkpoint_interval", 1, 86400, checkpoint_interval, NUM_UINT),
+        NUM("aeo_poll_interval", 1, 86400, aeo_poll_interval, NUM_UINT),
+        NUM("aeo_digest_interval", 1, 604800, aeo_digest_interval, NUM_UINT),
         NUM("evidence_max_files", 1, 10000, evidence_max_files, NUM_SIZE),
         NUM("evidence_max_file", 1, 1LL << 30, evidence_max_file, NUM_SIZE),
         NUM("evidence_max_total", 1, 1LL << 30, evidence_max_total, NUM_SIZE),

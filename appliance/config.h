@@ -117,6 +117,8 @@ struct config {
     struct cfg_officer officers[CFG_MAX_OFFICERS];
     size_t nofficers;
     char *aeo_origin; /* our AEO feed's origin (default: ledger_origin before its first '/') */
+    unsigned aeo_poll_interval;   /* seconds between feed pulls per partner, without notify */
+    unsigned aeo_digest_interval; /* seconds between register digest comparisons */
 };
 
 /* Parse text; on error returns PS_E_CONFIG with "line N: reason" in err. */

@@ -1,37 +1,77 @@
 #include "courier.h"
 
-#include <pthread.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/rand.h>
 
+#include "../hsm/ipc.h"
+#include "api.h"
 #include "log.h"
+#include "privsep.h"
+#include "worker.h"
 
-#define MAX_TASKS 8
+/* ---- in the workers ---- */
 
-struct link {
-    int checked, ok;
-    long status;
-    char as[65];     /* the partner id the partner's appliance sees us as */
-    char error[256]; /* why the link is down */
-    time_t checked_at;
-};
+static int wake_fd = -1;
+
+void courier_set_wake_fd(int fd)
+{
+    wake_fd = fd;
+}
+
+void courier_wake(void)
+{
+    char b = 1;
+
+    if (wake_fd >= 0 && write(wake_fd, &b, 1) < 0 && errno != EAGAIN)
+        log_debug("courier wake: %s", strerror(errno));
+}
+
+static void links_path(const struct config *cfg, char *p, size_t n)
+{
+    snprintf(p, n, "%s/courier/links.json", cfg->state_dir);
+}
+
+json_t *courier_links_json(const struct config *cfg)
+{
+    char path[4096];
+    json_t *saved, *a = json_array();
+
+    links_path(cfg, path, sizeof(path));
+    saved = json_load_file(path, 0, NULL);
+    for (size_t i = 0; i < cfg->npartners; i++) {
+        const struct cfg_partner *p = &cfg->partners[i];
+        json_t *l = json_object_get(saved, p->id);
+
+        if (json_is_object(l) &&
+            json_equal(json_object_get(l, "url"), p->url ? json_string(p->url) : json_null())) {
+            json_array_append(a, l);
+            continue;
+        }
+        json_array_append_new(a, json_pack("{s:s,s:s?,s:b,s:b}", "partner", p->id, "url", p->url,
+                                           "checked", 0, "ok", 0));
+    }
+    json_decref(saved);
+    return a;
+}
+
+/* ---- requests ---- */
 
 static struct {
-    const struct config *cfg;
     struct buf cert, key;
     struct buf root[CFG_MAX_PARTNERS];
-    struct link link[CFG_MAX_PARTNERS];
-    courier_task_fn task[MAX_TASKS];
-    void *task_ctx[MAX_TASKS];
-    int ntasks;
-    int woken, running;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-} C = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    CURL *h[CFG_MAX_PARTNERS]; /* one handle (and so one kept connection) per partner */
+    volatile sig_atomic_t stop;
+} C;
 
 static int slurp(const char *path, struct buf *b, char *err, size_t errlen)
 {
@@ -54,26 +94,6 @@ static int slurp(const char *path, struct buf *b, char *err, size_t errlen)
     return PS_OK;
 }
 
-int courier_init(const struct config *cfg, char *err, size_t errlen)
-{
-    int r;
-
-    C.cfg = cfg;
-    if (cfg->partner_cert == NULL)
-        return PS_OK;
-    if ((r = slurp(cfg->partner_cert, &C.cert, err, errlen)) != PS_OK ||
-        (r = slurp(cfg->partner_key, &C.key, err, errlen)) != PS_OK)
-        return r;
-    for (size_t i = 0; i < cfg->npartners; i++)
-        if ((r = slurp(cfg->partners[i].root, &C.root[i], err, errlen)) != PS_OK)
-            return r;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(err, errlen, "libcurl cannot start");
-        return PS_E_CRYPTO;
-    }
-    return PS_OK;
-}
-
 static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 {
     struct courier_resp *out = ctx;
@@ -81,10 +101,31 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
     return buf_append(&out->body, p, size * n) == PS_OK ? size * n : 0;
 }
 
-int courier_request(const struct cfg_partner *p, const char *method, const char *path,
+void courier_resp_free(struct courier_resp *r)
+{
+    buf_free(&r->body);
+}
+
+void courier_resp_why(const struct courier_resp *r, char *why, size_t n)
+{
+    json_t *j = json_loadb((const char *)r->body.data, r->body.len, 0, NULL);
+    json_t *e = json_object_get(j, "error");
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+
+    if (r->status == 0)
+        snprintf(why, n, "%s", r->error);
+    else if (code)
+        snprintf(why, n, "%ld %s: %s", r->status, code, msg ? msg : "");
+    else
+        snprintf(why, n, "the partner answered %ld", r->status);
+    json_decref(j);
+}
+
+int courier_request(struct courier *cr, size_t i, const char *method, const char *path,
                     const char *ctype, const void *body, size_t len, struct courier_resp *out)
 {
-    size_t i = (size_t)(p - C.cfg->partners);
+    const struct cfg_partner *p = &cr->cfg->partners[i];
     struct curl_blob cert = {C.cert.data, C.cert.len, CURL_BLOB_NOCOPY};
     struct curl_blob key = {C.key.data, C.key.len, CURL_BLOB_NOCOPY};
     struct curl_blob root;
@@ -96,13 +137,15 @@ int courier_request(const struct cfg_partner *p, const char *method, const char 
 
     memset(out, 0, sizeof(*out));
     buf_init(&out->body, COURIER_MAX_BODY);
-    if (C.cert.len == 0 || i >= C.cfg->npartners || p->url == NULL) {
+    if (C.cert.len == 0 || i >= cr->cfg->npartners || p->url == NULL) {
         snprintf(out->error, sizeof(out->error),
                  C.cert.len == 0 ? "no partner_cert configured" : "the partner has no url=");
         return PS_E_UNAVAIL;
     }
-    if ((c = curl_easy_init()) == NULL)
+    if (C.h[i] == NULL && (C.h[i] = curl_easy_init()) == NULL)
         return PS_E_NOMEM;
+    c = C.h[i];
+    curl_easy_reset(c); /* options only: the connection cache stays */
     root.data = C.root[i].data;
     root.len = C.root[i].len;
     root.flags = CURL_BLOB_NOCOPY;
@@ -142,123 +185,292 @@ int courier_request(const struct cfg_partner *p, const char *method, const char 
     } else {
         snprintf(out->error, sizeof(out->error), "%s", curl_easy_strerror(rc));
     }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(hdr);
-    curl_easy_cleanup(c);
     return rc == CURLE_OK ? PS_OK : PS_E_UNAVAIL;
 }
 
-/* The built-in task: can we reach each partner, and does it see us as its partner? */
-static void check_links(void *ctx)
+int64_t courier_backoff_ms(unsigned failures, int64_t base_ms, int64_t cap_ms)
 {
-    (void)ctx;
-    for (size_t i = 0; i < C.cfg->npartners; i++) {
-        const struct cfg_partner *p = &C.cfg->partners[i];
-        struct courier_resp r;
-        struct link l;
-        json_t *j = NULL;
+    int64_t d = base_ms;
+    uint16_t r = 0;
 
-        memset(&l, 0, sizeof(l));
-        l.checked = 1;
-        l.checked_at = time(NULL);
+    for (unsigned i = 1; i < failures && d < cap_ms; i++)
+        d *= 2;
+    if (d > cap_ms)
+        d = cap_ms;
+    if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+        r = 0x8000;
+    return d / 2 + (d / 2) * r / 65535;
+}
+
+/* ---- the keyholder, synchronously ---- */
+
+struct kh_wait {
+    int done, status;
+    struct buf reply;
+    char err[256];
+};
+
+static void on_ctl(struct courier *c)
+{
+    uint8_t tag;
+    int fd, r;
+
+    while ((r = privsep_recv_fd(c->ctl_fd, &tag, &fd)) == 1) {
+        if (tag == 'K' && fd >= 0) {
+            kh_client_set_fd(c->kh, fd);
+            log_info("keyholder channel re-established");
+        } else if (fd >= 0) {
+            close(fd);
+        }
+    }
+    if (r < 0)
+        C.stop = 1; /* the parent is gone */
+}
+
+/* Pump the keyholder socket until w is answered (the client expires it after its timeout). */
+static int kh_wait(struct courier *c, struct kh_wait *w)
+{
+    while (!w->done && !C.stop) {
+        struct pollfd pf[2] = {{kh_client_fd(c->kh), POLLIN, 0}, {c->ctl_fd, POLLIN, 0}};
+
+        if (kh_client_flush(c->kh))
+            pf[0].events |= POLLOUT;
+        if (poll(pf, 2, 200) < 0 && errno != EINTR)
+            break;
+        if (pf[1].revents)
+            on_ctl(c);
+        if (pf[0].revents & (POLLIN | POLLHUP | POLLERR))
+            kh_client_on_readable(c->kh);
+        kh_client_set_time(c->kh, mono_now());
+        kh_client_expire(c->kh);
+    }
+    if (!w->done) {
+        snprintf(w->err, sizeof(w->err), "stopping");
+        return PS_E_UNAVAIL;
+    }
+    return w->status;
+}
+
+static void on_jws(void *ctx, int status, const struct buf *jws, uint64_t seq, const char *err)
+{
+    struct kh_wait *w = ctx;
+
+    (void)seq;
+    w->done = 1;
+    w->status = status;
+    if (status == PS_OK)
+        w->status = buf_append(&w->reply, jws->data, jws->len);
+    else
+        snprintf(w->err, sizeof(w->err), "%s", err);
+}
+
+int courier_jws_sign(struct courier *c, const uint8_t *payload, size_t len, const char *typ,
+                     int compact, struct buf *out, char *err, size_t errlen)
+{
+    struct kh_wait w;
+    int rc;
+
+    memset(&w, 0, sizeof(w));
+    buf_init(&w.reply, JWS_MAX_LEN);
+    kh_client_set_time(c->kh, mono_now());
+    rc = api_jws_sign_kh(c->cfg, &c->reg, c->kh, payload, len, typ,
+                         compact ? JWS_COMPACT : JWS_FLATTENED, on_jws, &w, err, errlen);
+    if (rc == PS_OK && (rc = kh_wait(c, &w)) != PS_OK)
+        snprintf(err, errlen, "%s", w.err);
+    if (rc == PS_OK) {
+        buf_reset(out);
+        rc = buf_append(out, w.reply.data, w.reply.len);
+    }
+    buf_free(&w.reply);
+    return rc;
+}
+
+static void on_leaf(void *ctx, int status, const uint8_t *p, size_t len)
+{
+    struct kh_wait *w = ctx;
+
+    w->done = 1;
+    w->status = status;
+    if (status != PS_OK)
+        snprintf(w->err, sizeof(w->err), "%.*s", len > 200 ? 200 : (int)len, (const char *)p);
+    else if (buf_append(&w->reply, p, len) != PS_OK)
+        w->status = PS_E_NOMEM;
+}
+
+int courier_ledger_append(struct courier *c, const char *leaf, uint64_t *index, char *err,
+                          size_t errlen)
+{
+    struct kh_wait w;
+    struct ipc_ledger l;
+    int rc;
+
+    memset(&w, 0, sizeof(w));
+    buf_init(&w.reply, IPC_MAX_PAYLOAD);
+    kh_client_set_time(c->kh, mono_now());
+    rc = kh_ledger(c->kh, IPC_LEDGER_APPEND, 0, 0, leaf, strlen(leaf), on_leaf, &w);
+    if (rc != PS_OK)
+        snprintf(err, errlen, "the keyholder is unavailable");
+    else if ((rc = kh_wait(c, &w)) != PS_OK)
+        snprintf(err, errlen, "ledger: %s", w.err);
+    else if ((rc = ipc_ledger_reply_decode(w.reply.data, w.reply.len, &l)) != PS_OK)
+        snprintf(err, errlen, "ledger: malformed reply");
+    else
+        *index = l.a;
+    buf_free(&w.reply);
+    return rc;
+}
+
+/* ---- link checks ---- */
+
+static int64_t check_links(struct courier *c)
+{
+    json_t *all = json_object();
+    char path[4096], tmp[4200];
+
+    for (size_t i = 0; i < c->cfg->npartners; i++) {
+        const struct cfg_partner *p = &c->cfg->partners[i];
+        struct courier_resp r;
+        const char *as = NULL;
+        json_t *j = NULL;
+        char why[300] = "";
+        int ok = 0;
+
         if (p->url == NULL)
             continue;
-        if (courier_request(p, "GET", "/v1/whoami", NULL, NULL, 0, &r) == PS_OK) {
-            const char *as;
-
-            l.status = r.status;
+        if (courier_request(c, i, "GET", "/v1/whoami", NULL, NULL, 0, &r) == PS_OK) {
             j = json_loadb((const char *)r.body.data, r.body.len, 0, NULL);
             as = json_string_value(json_object_get(j, "partner"));
-            snprintf(l.as, sizeof(l.as), "%s", as ? as : "");
-            l.ok = r.status == 200 && as != NULL;
-            if (!l.ok)
-                snprintf(l.error, sizeof(l.error),
-                         r.status == 200 ? "the partner does not see us as a partner"
-                                         : "the partner answered %ld",
-                         r.status);
-            json_decref(j);
-        } else {
-            snprintf(l.error, sizeof(l.error), "%s", r.error);
+            ok = r.status == 200 && as != NULL;
+            if (!ok && r.status == 200)
+                snprintf(why, sizeof(why), "the partner does not see us as a partner");
         }
-        buf_free(&r.body);
-        pthread_mutex_lock(&C.lock);
-        if (!l.ok && C.link[i].ok)
-            log_warnx("partner %s: link down: %s", p->id, l.error);
-        else if (l.ok && !C.link[i].ok)
-            log_info("partner %s: link up (it sees us as '%s')", p->id, l.as);
-        C.link[i] = l;
-        pthread_mutex_unlock(&C.lock);
+        if (!ok && why[0] == 0)
+            courier_resp_why(&r, why, sizeof(why));
+        json_object_set_new(all, p->id,
+                            json_pack("{s:s,s:s,s:b,s:b,s:I,s:s?,s:I,s:s?}", "partner", p->id,
+                                      "url", p->url, "checked", 1, "ok", ok, "status",
+                                      (json_int_t)r.status, "as", as, "checked_at",
+                                      (json_int_t)(c->now_ms / 1000), "error", ok ? NULL : why));
+        json_decref(j);
+        courier_resp_free(&r);
     }
+    links_path(c->cfg, path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if (json_dump_file(all, tmp, JSON_COMPACT) != 0 || rename(tmp, path) != 0)
+        log_warnx("cannot write %s", path);
+    json_decref(all);
+    return 10000;
 }
 
-json_t *courier_links_json(void)
+/* ---- the process ---- */
+
+static void on_term(int sig)
 {
-    json_t *a = json_array();
-
-    pthread_mutex_lock(&C.lock);
-    for (size_t i = 0; C.cfg && i < C.cfg->npartners; i++) {
-        const struct link *l = &C.link[i];
-
-        json_array_append_new(a, json_pack("{s:s,s:s?,s:b,s:b,s:I,s:s?,s:I,s:s?}", "partner",
-                                           C.cfg->partners[i].id, "url", C.cfg->partners[i].url,
-                                           "checked", l->checked, "ok", l->ok, "status",
-                                           (json_int_t)l->status, "as", l->as[0] ? l->as : NULL,
-                                           "checked_at", (json_int_t)l->checked_at, "error",
-                                           l->error[0] ? l->error : NULL));
-    }
-    pthread_mutex_unlock(&C.lock);
-    return a;
+    (void)sig;
+    C.stop = 1;
 }
 
-int courier_add_task(courier_task_fn fn, void *ctx)
+int64_t courier_now_ms(void)
 {
-    if (C.ntasks == MAX_TASKS)
-        return PS_E_LIMIT;
-    C.task[C.ntasks] = fn;
-    C.task_ctx[C.ntasks++] = ctx;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int load(struct courier *c, char *err, size_t errlen)
+{
+    int r;
+
+    if (c->cfg->partner_cert == NULL) {
+        snprintf(err, errlen, "no partner_cert is configured: no calls to partners");
+        return PS_E_CONFIG;
+    }
+    if ((r = slurp(c->cfg->partner_cert, &C.cert, err, errlen)) != PS_OK ||
+        (r = slurp(c->cfg->partner_key, &C.key, err, errlen)) != PS_OK)
+        return r;
+    for (size_t i = 0; i < c->cfg->npartners; i++)
+        if ((r = slurp(c->cfg->partners[i].root, &C.root[i], err, errlen)) != PS_OK)
+            return r;
+    if (keyreg_load(c->cfg, &c->reg, err, errlen) != PS_OK ||
+        partner_trust_load(c->cfg, &c->partners, err, errlen) != PS_OK)
+        return PS_E_CONFIG;
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "libcurl cannot start");
+        return PS_E_CRYPTO;
+    }
     return PS_OK;
 }
 
-void courier_wake(void)
+int courier_main(const struct config *cfg, int ctl_fd, int kh_fd, int wake_rd)
 {
-    pthread_mutex_lock(&C.lock);
-    C.woken = 1;
-    pthread_cond_signal(&C.cond);
-    pthread_mutex_unlock(&C.lock);
-}
+    struct courier c;
+    struct p2p_courier *p2p;
+    struct aeo_pull *aeo;
+    char err[512];
+    int64_t next_links = 0, next_p2p = 0, next_aeo = 0;
 
-static void *courier_thread(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        struct timespec until;
+    memset(&c, 0, sizeof(c));
+    log_setproc("courier");
+    privsep_harden();
+    privsep_child_signals(on_term);
+    c.cfg = cfg;
+    c.ctl_fd = ctl_fd;
+    if (load(&c, err, sizeof(err)) != PS_OK)
+        fatalx("%s", err);
+    /* partner_key is in memory: drop to the workers' user */
+    if (privsep_drop(cfg->user) != PS_OK)
+        fatalx("cannot drop privileges");
+    if ((c.kh = kh_client_new()) == NULL)
+        fatal("setup");
+    kh_client_set_fd(c.kh, kh_fd);
+    kh_client_set_timeouts(c.kh, cfg->keyholder_timeout, 2);
+    p2p = p2p_courier_new(&c);
+    aeo = aeo_pull_new(&c);
+    if (privsep_sandbox_courier() != PS_OK)
+        fatalx("cannot install the seccomp filter");
+    log_info("running");
+    while (!C.stop) {
+        struct pollfd pf[2] = {{wake_rd, POLLIN, 0}, {ctl_fd, POLLIN, 0}};
+        int64_t now = courier_now_ms(), next;
+        char drain[256];
 
-        for (int i = 0; i < C.ntasks; i++)
-            C.task[i](C.task_ctx[i]);
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += COURIER_INTERVAL;
-        pthread_mutex_lock(&C.lock);
-        while (!C.woken && pthread_cond_timedwait(&C.cond, &C.lock, &until) == 0)
-            ;
-        C.woken = 0;
-        pthread_mutex_unlock(&C.lock);
+        c.now_ms = now;
+        if (now >= next_links)
+            next_links = now + check_links(&c);
+        if (p2p && (c.woken || now >= next_p2p))
+            next_p2p = courier_now_ms() + p2p_courier_run(p2p);
+        if (aeo && (c.woken || now >= next_aeo))
+            next_aeo = courier_now_ms() + aeo_pull_run(aeo);
+        c.woken = 0;
+        next = next_links;
+        if (p2p && next_p2p < next)
+            next = next_p2p;
+        if (aeo && next_aeo < next)
+            next = next_aeo;
+        next -= courier_now_ms();
+        if (next < 0)
+            next = 0;
+        if (poll(pf, 2, (int)(next > 60000 ? 60000 : next)) < 0 && errno != EINTR)
+            fatal("poll");
+        if (pf[0].revents) {
+            while (read(wake_rd, drain, sizeof(drain)) > 0)
+                ;
+            c.woken = 1;
+        }
+        if (pf[1].revents)
+            on_ctl(&c);
+        /* keep the keyholder channel's input drained (late replies after a timeout) */
+        kh_client_on_readable(c.kh);
     }
-    return NULL;
-}
-
-int courier_start(void)
-{
-    pthread_t t;
-    pthread_attr_t a;
-    int r;
-
-    if (C.cfg == NULL || C.cfg->npartners == 0 || C.cert.len == 0 || C.running)
-        return PS_OK;
-    if ((r = courier_add_task(check_links, NULL)) != PS_OK)
-        return r;
-    pthread_attr_init(&a);
-    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-    r = pthread_create(&t, &a, courier_thread, NULL) == 0 ? PS_OK : PS_E_IO;
-    pthread_attr_destroy(&a);
-    C.running = r == PS_OK;
-    return r;
+    p2p_courier_free(p2p);
+    aeo_pull_free(aeo);
+    for (size_t i = 0; i < CFG_MAX_PARTNERS; i++)
+        if (C.h[i])
+            curl_easy_cleanup(C.h[i]);
+    kh_client_free(c.kh);
+    log_info("stopped");
+    return 0;
 }

@@ -1,35 +1,58 @@
 /*
- * courier.h - outbound HTTP/2 calls to partner appliances (AEO feed pulls, P2P deliveries,
- * link checks), from one thread in worker 0, never from the event loop.
+ * courier.h - the courier process: every outbound HTTP/2 call to partner appliances (P2P
+ * deliveries, AEO feed pulls and notifies, link checks), in a child of its own.
  *
- * libcurl (HTTP/2 over TLS 1.2+, ALPN h2 only) presents this appliance's partner certificate
- * (partner_cert / partner_key, loaded into memory before the privilege drop) and trusts, for
- * each partner, only that partner's pinned root (partner root=), with the host name of its
- * url= checked. So a partner URL answered by anyone else fails the handshake.
+ * Why a process: the calls need sockets and connect, which the workers' seccomp filter
+ * forbids, and a slow or hostile partner must never hold up request handling. The courier
+ * runs as the workers' user under its own filter (privsep_sandbox_courier: outbound TCP, no
+ * listening socket, no exec), holds no TLS server key, and has its own keyholder channel,
+ * restricted by the keyholder to the exchange key (@exchange) and the partner leaf types.
+ * It works from the stores the workers write (state_dir/p2p, state_dir/aeo) and is woken by
+ * them through a pipe (courier_wake) when they store news: an outbox message, a notify, an
+ * import. Otherwise it runs its tasks every COURIER_INTERVAL seconds.
  *
- * The thread runs the registered tasks every COURIER_INTERVAL seconds and whenever
- * courier_wake() is called (a handler saw news: a notify, a new outbox message). Tasks may
- * block (courier_request is blocking); they must not touch the worker's event loop, its
- * keyholder client or its connections. Each task keeps its own SQLite connections.
+ * libcurl (HTTP/2 over TLS 1.2+, ALPN h2 only) presents partner_cert / partner_key and trusts,
+ * for each partner, only that partner's pinned root (partner root=), with the host name of
+ * its url= checked. One connection per partner is kept open between calls.
  *
- * The built-in task checks every partner's link: GET /v1/whoami at the partner, which tells
- * whether the TLS pairing works both ways (they must see us as their partner). The result is
- * read with courier_links_json (GET /v1/partners).
+ * The link check (GET /v1/whoami at each partner: does it see us as its partner?) is written
+ * to state_dir/courier/links.json, which GET /v1/partners shows.
  */
 #ifndef PS_COURIER_H
 #define PS_COURIER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
+#include "../certs/keyreg.h"
+#include "../certs/partner.h"
+#include "../hsm/kh_client.h"
 #include "../protocol/buf.h"
 #include "../protocol/err.h"
 #include "config.h"
 
-#define COURIER_INTERVAL 10 /* seconds between task runs when nobody wakes the thread */
+#define COURIER_INTERVAL 10 /* seconds between task runs when nobody wakes the courier */
 #define COURIER_TIMEOUT  10 /* seconds for one request, connection included */
 #define COURIER_MAX_BODY (16 * 1024 * 1024)
+
+/* ---- in the workers ---- */
+
+/* The write end of the wake pipe (non-blocking), set by the worker at start. */
+void courier_set_wake_fd(int fd);
+/* Tell the courier there is news (any thread; a full pipe means a wake is pending). */
+void courier_wake(void);
+/* The partner links as the courier last checked them:
+ * [{"partner","url","checked","ok","status","as","checked_at","error"}]. */
+json_t *courier_links_json(const struct config *cfg);
+
+/* ---- the courier process ---- */
+
+/* Runs the courier; returns its exit status. ctl_fd: from the parent (a new keyholder socket
+ * after a keyholder restart, tag 'K'); kh_fd: its keyholder channel; wake_fd: read end of the
+ * wake pipe. */
+int courier_main(const struct config *cfg, int ctl_fd, int kh_fd, int wake_fd);
 
 struct courier_resp {
     long status;     /* HTTP status, 0 when no answer came */
@@ -38,25 +61,50 @@ struct courier_resp {
     char ctype[128]; /* the answer's content type */
 };
 
-/* Before the privilege drop: read partner_cert, partner_key and every partner's root. Without
- * partner_cert nothing is loaded and courier_request fails with PS_E_UNAVAIL. */
-int courier_init(const struct config *cfg, char *err, size_t errlen) PS_WUR;
+/* What the tasks share (courier process only). */
+struct courier {
+    const struct config *cfg;
+    struct keyreg reg;
+    struct partner_trust partners;
+    struct kh_client *kh;
+    int ctl_fd;
+    int64_t now_ms; /* wall clock at the start of this round */
+    int woken;      /* this round was started by a wake, not the timer */
+};
 
-/* One request to partner p (blocking, courier thread only): METHOD url-of-p + path, with an
- * optional body of content type ctype. out is initialised here; buf_free(&out->body) after. */
-int courier_request(const struct cfg_partner *p, const char *method, const char *path,
+/* One request to partner i (blocking): METHOD url + path, with an optional body of content
+ * type ctype. out is initialised here; buf_free(&out->body) after. PS_OK when an answer came
+ * (any status). */
+int courier_request(struct courier *c, size_t i, const char *method, const char *path,
                     const char *ctype, const void *body, size_t len,
                     struct courier_resp *out) PS_WUR;
+void courier_resp_free(struct courier_resp *r);
+/* The "message" (else "code") of a JSON error body, or the status, into why. */
+void courier_resp_why(const struct courier_resp *r, char *why, size_t n);
 
-typedef void (*courier_task_fn)(void *ctx);
-/* Register a task (before courier_start); at most 8. */
-int courier_add_task(courier_task_fn fn, void *ctx) PS_WUR;
-/* Start the thread (worker 0, after the privilege drop). */
-int courier_start(void) PS_WUR;
-/* Run the tasks soon (any thread; async-signal-unsafe). */
-void courier_wake(void);
+/* Keyholder calls that wait for their answer (at most keyholder_timeout). */
+/* Sign payload as a JWS with exchange_key; out receives it. */
+int courier_jws_sign(struct courier *c, const uint8_t *payload, size_t len, const char *typ,
+                     int compact, struct buf *out, char *err, size_t errlen) PS_WUR;
+/* Append a ledger leaf (a text line ending in \n); *index receives its index. */
+int courier_ledger_append(struct courier *c, const char *leaf, uint64_t *index, char *err,
+                          size_t errlen) PS_WUR;
 
-/* The partner links as JSON: [{"partner","url","ok","status","as","checked_at","error"}]. */
-json_t *courier_links_json(void);
+/* The wall clock in unix milliseconds. */
+int64_t courier_now_ms(void);
+/* Exponential backoff with jitter: base * 2^(failures-1), at most cap, times 0.5..1.0. */
+int64_t courier_backoff_ms(unsigned failures, int64_t base_ms, int64_t cap_ms);
+
+/* The tasks (p2p_courier.c, aeo_pull.c). Each returns the milliseconds until it wants to run
+ * again (a wake runs every task at once anyway). */
+struct p2p_courier;
+struct p2p_courier *p2p_courier_new(struct courier *c);
+int64_t p2p_courier_run(struct p2p_courier *p);
+void p2p_courier_free(struct p2p_courier *p);
+
+struct aeo_pull;
+struct aeo_pull *aeo_pull_new(struct courier *c);
+int64_t aeo_pull_run(struct aeo_pull *p);
+void aeo_pull_free(struct aeo_pull *p);
 
 #endif

@@ -30,6 +30,7 @@
 #include "../certs/trust.h"
 #include "../hsm/keyholder.h"
 #include "config.h"
+#include "courier.h"
 #include "log.h"
 #include "worker.h"
 
@@ -50,6 +51,8 @@ static struct {
     const char *cfg_path;
     struct child kh;
     struct child workers[MAX_WORKERS];
+    struct child courier; /* keyholder slot cfg.workers; runs when partners are configured */
+    int wake[2];          /* workers write a byte to wake[1] when the courier has work */
     volatile sig_atomic_t got_term, got_chld, got_hup;
 } P;
 
@@ -148,13 +151,40 @@ static void send_fd(int sock, uint8_t tag, int fd)
         log_warn("cannot pass a socket to a child");
 }
 
+static int courier_wanted(void)
+{
+    return P.cfg.npartners > 0 && P.cfg.partner_cert != NULL;
+}
+
+/* The child for keyholder slot i: a worker, or the courier after the workers. */
+static struct child *slot_child(int i)
+{
+    return i < P.cfg.workers ? &P.workers[i] : &P.courier;
+}
+
+/* In a new child: close what belongs to the other children (keep slot `keep`'s socket). */
+static void close_siblings(int keep)
+{
+    close_if(&P.kh.ctl);
+    for (int j = 0; j <= P.cfg.workers; j++) {
+        struct child *ch = slot_child(j);
+
+        if (j != keep) {
+            close_if(&ch->kh_end);
+            if (j < P.cfg.workers)
+                close_if(&ch->lfd);
+        }
+        close_if(&ch->ctl);
+    }
+}
+
 /*
- * Start the keyholder with a fresh socket for every worker. Returns 0 when it reports ready;
- * on failure fills err with its reason.
+ * Start the keyholder with a fresh socket for every worker (and the courier). Returns 0 when it
+ * reports ready; on failure fills err with its reason.
  */
 static int start_keyholder(char *err, size_t errlen)
 {
-    int kh_fds[MAX_WORKERS], ready[2], ctl[2], n = P.cfg.workers;
+    int kh_fds[MAX_WORKERS + 1], ready[2], ctl[2], n = P.cfg.workers + courier_wanted();
     char line[600];
     size_t got = 0;
     pid_t pid;
@@ -167,19 +197,17 @@ static int start_keyholder(char *err, size_t errlen)
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
             fatal("socketpair");
         kh_fds[i] = sp[0];
-        close_if(&P.workers[i].kh_end);
-        P.workers[i].kh_end = sp[1];
+        close_if(&slot_child(i)->kh_end);
+        slot_child(i)->kh_end = sp[1];
     }
     if ((pid = fork()) < 0)
         fatal("fork");
     if (pid == 0) {
         close(ready[0]);
         close(ctl[0]);
-        for (int i = 0; i < n; i++) {
-            close_if(&P.workers[i].kh_end);
-            close_if(&P.workers[i].ctl);
-            close_if(&P.workers[i].lfd);
-        }
+        close_siblings(-1);
+        close_if(&P.wake[0]);
+        close_if(&P.wake[1]);
         prctl(PR_SET_NAME, "ps-keyholder", 0, 0, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
         keyholder_main(&P.cfg, kh_fds, n, ready[1], ctl[1]);
@@ -245,14 +273,9 @@ static void start_worker(int i)
         int kh_fd = P.workers[i].kh_end;
 
         close(ctl[0]);
-        close_if(&P.kh.ctl);
-        for (int j = 0; j < P.cfg.workers; j++) {
-            if (j != i) {
-                close_if(&P.workers[j].kh_end);
-                close_if(&P.workers[j].lfd);
-            }
-            close_if(&P.workers[j].ctl);
-        }
+        close_siblings(i);
+        close_if(&P.wake[0]);
+        courier_set_wake_fd(P.wake[1]);
         snprintf(name, sizeof(name), "ps-worker%d", i & 63);
         prctl(PR_SET_NAME, name, 0, 0, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
@@ -266,13 +289,53 @@ static void start_worker(int i)
     P.workers[i].started = mono_now();
 }
 
-/* After a keyholder restart: hand each running worker its new socket. */
+static void start_courier(void)
+{
+    int ctl[2], slot = P.cfg.workers;
+    pid_t pid;
+
+    if (P.courier.kh_end < 0) {
+        int sp[2];
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
+            fatal("socketpair");
+        send_fd(P.kh.ctl, (uint8_t)slot, sp[0]);
+        close(sp[0]);
+        P.courier.kh_end = sp[1];
+    }
+    if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, ctl) != 0)
+        fatal("socketpair");
+    if ((pid = fork()) < 0)
+        fatal("fork");
+    if (pid == 0) {
+        int kh_fd = P.courier.kh_end;
+
+        close(ctl[0]);
+        close_siblings(slot);
+        for (int j = 0; j < P.cfg.workers; j++)
+            close_if(&P.workers[j].lfd);
+        close_if(&P.wake[1]);
+        prctl(PR_SET_NAME, "ps-courier", 0, 0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+        _exit(courier_main(&P.cfg, ctl[1], kh_fd, P.wake[0]));
+    }
+    close(ctl[1]);
+    close_if(&P.courier.ctl);
+    close_if(&P.courier.kh_end);
+    P.courier.ctl = ctl[0];
+    P.courier.pid = pid;
+    P.courier.started = mono_now();
+}
+
+/* After a keyholder restart: hand each running worker (and the courier) its new socket. */
 static void rewire_workers(void)
 {
-    for (int i = 0; i < P.cfg.workers; i++) {
-        if (P.workers[i].pid > 0 && P.workers[i].kh_end >= 0) {
-            send_fd(P.workers[i].ctl, 'K', P.workers[i].kh_end);
-            close_if(&P.workers[i].kh_end);
+    for (int i = 0; i <= P.cfg.workers; i++) {
+        struct child *ch = slot_child(i);
+
+        if (ch->pid > 0 && ch->kh_end >= 0) {
+            send_fd(ch->ctl, 'K', ch->kh_end);
+            close_if(&ch->kh_end);
         }
     }
 }
@@ -304,6 +367,14 @@ static void reap(void)
             if (mono_now() - P.kh.started > 1)
                 P.kh.restarts = 0;
             P.kh.restart_at = mono_now() + backoff(P.kh.restarts++);
+            continue;
+        }
+        if (pid == P.courier.pid) {
+            log_warnx("courier %s; restarting it", how);
+            P.courier.pid = 0;
+            if (mono_now() - P.courier.started > 1)
+                P.courier.restarts = 0;
+            P.courier.restart_at = mono_now() + backoff(P.courier.restarts++);
             continue;
         }
         for (int i = 0; i < P.cfg.workers; i++)
@@ -338,6 +409,10 @@ static void restart_due(void)
             start_worker(i);
             log_info("worker %d restarted", i);
         }
+    if (courier_wanted() && P.courier.pid == 0 && P.kh.pid > 0 && now >= P.courier.restart_at) {
+        start_courier();
+        log_info("courier started");
+    }
 }
 
 static void stop_all(void)
@@ -348,6 +423,8 @@ static void stop_all(void)
     for (int i = 0; i < P.cfg.workers; i++)
         if (P.workers[i].pid > 0)
             kill(P.workers[i].pid, SIGTERM);
+    if (P.courier.pid > 0)
+        kill(P.courier.pid, SIGTERM);
     do {
         alive = 0;
         while (waitpid(-1, NULL, WNOHANG) > 0)
@@ -356,12 +433,17 @@ static void stop_all(void)
             if (P.workers[i].pid > 0 && kill(P.workers[i].pid, 0) == 0 &&
                 waitpid(P.workers[i].pid, NULL, WNOHANG) == 0)
                 alive++;
+        if (P.courier.pid > 0 && kill(P.courier.pid, 0) == 0 &&
+            waitpid(P.courier.pid, NULL, WNOHANG) == 0)
+            alive++;
         if (alive)
             usleep(50000);
     } while (alive && mono_now() < deadline);
     for (int i = 0; i < P.cfg.workers; i++)
         if (P.workers[i].pid > 0)
             kill(P.workers[i].pid, SIGKILL);
+    if (P.courier.pid > 0)
+        kill(P.courier.pid, SIGKILL);
     /* the keyholder last: workers may still be waiting for signatures */
     if (P.kh.pid > 0) {
         kill(P.kh.pid, SIGTERM);
@@ -402,6 +484,8 @@ static void reload(void)
     for (int i = 0; i < P.cfg.workers; i++)
         if (P.workers[i].pid > 0)
             kill(P.workers[i].pid, SIGTERM);
+    if (P.courier.pid > 0)
+        kill(P.courier.pid, SIGTERM);
     if (P.kh.pid > 0)
         kill(P.kh.pid, SIGTERM);
 }
@@ -472,6 +556,9 @@ int main(int argc, char **argv)
     worker_dir("evidence");
     worker_dir("aeo");
     worker_dir("p2p");
+    worker_dir("courier");
+    if (pipe2(P.wake, O_CLOEXEC | O_NONBLOCK) != 0)
+        fatal("pipe");
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
@@ -481,7 +568,7 @@ int main(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
-    P.kh.ctl = -1;
+    P.kh.ctl = P.courier.ctl = P.courier.kh_end = -1;
     for (int i = 0; i < MAX_WORKERS; i++) {
         P.workers[i].ctl = P.workers[i].kh_end = -1;
         P.workers[i].lfd = i < P.cfg.workers ? open_listener(&P.cfg, i == 0) : -1;
@@ -495,6 +582,8 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < P.cfg.workers; i++)
         start_worker(i);
+    if (courier_wanted())
+        start_courier();
     write_pidfile();
     log_info("listening on %s:%d with %d workers", P.cfg.listen_host, P.cfg.listen_port,
              P.cfg.workers);

@@ -8,7 +8,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <linux/audit.h>
@@ -198,13 +200,10 @@ static const struct sock_filter worker_filter[] = {
     SC_ALLOW(__NR_exit_group),
     SC_RET(SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
 };
-#endif
 
-int privsep_sandbox_worker(void)
+static int install(const struct sock_filter *f, size_t n)
 {
-#ifdef PS_AUDIT_ARCH
-    struct sock_fprog prog = {(unsigned short)(sizeof(worker_filter) / sizeof(worker_filter[0])),
-                              (struct sock_filter *)worker_filter};
+    struct sock_fprog prog = {(unsigned short)n, (struct sock_filter *)f};
 
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) {
@@ -212,8 +211,91 @@ int privsep_sandbox_worker(void)
         return PS_E_IO;
     }
     return PS_OK;
+}
+
+#define SC_ARG0 offsetof(struct seccomp_data, args[0])
+
+/*
+ * The courier's additions, inserted before the worker filter's final "EPERM": outbound TCP
+ * (socket for AF_INET/AF_INET6 only, connect), connected socket pairs and threads (libcurl's
+ * resolver). Still no bind, listen, accept of new listeners, exec or ptrace. clone3 answers
+ * ENOSYS so that glibc falls back to clone, whose flags can be checked: threads only.
+ */
+static const struct sock_filter courier_extra[] = {
+    SC_ALLOW(__NR_connect),
+    SC_ALLOW(__NR_socketpair),
+    SC_ALLOW(__NR_set_robust_list),
+#ifdef __NR_rseq
+    SC_ALLOW(__NR_rseq),
+#endif
+#ifdef __NR_clone3
+    SC_IS(__NR_clone3, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+#endif
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 3),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SC_ARG0),
+    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 6), /* to "EPERM" below */
+    SC_RET(SECCOMP_RET_ALLOW),
+    /* socket(): the nr is still loaded when clone did not match */
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 6),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SC_ARG0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET, 3, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 2, 0),
+    SC_RET(SECCOMP_RET_ERRNO | (EAFNOSUPPORT & SECCOMP_RET_DATA)),
+    SC_RET(SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)), /* clone without CLONE_THREAD */
+    SC_RET(SECCOMP_RET_ALLOW),
+};
+#endif
+
+int privsep_sandbox_worker(void)
+{
+#ifdef PS_AUDIT_ARCH
+    return install(worker_filter, sizeof(worker_filter) / sizeof(worker_filter[0]));
 #else
     log_warnx("no seccomp filter for this architecture; workers run without one");
     return PS_OK;
 #endif
+}
+
+int privsep_sandbox_courier(void)
+{
+#ifdef PS_AUDIT_ARCH
+    enum {
+        NW = sizeof(worker_filter) / sizeof(worker_filter[0]),
+        NC = sizeof(courier_extra) / sizeof(courier_extra[0])
+    };
+    struct sock_filter f[NW + NC];
+
+    /* the worker's list minus its final EPERM, the additions, then that EPERM */
+    memcpy(f, worker_filter, (NW - 1) * sizeof(f[0]));
+    memcpy(f + NW - 1, courier_extra, sizeof(courier_extra));
+    f[NW - 1 + NC] = worker_filter[NW - 1];
+    return install(f, NW + NC);
+#else
+    log_warnx("no seccomp filter for this architecture; the courier runs without one");
+    return PS_OK;
+#endif
+}
+
+int privsep_recv_fd(int sock, uint8_t *tag, int *fd)
+{
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {tag, 1};
+    struct msghdr msg = {0};
+    struct cmsghdr *cm;
+    ssize_t n;
+
+    *fd = -1;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof(cbuf);
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n == 0)
+        return -1;
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+            memcpy(fd, CMSG_DATA(cm), sizeof(int));
+    return 1;
 }

@@ -2,6 +2,8 @@
 #ifndef PS_PRIVSEP_H
 #define PS_PRIVSEP_H
 
+#include <stdint.h>
+
 #include "../protocol/err.h"
 
 /* No core dumps, not dumpable (no ptrace by the same user), no_new_privs. */
@@ -13,5 +15,12 @@ int privsep_drop(const char *user) PS_WUR;
 /* Workers, once set up: a seccomp allow-list (privsep.c); a worker cannot exec, ptrace, open
  * sockets or connect. Fails only if the kernel refuses the filter. */
 int privsep_sandbox_worker(void) PS_WUR;
+/* The courier (courier.h): the workers' list plus outbound TCP (socket AF_INET/AF_INET6,
+ * connect), socketpair and threads; still no listening socket, exec or ptrace. */
+int privsep_sandbox_courier(void) PS_WUR;
+/* Receive one tag byte and maybe a descriptor (SCM_RIGHTS; *fd = -1 if none) from a control
+ * socket, without blocking. Returns 1 when a message came, 0 when none is waiting, -1 when the
+ * other end is gone (or on error). */
+int privsep_recv_fd(int sock, uint8_t *tag, int *fd) PS_WUR;
 
 #endif

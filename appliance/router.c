@@ -40,6 +40,7 @@ const struct route routes[] = {
      "aeo_register"},
     {"GET", "/v1/aeo/feed", 0, api_aeo_feed, 0, ROUTE_PARTNER, "aeo_feed"},
     {"POST", "/v1/aeo/notify", 0, api_aeo_notify, 4096, ROUTE_PARTNER, "aeo_notify"},
+    {"GET", "/v1/aeo/digest", 0, api_aeo_digest, 0, ROUTE_PARTNER, "aeo_digest"},
     {"GET", "/v1/aeo/operators/", 1, api_aeo_operator, 0, ROUTE_OFFICER, "aeo_operator"},
     /* point-to-point channel: envelopes carry x5c chains, so allow 1 MiB around 256 KiB */
     {"POST", "/v1/p2p/inbound", 0, api_p2p_inbound, 1024 * 1024, ROUTE_PARTNER, "p2p_inbound"},

@@ -5,7 +5,6 @@
  */
 #include "worker.h"
 #include "api.h"
-#include "courier.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -231,15 +230,12 @@ int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd
     if ((w.doc_trust = trust_store_new(cfg->verify_ca ? cfg->verify_ca : cfg->client_ca, cfg->crl,
                                        err, sizeof(err))) == NULL)
         fatalx("%s", err);
-    if (partner_trust_load(cfg, &w.partners, err, sizeof(err)) != PS_OK ||
-        courier_init(cfg, err, sizeof(err)) != PS_OK)
+    if (partner_trust_load(cfg, &w.partners, err, sizeof(err)) != PS_OK)
         fatalx("%s", err);
     /* everything secret-ish (the TLS key) is loaded: drop to the unprivileged user */
     if (privsep_drop(cfg->user) != PS_OK)
         fatalx("cannot drop privileges");
     api_evidence_init(&w);
-    if (courier_start() != PS_OK)
-        log_warnx("cannot start the courier thread: no calls to partners");
     if ((w.kh = kh_client_new()) == NULL || (w.ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
         fatal("setup");
     kh_client_set_fd(w.kh, kh_fd);

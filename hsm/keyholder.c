@@ -589,6 +589,23 @@ static struct kh_job *job_new(enum kh_job_kind kind, struct kh_peer *p, uint32_t
     return j;
 }
 
+/* The slot after the workers' is the courier's (appliance/courier.h): it talks to partners,
+ * so it may sign only as @exchange and append only partner leaves. */
+static int is_courier(const struct kh_peer *p)
+{
+    return p - kh.peers == (ptrdiff_t)kh.cfg->workers;
+}
+
+static int courier_leaf(const uint8_t *t, size_t n)
+{
+    static const char *const ok[] = {"p2p-message ", "p2p-receipt ", "aeo-batch "};
+
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        if (n > strlen(ok[i]) && memcmp(t, ok[i], strlen(ok[i])) == 0)
+            return 1;
+    return 0;
+}
+
 /* Ledger reads, answered here from the read connection; appends and fresh checkpoints go to
  * the committer. */
 static int handle_ledger(struct kh_peer *p, const struct ipc_hdr *h, const uint8_t *payload)
@@ -609,6 +626,11 @@ static int handle_ledger(struct kh_peer *p, const struct ipc_hdr *h, const uint8
 
         if (q.op == IPC_LEDGER_APPEND && !ledger_leaf_valid(q.text, q.text_len)) {
             send_error(p, p->gen, h->id, IPC_LEDGER, PS_E_INVAL, "not a leaf a worker may append");
+            return PS_OK;
+        }
+        if (q.op == IPC_LEDGER_APPEND && is_courier(p) && !courier_leaf(q.text, q.text_len)) {
+            send_error(p, p->gen, h->id, IPC_LEDGER, PS_E_INVAL,
+                       "not a leaf the courier may append");
             return PS_OK;
         }
         if (kh.ledger_key == NULL) {
@@ -703,7 +725,12 @@ static int handle_frame(struct kh_peer *p, const struct ipc_hdr *h, const uint8_
         return PS_E_INVAL;
     }
     __atomic_add_fetch(&kh.n_req, 1, __ATOMIC_RELAXED);
-    r = policy_check_sign(&kh.reg, &j->req, kh.cfg->max_hashes, time(NULL), &j->key, &why);
+    if (is_courier(p) && strcmp(j->req.tenant, CFG_OWNER_EXCHANGE) != 0) {
+        r = PS_E_DENIED;
+        why = "the courier signs with the exchange key only";
+    } else {
+        r = policy_check_sign(&kh.reg, &j->req, kh.cfg->max_hashes, time(NULL), &j->key, &why);
+    }
     if (r != PS_OK) {
         __atomic_add_fetch(&kh.n_denied, 1, __ATOMIC_RELAXED);
         send_error(p, p->gen, h->id, IPC_SIGN, r, why);

@@ -578,6 +578,7 @@ static const struct {
     {"bundle", 4},
     {"p2p-message", 6}, /* <unix_ms> <from> <to> <id> <seq> <sha256 payload> */
     {"p2p-receipt", 5}, /* <unix_ms> <from> <to> <message_id> <sha256 receipt payload> */
+    {"aeo-batch", 6},   /* <unix_ms> <partner> <origin> <from> <to> <sha256 of the JWS> */
 };
 
 int ledger_leaf_valid(const uint8_t *leaf, size_t len)

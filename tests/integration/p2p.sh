@@ -201,6 +201,8 @@ check "the inbox kept its 4 messages" test "$(inbox_count)" = 4
 check "the ledger with the p2p-message leaves verifies from leaf 0" "$KEYTOOL" ledger-verify "$TMP/hk/state/audit.db"
 
 # --- the officer's outbox -----------------------------------------------------------------------
+# sz stops, so that hk's courier keeps everything queued here (p2p_delivery.sh delivers)
+"$DEMO" stop "$TMP/sz" >/dev/null
 as_officer
 post_json /v1/p2p/outbox '{"to":"sz","type":"note","priority":"routine","body":'"$NOTE"'}'
 expect_status "officer queues a note to sz" 202

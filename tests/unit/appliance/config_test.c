@@ -163,7 +163,9 @@ static const char full[] = "# a full configuration\n"
                            "p2p_name cn-sz\n"
                            "partner sg root=/etc/ps/sg-root.pem cn=partner.sg url=https://sg:8443 "
                            "crl=/etc/ps/sg.crl\n"
-                           "aeo_origin CN\n";
+                           "aeo_origin CN\n"
+                           "aeo_poll_interval 5\n"
+                           "aeo_digest_interval 60\n";
 
 static int streq(const char *a, const char *b)
 {
@@ -235,7 +237,8 @@ static void test_full(void)
               streq(c.tsa_policy, "1.3.6.1.4.1.4146.2.3") && c.tsa_accuracy_ms == 250,
           "verify_ca, tsa_key, tsa_policy, tsa_accuracy_ms");
     CHECK(streq(c.ledger_key, "log-ed") && streq(c.ledger_origin, "cn.example/log") &&
-              c.checkpoint_interval == 30 &&
+              c.checkpoint_interval == 30 && c.aeo_poll_interval == 5 &&
+              c.aeo_digest_interval == 60 &&
               streq(config_key(&c, "log-ed")->tenant, CFG_OWNER_LEDGER),
           "ledger_key (owner " CFG_OWNER_LEDGER "), ledger_origin, checkpoint_interval");
     CHECK(streq(c.evidence_key, "seal-1") && c.evidence_max_files == 7 &&

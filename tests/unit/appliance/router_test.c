@@ -82,6 +82,7 @@ int main(void)
             {"POST", "/v1/aeo/register"},
             {"GET", "/v1/aeo/feed"},
             {"POST", "/v1/aeo/notify"},
+            {"GET", "/v1/aeo/digest"},
             {"GET", "/v1/aeo/operators/AEOCN4403123456"},
             {"POST", "/v1/p2p/inbound"},
             {"POST", "/v1/p2p/outbox"},
