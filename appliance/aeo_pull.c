@@ -101,8 +101,8 @@ static void notify(struct aeo_pull *p, size_t i)
         r.status == 202) {
         p->peer[i].told = last;
     } else {
-        courier_resp_why(&r, why, sizeof(why));
-        log_warnx("aeo notify to %s: %s", c->cfg->partners[i].id, why);
+        courier_resp_why(&r, why, sizeof(why)); /* reachability is logged by the pulls */
+        log_debug("aeo notify to %s: %s", c->cfg->partners[i].id, why);
     }
     courier_resp_free(&r);
 }
