@@ -118,3 +118,20 @@ check "the same check sees a worker's listening socket as inet ($wbad)" grep -q 
 check "the keyholder listens nowhere" test -z "$(ss -Htlnp 2>/dev/null | grep "pid=$KH,")"
 read -r _ khfound <<<"$(memscan "$KH" "$PIN")"
 echo "# the keyholder's readable memory holds the PIN: ${khfound:--} (it may keep it in guarded memory)"
+
+# The courier (outbound calls to partners): paired with a second appliance, p gets one. It must
+# be as confined as a worker: unprivileged, no_new_privs, seccomp, not dumpable, no PKCS#11
+# module, no PIN, and no listening socket.
+start_instance "$TMP/q" --name q --partner "cn=$TMP/p"
+find_courier() { COURIER=$(pgrep -P "$(cat "$DIR/portseald.pid")" -x ps-courier); [ -n "$COURIER" ]; }
+check "after pairing, p runs a courier process" wait_until 15 find_courier
+check "the courier runs as an unprivileged user" test "$(status_field "$COURIER" Uid)" -ne 0
+check "the courier: no capabilities" test "$(status_field "$COURIER" CapEff)" = 0000000000000000
+check "the courier: NoNewPrivs 1" test "$(status_field "$COURIER" NoNewPrivs)" = 1
+check "the courier: seccomp filter on (Seccomp 2)" test "$(status_field "$COURIER" Seccomp)" = 2
+check "the courier is not dumpable" test "$(stat -c %u "/proc/$COURIER/status")" = 0
+check "the courier does not map the PKCS#11 module" not grep -qE 'libsofthsm|pkcs11' "/proc/$COURIER/maps"
+read -r nbytes found <<<"$(memscan "$COURIER" "$PIN" "$TOKEN")"
+check "the courier's memory was read (${nbytes} bytes)" test "$nbytes" -gt 1000000
+if [[ " $found " == *" $PIN "* ]]; then nok "the courier holds the PIN in its memory"; else ok "the courier does not hold the PIN in its memory"; fi
+check "the courier listens nowhere" test -z "$(ss -Htlnp 2>/dev/null | grep "pid=$COURIER,")"
