@@ -69,7 +69,7 @@ json_t *courier_links_json(const struct config *cfg)
 static struct {
     struct buf cert, key;
     struct buf root[CFG_MAX_PARTNERS];
-    CURL *h[CFG_MAX_PARTNERS]; /* one handle (and so one kept connection) per partner */
+    CURLM *m[CFG_MAX_PARTNERS]; /* one multi handle (and so one kept connection) per partner */
     volatile sig_atomic_t stop;
 } C;
 
@@ -122,37 +122,30 @@ void courier_resp_why(const struct courier_resp *r, char *why, size_t n)
     json_decref(j);
 }
 
-int courier_request(struct courier *cr, size_t i, const char *method, const char *path,
-                    const char *ctype, const void *body, size_t len, struct courier_resp *out)
+/* Set up easy handle c for one request to partner i; h receives its header list. */
+static int setup(CURL *c, const struct courier *cr, size_t i, const char *method, const char *path,
+                 const char *ctype, const void *body, size_t len, struct courier_resp *out,
+                 struct curl_slist **h)
 {
     const struct cfg_partner *p = &cr->cfg->partners[i];
     struct curl_blob cert = {C.cert.data, C.cert.len, CURL_BLOB_NOCOPY};
     struct curl_blob key = {C.key.data, C.key.len, CURL_BLOB_NOCOPY};
-    struct curl_blob root;
-    struct curl_slist *hdr = NULL;
-    char url[512], h[160];
-    CURL *c;
-    CURLcode rc;
-    char *ct = NULL;
+    struct curl_blob root = {C.root[i].data, C.root[i].len, CURL_BLOB_NOCOPY};
+    char url[512], line[160];
 
     memset(out, 0, sizeof(*out));
     buf_init(&out->body, COURIER_MAX_BODY);
+    *h = NULL;
     if (C.cert.len == 0 || i >= cr->cfg->npartners || p->url == NULL) {
         snprintf(out->error, sizeof(out->error),
                  C.cert.len == 0 ? "no partner_cert configured" : "the partner has no url=");
         return PS_E_UNAVAIL;
     }
-    if (C.h[i] == NULL && (C.h[i] = curl_easy_init()) == NULL)
-        return PS_E_NOMEM;
-    c = C.h[i];
-    curl_easy_reset(c); /* options only: the connection cache stays */
-    root.data = C.root[i].data;
-    root.len = C.root[i].len;
-    root.flags = CURL_BLOB_NOCOPY;
     snprintf(url, sizeof(url), "%s%s", p->url, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(c, CURLOPT_PIPEWAIT, 1L); /* share the partner's one connection */
     curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &root);
     curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
@@ -167,27 +160,93 @@ int courier_request(struct courier *cr, size_t i, const char *method, const char
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, out);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
     if (ctype) {
-        snprintf(h, sizeof(h), "content-type: %s", ctype);
-        hdr = curl_slist_append(hdr, h);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+        snprintf(line, sizeof(line), "content-type: %s", ctype);
+        *h = curl_slist_append(NULL, line);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, *h);
     }
-    rc = curl_easy_perform(c);
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-        if (curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
-            snprintf(out->ctype, sizeof(out->ctype), "%s", ct);
-    } else {
-        snprintf(out->error, sizeof(out->error), "%s", curl_easy_strerror(rc));
+    return PS_OK;
+}
+
+int courier_request_many(struct courier *cr, size_t i, const char *method, const char *path,
+                         const char *ctype, const struct courier_body *b, size_t n,
+                         struct courier_resp *out)
+{
+    CURL *e[COURIER_MAX_MANY] = {0};
+    struct curl_slist *h[COURIER_MAX_MANY] = {0};
+    int running = 0, answered = 0;
+    CURLMsg *msg;
+    int left;
+
+    if (n > COURIER_MAX_MANY || i >= CFG_MAX_PARTNERS)
+        return PS_E_LIMIT;
+    if (C.m[i] == NULL) {
+        if ((C.m[i] = curl_multi_init()) == NULL)
+            return PS_E_NOMEM;
+        curl_multi_setopt(C.m[i], CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+        curl_multi_setopt(C.m[i], CURLMOPT_MAX_HOST_CONNECTIONS, 1L);
     }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(hdr);
-    return rc == CURLE_OK ? PS_OK : PS_E_UNAVAIL;
+    for (size_t k = 0; k < n; k++) {
+        if ((e[k] = curl_easy_init()) == NULL) {
+            memset(&out[k], 0, sizeof(out[k]));
+            buf_init(&out[k].body, COURIER_MAX_BODY);
+            snprintf(out[k].error, sizeof(out[k].error), "out of memory");
+            continue;
+        }
+        if (setup(e[k], cr, i, method, path, ctype, b ? b[k].data : NULL, b ? b[k].len : 0, &out[k],
+                  &h[k]) != PS_OK ||
+            curl_multi_add_handle(C.m[i], e[k]) != CURLM_OK) {
+            curl_easy_cleanup(e[k]);
+            e[k] = NULL;
+        }
+    }
+    do {
+        if (curl_multi_perform(C.m[i], &running) != CURLM_OK)
+            break;
+        while ((msg = curl_multi_info_read(C.m[i], &left)) != NULL) {
+            struct courier_resp *r = NULL;
+            char *ct = NULL;
+
+            if (msg->msg != CURLMSG_DONE)
+                continue;
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+            if (msg->data.result == CURLE_OK) {
+                curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &r->status);
+                if (curl_easy_getinfo(msg->easy_handle, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK &&
+                    ct)
+                    snprintf(r->ctype, sizeof(r->ctype), "%s", ct);
+                answered++;
+            } else {
+                snprintf(r->error, sizeof(r->error), "%s", curl_easy_strerror(msg->data.result));
+            }
+        }
+        if (running && curl_multi_poll(C.m[i], NULL, 0, 1000, NULL) != CURLM_OK)
+            break;
+    } while (running && !C.stop);
+    for (size_t k = 0; k < n; k++) {
+        if (e[k]) {
+            curl_multi_remove_handle(C.m[i], e[k]);
+            curl_easy_cleanup(e[k]);
+        }
+        curl_slist_free_all(h[k]);
+        if (out[k].status == 0 && out[k].error[0] == 0)
+            snprintf(out[k].error, sizeof(out[k].error), "no answer");
+    }
+    return answered > 0 ? PS_OK : PS_E_UNAVAIL;
+}
+
+int courier_request(struct courier *cr, size_t i, const char *method, const char *path,
+                    const char *ctype, const void *body, size_t len, struct courier_resp *out)
+{
+    struct courier_body b = {body, len};
+
+    return courier_request_many(cr, i, method, path, ctype, body ? &b : NULL, 1, out);
 }
 
 int64_t courier_backoff_ms(unsigned failures, int64_t base_ms, int64_t cap_ms)
@@ -229,12 +288,18 @@ static void on_ctl(struct courier *c)
         C.stop = 1; /* the parent is gone */
 }
 
-/* Pump the keyholder socket until w is answered (the client expires it after its timeout). */
-static int kh_wait(struct courier *c, struct kh_wait *w)
+/* Pump the keyholder socket until every w[0..n) is answered (the client expires requests
+ * after its timeout, so this ends). */
+static void kh_wait_all(struct courier *c, struct kh_wait *w, size_t n)
 {
-    while (!w->done && !C.stop) {
+    for (;;) {
         struct pollfd pf[2] = {{kh_client_fd(c->kh), POLLIN, 0}, {c->ctl_fd, POLLIN, 0}};
+        size_t done = 0;
 
+        for (size_t k = 0; k < n; k++)
+            done += w[k].done != 0;
+        if (done == n || C.stop)
+            break;
         if (kh_client_flush(c->kh))
             pf[0].events |= POLLOUT;
         if (poll(pf, 2, 200) < 0 && errno != EINTR)
@@ -246,11 +311,11 @@ static int kh_wait(struct courier *c, struct kh_wait *w)
         kh_client_set_time(c->kh, mono_now());
         kh_client_expire(c->kh);
     }
-    if (!w->done) {
-        snprintf(w->err, sizeof(w->err), "stopping");
-        return PS_E_UNAVAIL;
-    }
-    return w->status;
+    for (size_t k = 0; k < n; k++)
+        if (!w[k].done) {
+            w[k].status = PS_E_UNAVAIL;
+            snprintf(w[k].err, sizeof(w[k].err), "stopping");
+        }
 }
 
 static void on_jws(void *ctx, int status, const struct buf *jws, uint64_t seq, const char *err)
@@ -264,27 +329,6 @@ static void on_jws(void *ctx, int status, const struct buf *jws, uint64_t seq, c
         w->status = buf_append(&w->reply, jws->data, jws->len);
     else
         snprintf(w->err, sizeof(w->err), "%s", err);
-}
-
-int courier_jws_sign(struct courier *c, const uint8_t *payload, size_t len, const char *typ,
-                     int compact, struct buf *out, char *err, size_t errlen)
-{
-    struct kh_wait w;
-    int rc;
-
-    memset(&w, 0, sizeof(w));
-    buf_init(&w.reply, JWS_MAX_LEN);
-    kh_client_set_time(c->kh, mono_now());
-    rc = api_jws_sign_kh(c->cfg, &c->reg, c->kh, payload, len, typ,
-                         compact ? JWS_COMPACT : JWS_FLATTENED, on_jws, &w, err, errlen);
-    if (rc == PS_OK && (rc = kh_wait(c, &w)) != PS_OK)
-        snprintf(err, errlen, "%s", w.err);
-    if (rc == PS_OK) {
-        buf_reset(out);
-        rc = buf_append(out, w.reply.data, w.reply.len);
-    }
-    buf_free(&w.reply);
-    return rc;
 }
 
 static void on_leaf(void *ctx, int status, const uint8_t *p, size_t len)
@@ -302,24 +346,75 @@ static void on_leaf(void *ctx, int status, const uint8_t *p, size_t len)
 int courier_ledger_append(struct courier *c, const char *leaf, uint64_t *index, char *err,
                           size_t errlen)
 {
-    struct kh_wait w;
-    struct ipc_ledger l;
-    int rc;
+    int64_t i = -1;
 
-    memset(&w, 0, sizeof(w));
-    buf_init(&w.reply, IPC_MAX_PAYLOAD);
+    if (courier_ledger_append_many(c, &leaf, 1, &i) != PS_OK || i < 0)
+        return ps_errf(PS_E_UNAVAIL, err, errlen, "the ledger is unavailable");
+    *index = (uint64_t)i;
+    return PS_OK;
+}
+
+int courier_jws_sign_many(struct courier *c, const struct courier_body *payload, size_t n,
+                          const char *typ, struct buf *out, int *status)
+{
+    struct kh_wait *w = calloc(n ? n : 1, sizeof(*w));
+    char err[256];
+
+    if (w == NULL)
+        return PS_E_NOMEM;
     kh_client_set_time(c->kh, mono_now());
-    rc = kh_ledger(c->kh, IPC_LEDGER_APPEND, 0, 0, leaf, strlen(leaf), on_leaf, &w);
-    if (rc != PS_OK)
-        snprintf(err, errlen, "the keyholder is unavailable");
-    else if ((rc = kh_wait(c, &w)) != PS_OK)
-        snprintf(err, errlen, "ledger: %s", w.err);
-    else if ((rc = ipc_ledger_reply_decode(w.reply.data, w.reply.len, &l)) != PS_OK)
-        snprintf(err, errlen, "ledger: malformed reply");
-    else
-        *index = l.a;
-    buf_free(&w.reply);
-    return rc;
+    for (size_t k = 0; k < n; k++) {
+        buf_init(&w[k].reply, JWS_MAX_LEN);
+        if (api_jws_sign_kh(c->cfg, &c->reg, c->kh, payload[k].data, payload[k].len, typ,
+                            JWS_COMPACT, on_jws, &w[k], err, sizeof(err)) != PS_OK) {
+            w[k].done = 1;
+            w[k].status = PS_E_UNAVAIL;
+            snprintf(w[k].err, sizeof(w[k].err), "%s", err);
+        }
+    }
+    kh_wait_all(c, w, n);
+    for (size_t k = 0; k < n; k++) {
+        status[k] = w[k].status;
+        buf_reset(&out[k]);
+        if (status[k] == PS_OK)
+            status[k] = buf_append(&out[k], w[k].reply.data, w[k].reply.len);
+        else
+            log_warnx("signing for a partner failed: %s", w[k].err);
+        buf_free(&w[k].reply);
+    }
+    free(w);
+    return PS_OK;
+}
+
+int courier_ledger_append_many(struct courier *c, const char *const *leaf, size_t n, int64_t *index)
+{
+    struct kh_wait *w = calloc(n ? n : 1, sizeof(*w));
+    struct ipc_ledger l;
+
+    if (w == NULL)
+        return PS_E_NOMEM;
+    kh_client_set_time(c->kh, mono_now());
+    for (size_t k = 0; k < n; k++) {
+        buf_init(&w[k].reply, IPC_MAX_PAYLOAD);
+        if (kh_ledger(c->kh, IPC_LEDGER_APPEND, 0, 0, leaf[k], strlen(leaf[k]), on_leaf, &w[k]) !=
+            PS_OK) {
+            w[k].done = 1;
+            w[k].status = PS_E_UNAVAIL;
+        }
+    }
+    kh_wait_all(c, w, n);
+    for (size_t k = 0; k < n; k++) {
+        index[k] = -1;
+        if (w[k].status == PS_OK &&
+            ipc_ledger_reply_decode(w[k].reply.data, w[k].reply.len, &l) == PS_OK)
+            index[k] = (int64_t)l.a;
+        else
+            log_warnx("a partner leaf was not appended to the ledger: %s",
+                      w[k].err[0] ? w[k].err : "malformed reply");
+        buf_free(&w[k].reply);
+    }
+    free(w);
+    return PS_OK;
 }
 
 /* ---- link checks ---- */
@@ -468,8 +563,8 @@ int courier_main(const struct config *cfg, int ctl_fd, int kh_fd, int wake_rd)
     p2p_courier_free(p2p);
     aeo_pull_free(aeo);
     for (size_t i = 0; i < CFG_MAX_PARTNERS; i++)
-        if (C.h[i])
-            curl_easy_cleanup(C.h[i]);
+        if (C.m[i])
+            curl_multi_cleanup(C.m[i]);
     kh_client_free(c.kh);
     log_info("stopped");
     return 0;

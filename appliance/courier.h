@@ -79,19 +79,33 @@ int courier_request(struct courier *c, size_t i, const char *method, const char 
                     const char *ctype, const void *body, size_t len,
                     struct courier_resp *out) PS_WUR;
 void courier_resp_free(struct courier_resp *r);
+/* n requests to partner i at once, multiplexed on its one HTTP/2 connection, started in order;
+ * b (NULL: no bodies) and out have n entries. PS_OK when at least one was answered. */
+#define COURIER_MAX_MANY 64
+struct courier_body {
+    const void *data;
+    size_t len;
+};
+int courier_request_many(struct courier *c, size_t i, const char *method, const char *path,
+                         const char *ctype, const struct courier_body *b, size_t n,
+                         struct courier_resp *out) PS_WUR;
 /* The "message" (else "code") of a JSON error body, or the status, into why. */
 void courier_resp_why(const struct courier_resp *r, char *why, size_t n);
 
 /* Keyholder calls that wait for their answer (at most keyholder_timeout). */
-/* Sign payload as a JWS with exchange_key; out receives it. */
-int courier_jws_sign(struct courier *c, const uint8_t *payload, size_t len, const char *typ,
-                     int compact, struct buf *out, char *err, size_t errlen) PS_WUR;
 /* Append a ledger leaf (a text line ending in \n); *index receives its index. */
 int courier_ledger_append(struct courier *c, const char *leaf, uint64_t *index, char *err,
                           size_t errlen) PS_WUR;
 
 /* The wall clock in unix milliseconds. */
 int64_t courier_now_ms(void);
+/* Sign n payloads as compact JWS with exchange_key, and append n leaves, each batch in one
+ * keyholder round trip and one audit commit: status[k] and out[k] per payload; index[k] per leaf
+ * (-1 when it failed, logged). */
+int courier_jws_sign_many(struct courier *c, const struct courier_body *payload, size_t n,
+                          const char *typ, struct buf *out, int *status) PS_WUR;
+int courier_ledger_append_many(struct courier *c, const char *const *leaf, size_t n,
+                               int64_t *index) PS_WUR;
 /* Exponential backoff with jitter: base * 2^(failures-1), at most cap, times 0.5..1.0. */
 int64_t courier_backoff_ms(unsigned failures, int64_t base_ms, int64_t cap_ms);
 

@@ -25,7 +25,8 @@
 #define LEASE_MS       30000
 #define BACKOFF_BASE   1000
 #define BACKOFF_CAP    30000
-#define ROUND_MAX      1000 /* messages per partner per round, so that others get their turn */
+#define ROUND_MAX      1024 /* messages per partner per round, so that others get their turn */
+#define BATCH          32   /* messages claimed, signed, posted and recorded together */
 #define P2P_JWS_ALGS_C (JWS_ES256 | JWS_EDDSA | JWS_RS256)
 
 struct p2p_courier {
@@ -72,121 +73,246 @@ static void hex(const uint8_t *d, size_t n, char *out)
         sprintf(out + 2 * i, "%02x", d[i]);
 }
 
-/* Sign the stored envelope (first attempt only) and record what we send. */
-static int sign_claim(struct p2p_courier *p, struct p2p_claim *m, char *why, size_t n)
+/* What became of one message of a batch. */
+enum outcome { O_ACKED, O_SENT, O_REFUSED, O_RETRY };
+
+struct item {
+    struct p2p_claim m;
+    int fresh;             /* signed in this batch */
+    enum outcome outcome;  /* after the POST */
+    char why[512];         /* for O_SENT, O_REFUSED, O_RETRY */
+    struct courier_resp r; /* the partner's answer */
+    uint8_t rdigest[P2P_DIGEST_LEN];
+    char leaf[512];
+    int64_t leaf_index;
+};
+
+/* Sign the stored envelopes of the batch that have no JWS yet (first attempts), keep them, and
+ * record what we send as "p2p-message" leaves. Items that could not be signed go back to the
+ * queue (O_RETRY). */
+static void sign_batch(struct p2p_courier *p, struct item *it, size_t n)
 {
     struct courier *c = p->c;
-    uint8_t d[P2P_DIGEST_LEN];
-    char leaf[512], dh[2 * P2P_DIGEST_LEN + 1];
-    uint64_t idx;
+    struct courier_body pl[BATCH];
+    struct buf out[BATCH];
+    int status[BATCH];
+    const char *leaves[BATCH];
+    int64_t idx[BATCH];
+    size_t idxof[BATCH], nf = 0, nl = 0;
+    int began;
 
-    if (m->jws.len > 0)
-        return PS_OK;
-    if (courier_jws_sign(c, m->payload.data, m->payload.len, P2P_ENVELOPE_TYP, 1, &m->jws, why,
-                         n) != PS_OK)
-        return PS_E_UNAVAIL;
-    if (p2pstore_out_set_jws(p->s, m->id, m->jws.data, m->jws.len) != PS_OK) {
-        snprintf(why, n, "the outbox could not be written");
-        return PS_E_STORAGE;
+    for (size_t k = 0; k < n; k++)
+        if (it[k].m.jws.len == 0) {
+            pl[nf].data = it[k].m.payload.data;
+            pl[nf].len = it[k].m.payload.len;
+            buf_init(&out[nf], 2 * P2P_MAX_LEN + 256 * 1024);
+            idxof[nf++] = k;
+        }
+    if (nf == 0)
+        return;
+    if (courier_jws_sign_many(c, pl, nf, P2P_ENVELOPE_TYP, out, status) != PS_OK)
+        for (size_t f = 0; f < nf; f++)
+            status[f] = PS_E_NOMEM;
+    if ((began = p2pstore_batch_begin(p->s) == PS_OK) == 0)
+        for (size_t f = 0; f < nf; f++)
+            status[f] = PS_E_STORAGE;
+    for (size_t f = 0; f < nf; f++) {
+        struct item *x = &it[idxof[f]];
+
+        if (status[f] == PS_OK && buf_append(&x->m.jws, out[f].data, out[f].len) == PS_OK &&
+            p2pstore_out_set_jws(p->s, x->m.id, out[f].data, out[f].len) == PS_OK) {
+            x->fresh = 1;
+        } else {
+            buf_reset(&x->m.jws);
+            x->outcome = O_RETRY;
+            snprintf(x->why, sizeof(x->why), "the envelope could not be signed");
+        }
+        buf_free(&out[f]);
     }
+    if (began && p2pstore_batch_commit(p->s) != PS_OK)
+        log_warnx("p2p: the signed envelopes could not be stored; they are signed again later");
     if (c->cfg->ledger_key == NULL)
-        return PS_OK;
-    p2p_digest(m->payload.data, m->payload.len, d);
-    hex(d, sizeof(d), dh);
-    snprintf(leaf, sizeof(leaf), "p2p-message %" PRId64 " %s %s %s %" PRIu64 " %s\n", c->now_ms,
-             c->cfg->p2p_name, m->peer, m->id, m->seq, dh);
-    if (courier_ledger_append(c, leaf, &idx, why, n) != PS_OK)
-        log_warnx("p2p %s: sent without its ledger leaf: %s", m->id, why);
-    return PS_OK;
+        return;
+    for (size_t k = 0; k < n; k++) {
+        uint8_t d[P2P_DIGEST_LEN];
+        char dh[2 * P2P_DIGEST_LEN + 1];
+
+        if (!it[k].fresh)
+            continue;
+        p2p_digest(it[k].m.payload.data, it[k].m.payload.len, d);
+        hex(d, sizeof(d), dh);
+        snprintf(it[k].leaf, sizeof(it[k].leaf),
+                 "p2p-message %" PRId64 " %s %s %s %" PRIu64 " %s\n", c->now_ms, c->cfg->p2p_name,
+                 it[k].m.peer, it[k].m.id, it[k].m.seq, dh);
+        leaves[nl++] = it[k].leaf;
+    }
+    if (nl > 0 && courier_ledger_append_many(c, leaves, nl, idx) != PS_OK)
+        log_warnx("p2p: sent messages without their ledger leaves");
 }
 
-/* A 200 from the partner: check its receipt and store it. */
-static void take_receipt(struct p2p_courier *p, size_t i, struct p2p_claim *m,
-                         const struct courier_resp *r)
+/* A 200 from the partner: is it a receipt, signed under the partner's root, for exactly the
+ * payload sent? */
+static void check_receipt(struct p2p_courier *p, size_t i, struct item *x)
 {
-    struct courier *c = p->c;
     struct jws_verify_opts o;
     struct jws_result v;
     struct p2p_receipt rc;
-    char why[512], leaf[512], dh[2 * P2P_DIGEST_LEN + 1];
-    uint8_t d[P2P_DIGEST_LEN];
-    uint64_t idx = 0;
-    int64_t li = -1;
+    char why[400];
 
     memset(&o, 0, sizeof(o));
     memset(&v, 0, sizeof(v));
     o.algs = P2P_JWS_ALGS_C;
-    o.roots = c->partners.store[i];
+    o.roots = p->c->partners.store[i];
     o.typ = P2P_RECEIPT_TYP;
     o.max_len = P2P_MAX_LEN * 2;
-    if (jws_verify(r->body.data, r->body.len, &o, &v, why, sizeof(why)) != PS_OK ||
+    if (jws_verify(x->r.body.data, x->r.body.len, &o, &v, why, sizeof(why)) != PS_OK ||
         p2p_receipt_parse(v.payload, v.payload_len, &rc, why, sizeof(why)) != PS_OK ||
-        p2p_receipt_matches(&rc, m->id, m->payload.data, m->payload.len, why, sizeof(why)) !=
+        p2p_receipt_matches(&rc, x->m.id, x->m.payload.data, x->m.payload.len, why, sizeof(why)) !=
             PS_OK) {
-        char full[600];
-
-        snprintf(full, sizeof(full), "receipt refused: %s", why);
-        log_warnx("p2p %s to %s: delivered, but %s", m->id, m->peer, full);
-        if (p2pstore_out_sent(p->s, m->id, c->now_ms, full) != PS_OK)
-            log_warnx("p2p %s: the outbox could not be written", m->id);
-        jws_result_free(&v);
-        return;
+        x->outcome = O_SENT;
+        snprintf(x->why, sizeof(x->why), "receipt refused: %s", why);
+        log_warnx("p2p %s to %s: delivered, but %s", x->m.id, x->m.peer, x->why);
+    } else {
+        x->outcome = O_ACKED;
+        p2p_digest(v.payload, v.payload_len, x->rdigest);
     }
-    if (c->cfg->ledger_key) {
-        p2p_digest(v.payload, v.payload_len, d);
-        hex(d, sizeof(d), dh);
-        snprintf(leaf, sizeof(leaf), "p2p-receipt %" PRId64 " %s %s %s %s\n", c->now_ms, m->peer,
-                 c->cfg->p2p_name, m->id, dh);
-        if (courier_ledger_append(c, leaf, &idx, why, sizeof(why)) == PS_OK)
-            li = (int64_t)idx;
-        else
-            log_warnx("p2p %s: receipt kept without its ledger leaf: %s", m->id, why);
-    }
-    if (p2pstore_out_acked(p->s, m->id, c->now_ms, r->body.data, r->body.len, li) != PS_OK)
-        log_warnx("p2p %s: the outbox could not be written", m->id);
     jws_result_free(&v);
 }
 
-/* Deliver one claimed message. Returns 0 when the partner answered (go on), -1 when it is
- * away (stop its round). */
-static int deliver(struct p2p_courier *p, size_t i, struct p2p_claim *m)
+/* Post the batch one message after the other, in order (the partner stores them in the order
+ * they arrive, and its readers see that order), and sort the answers. When the partner looks
+ * away (a transport failure, 5xx, 408 or 429) the rest of the batch goes back to the queue
+ * unsent, so that nothing overtakes the message that failed. Returns 1 then. */
+static int post_batch(struct p2p_courier *p, size_t i, struct item *it, size_t n)
+{
+    int away = 0;
+
+    for (size_t k = 0; k < n; k++) {
+        struct item *x = &it[k];
+
+        if (away && x->outcome != O_RETRY) {
+            x->outcome = O_RETRY;
+            snprintf(x->why, sizeof(x->why), "behind a message the partner did not take");
+        }
+        if (x->outcome == O_RETRY) {
+            away = 1;
+            continue;
+        }
+        if (courier_request(p->c, i, "POST", "/v1/p2p/inbound", "application/jose", x->m.jws.data,
+                            x->m.jws.len, &x->r) == PS_OK &&
+            x->r.status == 200) {
+            check_receipt(p, i, x);
+        } else if (x->r.status >= 400 && x->r.status < 500 && x->r.status != 408 &&
+                   x->r.status != 429) {
+            x->outcome = O_REFUSED;
+            courier_resp_why(&x->r, x->why, sizeof(x->why));
+            log_warnx("p2p %s to %s: refused: %s", x->m.id, x->m.peer, x->why);
+        } else {
+            x->outcome = O_RETRY;
+            courier_resp_why(&x->r, x->why, sizeof(x->why));
+            away = 1;
+        }
+    }
+    return away;
+}
+
+/* Record the receipts as "p2p-receipt" leaves, then every outcome in one transaction. */
+static void record_batch(struct p2p_courier *p, size_t i, struct item *it, size_t n)
 {
     struct courier *c = p->c;
-    struct courier_resp r;
-    char why[512];
-    int rc;
+    const char *leaves[BATCH];
+    int64_t idx[BATCH];
+    size_t map[BATCH], nl = 0;
+    int64_t now = courier_now_ms();
 
-    if (sign_claim(p, m, why, sizeof(why)) != PS_OK) {
-        p->next_ms[i] = c->now_ms + courier_backoff_ms(++p->failures[i], BACKOFF_BASE, BACKOFF_CAP);
-        log_warnx("p2p %s to %s: not signed: %s", m->id, m->peer, why);
-        if (p2pstore_out_retry(p->s, m->id, p->next_ms[i], why) != PS_OK)
-            log_warnx("p2p %s: the outbox could not be written", m->id);
+    for (size_t k = 0; k < n; k++)
+        it[k].leaf_index = -1;
+    if (c->cfg->ledger_key) {
+        for (size_t k = 0; k < n; k++) {
+            char dh[2 * P2P_DIGEST_LEN + 1];
+
+            if (it[k].outcome != O_ACKED)
+                continue;
+            hex(it[k].rdigest, sizeof(it[k].rdigest), dh);
+            snprintf(it[k].leaf, sizeof(it[k].leaf), "p2p-receipt %" PRId64 " %s %s %s %s\n", now,
+                     it[k].m.peer, c->cfg->p2p_name, it[k].m.id, dh);
+            leaves[nl] = it[k].leaf;
+            map[nl++] = k;
+        }
+        if (nl > 0 && courier_ledger_append_many(c, leaves, nl, idx) == PS_OK)
+            for (size_t q = 0; q < nl; q++)
+                it[map[q]].leaf_index = idx[q];
+    }
+    if (p2pstore_batch_begin(p->s) != PS_OK) {
+        log_warnx("p2p: the outbox cannot be written; the batch is delivered again later");
+        return;
+    }
+    for (size_t k = 0; k < n; k++) {
+        struct item *x = &it[k];
+        int rc = PS_OK;
+
+        switch (x->outcome) {
+        case O_ACKED:
+            rc = p2pstore_out_acked(p->s, x->m.id, now, x->r.body.data, x->r.body.len,
+                                    x->leaf_index);
+            break;
+        case O_SENT: rc = p2pstore_out_sent(p->s, x->m.id, now, x->why); break;
+        case O_REFUSED: rc = p2pstore_out_refused(p->s, x->m.id, now, x->why); break;
+        case O_RETRY: rc = p2pstore_out_retry(p->s, x->m.id, p->next_ms[i], x->why); break;
+        }
+        if (rc != PS_OK && rc != PS_E_NOTFOUND)
+            log_warnx("p2p %s: the outbox could not be written", x->m.id);
+    }
+    if (p2pstore_batch_commit(p->s) != PS_OK)
+        log_warnx("p2p: the outbox cannot be written; the batch is delivered again later");
+}
+
+/* One batch to partner i. Returns the number of messages claimed (0: none due), or -1 when the
+ * partner is away (its round stops). */
+static int deliver_batch(struct p2p_courier *p, size_t i)
+{
+    struct courier *c = p->c;
+    struct p2p_claim claims[BATCH];
+    struct item *it;
+    size_t n = 0;
+    int away;
+
+    c->now_ms = courier_now_ms();
+    if (p2pstore_out_claim_many(p->s, c->cfg->partners[i].id, c->now_ms, LEASE_MS, claims, BATCH,
+                                &n) != PS_OK) {
+        log_warnx("p2p: the outbox cannot be read");
         return -1;
     }
-    rc = courier_request(c, i, "POST", "/v1/p2p/inbound", "application/jose", m->jws.data,
-                         m->jws.len, &r);
-    if (rc == PS_OK && r.status == 200) {
-        p->failures[i] = 0;
-        take_receipt(p, i, m, &r);
-    } else if (rc == PS_OK && r.status >= 400 && r.status < 500 && r.status != 408 &&
-               r.status != 429) {
-        courier_resp_why(&r, why, sizeof(why));
-        log_warnx("p2p %s to %s: refused: %s", m->id, m->peer, why);
-        if (p2pstore_out_refused(p->s, m->id, c->now_ms, why) != PS_OK)
-            log_warnx("p2p %s: the outbox could not be written", m->id);
+    if (n == 0)
+        return 0;
+    if ((it = calloc(n, sizeof(*it))) == NULL) {
+        for (size_t k = 0; k < n; k++)
+            p2p_claim_free(&claims[k]);
+        return -1;
+    }
+    for (size_t k = 0; k < n; k++)
+        it[k].m = claims[k];
+    sign_batch(p, it, n);
+    away = post_batch(p, i, it, n);
+    if (away) {
+        p->next_ms[i] = c->now_ms + courier_backoff_ms(++p->failures[i], BACKOFF_BASE, BACKOFF_CAP);
+        for (size_t k = 0; k < n; k++)
+            if (it[k].outcome == O_RETRY) {
+                if (p->failures[i] == 1 || p->failures[i] % 10 == 0)
+                    log_warnx("p2p to %s: partner unavailable (%s); %u attempts so far",
+                              it[k].m.peer, it[k].why, p->failures[i]);
+                break;
+            }
     } else {
-        courier_resp_why(&r, why, sizeof(why));
-        p->next_ms[i] = c->now_ms + courier_backoff_ms(++p->failures[i], BACKOFF_BASE, BACKOFF_CAP);
-        if (p->failures[i] == 1 || p->failures[i] % 10 == 0)
-            log_warnx("p2p to %s: partner unavailable (%s); %u attempts so far", m->peer, why,
-                      p->failures[i]);
-        if (p2pstore_out_retry(p->s, m->id, p->next_ms[i], why) != PS_OK)
-            log_warnx("p2p %s: the outbox could not be written", m->id);
-        courier_resp_free(&r);
-        return -1;
+        p->failures[i] = 0;
     }
-    courier_resp_free(&r);
-    return 0;
+    record_batch(p, i, it, n);
+    for (size_t k = 0; k < n; k++) {
+        courier_resp_free(&it[k].r);
+        p2p_claim_free(&it[k].m);
+    }
+    free(it);
+    return away ? -1 : (int)n;
 }
 
 int64_t p2p_courier_run(struct p2p_courier *p)
@@ -201,37 +327,17 @@ int64_t p2p_courier_run(struct p2p_courier *p)
         p->next_expire = c->now_ms + 1000;
     }
     for (size_t i = 0; i < c->cfg->npartners; i++) {
-        const struct cfg_partner *pt = &c->cfg->partners[i];
+        int got = 0;
 
-        if (pt->url == NULL)
+        if (c->cfg->partners[i].url == NULL)
             continue;
-        if (c->now_ms < p->next_ms[i]) {
-            if (p->next_ms[i] - c->now_ms < wait)
-                wait = p->next_ms[i] - c->now_ms;
-            continue;
-        }
-        for (int k = 0; k < ROUND_MAX; k++) {
-            struct p2p_claim m;
-            int rc;
-
-            memset(&m, 0, sizeof(m));
-            c->now_ms = courier_now_ms();
-            if ((rc = p2pstore_out_claim(p->s, pt->id, c->now_ms, LEASE_MS, &m)) != PS_OK) {
-                if (rc != PS_E_NOTFOUND)
-                    log_warnx("p2p: the outbox cannot be read");
-                p2p_claim_free(&m);
+        for (int k = 0; k < ROUND_MAX / BATCH && c->now_ms >= p->next_ms[i]; k++)
+            if ((got = deliver_batch(p, i)) <= 0)
                 break;
-            }
-            rc = deliver(p, i, &m);
-            p2p_claim_free(&m);
-            if (rc < 0) {
-                if (p->next_ms[i] - c->now_ms < wait)
-                    wait = p->next_ms[i] - c->now_ms;
-                break;
-            }
-            if (k == ROUND_MAX - 1)
-                wait = 0;
-        }
+        if (got > 0)
+            wait = 0; /* more may be due: another round at once */
+        else if (c->now_ms < p->next_ms[i] && p->next_ms[i] - c->now_ms < wait)
+            wait = p->next_ms[i] - c->now_ms;
     }
     return wait < 0 ? 0 : wait;
 }

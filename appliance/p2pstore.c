@@ -270,18 +270,17 @@ void p2p_claim_free(struct p2p_claim *c)
     "((status = 'queued' AND next_ms <= ?1) OR (status = 'sending' AND lease_ms <= ?1))"           \
     " AND (expires IS NULL OR expires * 1000 > ?1)"
 
-int p2pstore_out_claim(struct p2pstore *s, const char *peer, int64_t now_ms, int64_t lease_ms,
-                       struct p2p_claim *c)
+/* Claim one message inside the open transaction; on failure c is freed and nothing changed
+ * (the caller rolls back). */
+static int claim_locked(struct p2pstore *s, const char *peer, int64_t now_ms, int64_t lease_ms,
+                        struct p2p_claim *c)
 {
     sqlite3_stmt *st = NULL;
-    int r, rc;
+    int r = PS_E_STORAGE, rc;
 
     memset(c, 0, sizeof(*c));
     buf_init(&c->payload, P2P_MAX_LEN);
     buf_init(&c->jws, 2 * P2P_MAX_LEN + 256 * 1024);
-    if ((r = begin(s)) != PS_OK)
-        return r;
-    r = PS_E_STORAGE;
     if ((st = prep(s, "SELECT id, peer, seq, priority, attempts, payload, jws FROM outbox"
                       " WHERE " DUE_SQL " AND (?2 IS NULL OR peer = ?2)"
                       " ORDER BY priority, seq, n LIMIT 1")) == NULL)
@@ -313,14 +312,51 @@ int p2pstore_out_claim(struct p2pstore *s, const char *peer, int64_t now_ms, int
     if (sqlite3_step(st) != SQLITE_DONE)
         goto fail;
     sqlite3_finalize(st);
-    if ((r = commit(s)) != PS_OK)
-        p2p_claim_free(c);
-    return r;
+    return PS_OK;
 fail:
     sqlite3_finalize(st);
-    rollback(s);
     p2p_claim_free(c);
     return r;
+}
+
+int p2pstore_out_claim(struct p2pstore *s, const char *peer, int64_t now_ms, int64_t lease_ms,
+                       struct p2p_claim *c)
+{
+    size_t n = 0;
+    int r = p2pstore_out_claim_many(s, peer, now_ms, lease_ms, c, 1, &n);
+
+    return r == PS_OK && n == 0 ? PS_E_NOTFOUND : r;
+}
+
+int p2pstore_out_claim_many(struct p2pstore *s, const char *peer, int64_t now_ms, int64_t lease_ms,
+                            struct p2p_claim *c, size_t max, size_t *n)
+{
+    int r;
+
+    *n = 0;
+    for (size_t i = 0; i < max; i++)
+        memset(&c[i], 0, sizeof(c[i]));
+    if ((r = begin(s)) != PS_OK)
+        return r;
+    while (*n < max && (r = claim_locked(s, peer, now_ms, lease_ms, &c[*n])) == PS_OK)
+        (*n)++;
+    if ((r == PS_OK || r == PS_E_NOTFOUND) && (r = commit(s)) == PS_OK)
+        return PS_OK;
+    rollback(s);
+    for (size_t i = 0; i < *n; i++)
+        p2p_claim_free(&c[i]);
+    *n = 0;
+    return r;
+}
+
+int p2pstore_batch_begin(struct p2pstore *s)
+{
+    return begin(s);
+}
+
+int p2pstore_batch_commit(struct p2pstore *s)
+{
+    return commit(s);
 }
 
 /* One UPDATE by id in its own (autocommit, durable) transaction; PS_E_NOTFOUND if no row. */

@@ -101,6 +101,14 @@ void p2p_claim_free(struct p2p_claim *c);
  * not expired. The message becomes "sending" until now_ms + lease_ms. PS_E_NOTFOUND: none. */
 int p2pstore_out_claim(struct p2pstore *s, const char *peer, int64_t now_ms, int64_t lease_ms,
                        struct p2p_claim *c) PS_WUR;
+/* Up to max claims at once (one transaction), in the same order; *n receives how many (0 when
+ * none is due). Each of c[0..*n) is freed with p2p_claim_free. */
+int p2pstore_out_claim_many(struct p2pstore *s, const char *peer, int64_t now_ms, int64_t lease_ms,
+                            struct p2p_claim *c, size_t max, size_t *n) PS_WUR;
+/* Group the updates below (set_jws, retry, sent, refused, acked) into one durable transaction:
+ * each alone is its own. Between begin and commit nothing else may use the store. */
+int p2pstore_batch_begin(struct p2pstore *s) PS_WUR;
+int p2pstore_batch_commit(struct p2pstore *s) PS_WUR;
 /* Keep the signed envelope so that every retry sends the same bytes. */
 int p2pstore_out_set_jws(struct p2pstore *s, const char *id, const uint8_t *jws, size_t len) PS_WUR;
 /* Delivery failed: queued again, next attempt at next_ms, the reason kept (shown in status). */
