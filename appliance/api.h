@@ -83,5 +83,16 @@ void api_p2p_inbound(struct request *r, const char *tail);
 void api_p2p_outbox(struct request *r, const char *tail);
 void api_p2p_messages(struct request *r, const char *tail);
 void api_p2p_message(struct request *r, const char *tail);
+/* api_p2p.c, for api_p2p_stream.c: the worker's store (NULL if it cannot be opened), and the
+ * same after the checks of the P2P routes (else answered 503 and NULL) */
+struct p2pstore;
+struct p2pstore *api_p2p_store(struct worker *w);
+struct p2pstore *api_p2p_ready(struct request *r);
+/* api_p2p_stream.c: GET /v1/p2p/stream (server-sent events), and the worker loop's tick that
+ * pushes what other workers stored to the open streams (every ~200 ms; cheap when none is) */
+void api_p2p_stream(struct request *r, const char *tail);
+void api_p2p_stream_tick(struct worker *w);
+/* open streams of this worker (for /metrics) */
+unsigned api_p2p_stream_count(void);
 
 #endif

@@ -100,6 +100,10 @@ static int worker_metrics_text(struct worker *w, struct buf *b)
         "# TYPE portseal_keyholder_pending gauge\nportseal_keyholder_pending{worker=\"%d\"} %zu\n",
         w->id, w->nconns, w->id, m->conns_accepted, w->id, m->conns_refused, w->id, m->tls_failures,
         w->id, m->http1_refused, w->id, kh_client_pending(w->kh));
+    r |= buf_printf(b,
+                    "# TYPE portseal_p2p_streams_open gauge\n"
+                    "portseal_p2p_streams_open{worker=\"%d\"} %u\n",
+                    w->id, api_p2p_stream_count());
     return r == PS_OK ? PS_OK : PS_E_LIMIT;
 }
 

@@ -474,3 +474,15 @@ void api_p2p_message(struct request *r, const char *tail)
     }
     http_respond_json(r, 200, m);
 }
+
+/* ---- for api_p2p_stream.c ---- */
+
+struct p2pstore *api_p2p_store(struct worker *w)
+{
+    return store(w);
+}
+
+struct p2pstore *api_p2p_ready(struct request *r)
+{
+    return ready(r);
+}

@@ -71,6 +71,7 @@ const char *const config_directives[] = {"listen",
                                          "aeo_poll_interval",
                                          "aeo_digest_interval",
                                          "p2p_name",
+                                         "p2p_stream_max",
                                          NULL};
 
 static void cfg_defaults(struct config *cfg)
@@ -103,6 +104,7 @@ static void cfg_defaults(struct config *cfg)
     cfg->evidence_max_files = 100;
     cfg->evidence_max_file = 20 * 1024 * 1024;
     cfg->evidence_max_total = 64 * 1024 * 1024;
+    cfg->p2p_stream_max = 64;
 }
 
 static int cfg_err(char *err, size_t errlen, int line, const char *fmt, ...)
@@ -425,6 +427,7 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         NUM("evidence_max_files", 1, 10000, evidence_max_files, NUM_SIZE),
         NUM("evidence_max_file", 1, 1LL << 30, evidence_max_file, NUM_SIZE),
         NUM("evidence_max_total", 1, 1LL << 30, evidence_max_total, NUM_SIZE),
+        NUM("p2p_stream_max", 0, 100000, p2p_stream_max, NUM_UINT),
     };
 #undef NUM
     const char *d = w[0];

@@ -67,6 +67,13 @@ struct stream {
     double start;                /* monotonic time of the request's first frame */
     double resp_at;              /* when the response was queued; 0 before */
     long long content_length;    /* from the header, -1 if none */
+    /* a streaming response (http_stream_begin) */
+    int streaming;
+    int stream_ended; /* http_stream_end or reset: no more writes; EOF once resp is drained */
+    int deferred;     /* the data provider answered NGHTTP2_ERR_DEFERRED: resume on a write */
+    int reset_sent;   /* RST_STREAM submitted: a reader that did not keep up */
+    http_stream_close_fn on_close;
+    void *close_ctx;
 };
 
 static void conn_close(struct conn *c);
@@ -130,6 +137,144 @@ static void queue_flush(struct conn *c)
     c->queued_flush = 1;
     c->flush_next = c->w->flushq;
     c->w->flushq = c;
+}
+
+/* ---- streaming responses ---- */
+
+/* Move the unread bytes to the front, so that the buffer's maximum bounds what is unread. */
+static void resp_compact(struct buf *b)
+{
+    if (b->off == 0)
+        return;
+    memmove(b->data, b->data + b->off, b->len - b->off);
+    b->len -= b->off;
+    b->off = 0;
+    b->data[b->len] = 0;
+}
+
+/*
+ * What is buffered, as far as the flow-control window (len) allows; NGHTTP2_ERR_DEFERRED when
+ * nothing is, until http_stream_write or http_stream_end resumes the stream. resp_at is the
+ * time since which buffered bytes wait without progress (0: nothing waits), for send_timeout.
+ */
+static ssize_t stream_read_cb(nghttp2_session *s, int32_t sid, uint8_t *out, size_t len,
+                              uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+    struct stream *st = src->ptr;
+    size_t n = buf_unread(&st->resp);
+
+    (void)s;
+    (void)sid;
+    (void)ud;
+    if (n == 0 && !st->stream_ended) {
+        st->deferred = 1;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    if (n > len)
+        n = len;
+    memcpy(out, buf_rptr(&st->resp), n);
+    buf_consume(&st->resp, n);
+    st->resp_at = buf_unread(&st->resp) ? mono_now() : 0;
+    if (buf_unread(&st->resp) == 0 && st->stream_ended)
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return (ssize_t)n;
+}
+
+static void stream_resume(struct stream *st)
+{
+    if (st->deferred) {
+        st->deferred = 0;
+        nghttp2_session_resume_data(st->c->h2, st->id);
+    }
+    queue_flush(st->c);
+}
+
+/* Cut a streaming response off: RST_STREAM (CANCEL); on_close follows once it is sent. */
+static void stream_reset(struct stream *st, const char *why)
+{
+    log_debug("resetting stream %d of %s: %s", st->id, st->c->rl_key, why);
+    st->stream_ended = st->reset_sent = 1;
+    st->resp_at = mono_now();
+    nghttp2_submit_rst_stream(st->c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+    queue_flush(st->c);
+}
+
+int http_stream_begin(struct request *r, int status, const char *ctype, size_t max_buffered,
+                      http_stream_close_fn on_close, void *ctx)
+{
+    struct stream *st = r->st;
+    char sbuf[8];
+    nghttp2_data_provider prd;
+    nghttp2_nv nv[4];
+    size_t nnv = 0;
+
+    if (r->responded)
+        return -1;
+    if (strcmp(r->method, "HEAD") == 0) {
+        http_respond(r, status, ctype, NULL, 0);
+        return -1;
+    }
+    r->responded = 1;
+    r->status = status;
+    metrics_count(r);
+    if (st == NULL || st->c == NULL || st->c->dead)
+        return -1;
+    snprintf(sbuf, sizeof(sbuf), "%d", status);
+#define NV(n, v)                                                                                   \
+    nv[nnv++] = (nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v),                 \
+                             NGHTTP2_NV_FLAG_NO_COPY_NAME}
+    NV(":status", sbuf);
+    NV("content-type", ctype);
+    NV("cache-control", "no-store");
+    NV("x-request-id", r->request_id);
+#undef NV
+    buf_init(&st->resp, max_buffered);
+    prd.source.ptr = st;
+    prd.read_callback = stream_read_cb;
+    if (nghttp2_submit_response(st->c->h2, st->id, nv, nnv, &prd) != 0) {
+        nghttp2_submit_rst_stream(st->c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
+        queue_flush(st->c);
+        return -1;
+    }
+    st->streaming = 1;
+    st->on_close = on_close;
+    st->close_ctx = ctx;
+    queue_flush(st->c);
+    return 0;
+}
+
+int http_stream_write(struct request *r, const void *data, size_t len)
+{
+    struct stream *st = r->st;
+
+    if (st == NULL || !st->streaming || st->stream_ended || st->c->dead)
+        return -1;
+    if (len == 0)
+        return 0;
+    resp_compact(&st->resp);
+    if (buf_append(&st->resp, data, len) != PS_OK) {
+        stream_reset(st, "its reader does not keep up (stream buffer full)");
+        return -1;
+    }
+    if (st->resp_at == 0)
+        st->resp_at = mono_now();
+    stream_resume(st);
+    return 0;
+}
+
+size_t http_stream_buffered(const struct request *r)
+{
+    return r->st && r->st->streaming ? buf_unread(&r->st->resp) : 0;
+}
+
+void http_stream_end(struct request *r)
+{
+    struct stream *st = r->st;
+
+    if (st == NULL || !st->streaming || st->stream_ended || st->c->dead)
+        return;
+    st->stream_ended = 1;
+    stream_resume(st);
 }
 
 void http_respond(struct request *r, int status, const char *ctype, const void *body, size_t len)
@@ -474,6 +619,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
             copy_field(r, r->query, sizeof(r->query), q + 1, vlen - pl - 1, 414);
     } else if (nlen == 12 && memcmp(name, "content-type", 12) == 0) {
         copy_field(r, r->content_type, sizeof(r->content_type), value, vlen, 431);
+    } else if (nlen == 13 && memcmp(name, "last-event-id", 13) == 0) {
+        copy_field(r, r->last_event_id, sizeof(r->last_event_id), value, vlen, 431);
     } else if (nlen == 14 && memcmp(name, "content-length", 14) == 0) {
         /* nghttp2 checks it is a number and that the body matches it */
         st->content_length = 0;
@@ -547,6 +694,8 @@ static void stream_free(struct conn *c, struct stream *st)
     if (st->next)
         st->next->prev = st->prev;
     st->req->st = NULL;
+    if (st->on_close)
+        st->on_close(st->req, st->close_ctx);
     http_release(st->req);
     buf_free(&st->resp);
     free(st);
@@ -965,7 +1114,10 @@ void conn_flush_queued(struct worker *w)
  * The slow-request timeouts of one HTTP/2 connection's open streams. Returns what was too
  * slow when the connection must go, else NULL. A request body that is too slow gets 408 and
  * is discarded; the other cases end the connection (a stalled header block cannot be
- * interrupted on its stream, and a response nobody reads holds its stream's memory).
+ * interrupted on its stream, and a response nobody reads holds its stream's memory). A
+ * streamed response (http_stream_begin) whose buffered bytes wait send_timeout without
+ * progress is reset on its own first; the connection ends only if it is still there after
+ * another send_timeout (the reset could not even be sent).
  */
 static const char *stream_timeouts(struct conn *c, double now)
 {
@@ -974,8 +1126,13 @@ static const char *stream_timeouts(struct conn *c, double now)
     for (struct stream *st = c->streams; st; st = st->next) {
         if (!st->headers_done && now - st->start >= cfg->header_timeout)
             return "request headers too slow (header_timeout)";
-        if (st->resp_at > 0 && now - st->resp_at >= cfg->send_timeout)
-            return "response not taken (send_timeout)";
+        if (st->resp_at > 0 && now - st->resp_at >= cfg->send_timeout) {
+            if (!st->streaming || st->reset_sent)
+                return "response not taken (send_timeout)";
+            c->w->m.timeouts++;
+            stream_reset(st, "streamed response not taken (send_timeout)");
+            continue;
+        }
         if (st->headers_done && !st->body_done && !st->req->responded &&
             now - st->start >= cfg->body_timeout) {
             st->discard_body = st->dispatched = 1;
@@ -998,6 +1155,7 @@ void conn_sweep(struct worker *w, double now)
                 conn_close(c);
             continue;
         }
+        /* an open streamed response is an open stream: no idle_timeout while it lasts */
         if (c->nstreams == 0 && now - c->last_active >= w->cfg->idle_timeout)
             why = "idle (idle_timeout)";
         else if (c->nstreams > 0)

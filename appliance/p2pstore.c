@@ -656,3 +656,16 @@ json_t *p2pstore_gaps(struct p2pstore *s)
     sqlite3_finalize(st);
     return a;
 }
+
+int p2pstore_in_top(struct p2pstore *s, uint64_t *n)
+{
+    sqlite3_stmt *st = prep(s, "SELECT COALESCE(MAX(n), 0) FROM inbox");
+    int r = PS_E_STORAGE;
+
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        *n = (uint64_t)sqlite3_column_int64(st, 0);
+        r = PS_OK;
+    }
+    sqlite3_finalize(st);
+    return r;
+}

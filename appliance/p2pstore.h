@@ -138,5 +138,8 @@ json_t *p2pstore_get(struct p2pstore *s, const char *id, int64_t now_ms);
 /* Open sequence gaps of the inbox, per peer: [{"from","first","last"}] (seqs missing below the
  * highest received). */
 json_t *p2pstore_gaps(struct p2pstore *s);
+/* The inbox's highest local arrival number n (0 when empty): one index lookup, cheap enough to
+ * poll (GET /v1/p2p/stream asks it every tick to learn what other workers stored). */
+int p2pstore_in_top(struct p2pstore *s, uint64_t *n) PS_WUR;
 
 #endif

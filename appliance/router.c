@@ -47,6 +47,7 @@ const struct route routes[] = {
     {"POST", "/v1/p2p/outbox", 0, api_p2p_outbox, 256 * 1024, ROUTE_OFFICER, "p2p_outbox"},
     {"GET", "/v1/p2p/messages", 0, api_p2p_messages, 0, ROUTE_OFFICER, "p2p_messages"},
     {"GET", "/v1/p2p/messages/", 1, api_p2p_message, 0, ROUTE_OFFICER, "p2p_message"},
+    {"GET", "/v1/p2p/stream", 0, api_p2p_stream, 0, ROUTE_OFFICER, "p2p_stream"},
     {NULL, NULL, 0, NULL, 0, 0, NULL},
 };
 

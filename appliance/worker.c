@@ -123,7 +123,7 @@ static void kh_flush(struct worker *w)
 static void loop(struct worker *w)
 {
     struct epoll_event evs[256];
-    double next_sweep = mono_now() + 1, stop_deadline = 0;
+    double next_sweep = mono_now() + 1, stop_deadline = 0, next_tick = 0;
 
     while (!stopping || (kh_client_pending(w->kh) > 0 && mono_now() < stop_deadline)) {
         int n = epoll_wait(w->ep, evs, 256, 250);
@@ -168,6 +168,11 @@ static void loop(struct worker *w)
             conn_sweep(w, mono_now());
             conn_flush_queued(w);
             next_sweep = mono_now() + 1;
+        }
+        if (mono_now() >= next_tick) { /* GET /v1/p2p/stream: news from the shared store */
+            api_p2p_stream_tick(w);
+            conn_flush_queued(w);
+            next_tick = mono_now() + 0.2;
         }
         conn_reap(w);
     }

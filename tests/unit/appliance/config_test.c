@@ -161,6 +161,7 @@ static const char full[] = "# a full configuration\n"
                            "partner_cert /etc/ps/partner.pem\n"
                            "partner_key /etc/ps/partner.key\n"
                            "p2p_name cn-sz\n"
+                           "p2p_stream_max 7\n"
                            "partner sg root=/etc/ps/sg-root.pem cn=partner.sg url=https://sg:8443 "
                            "crl=/etc/ps/sg.crl\n"
                            "aeo_origin CN\n"
@@ -247,7 +248,7 @@ static void test_full(void)
           "evidence_key (owner " CFG_OWNER_EVIDENCE ") and the upload limits");
     CHECK(streq(c.exchange_key, "xk") && streq(config_key(&c, "xk")->tenant, CFG_OWNER_EXCHANGE),
           "exchange_key (owner " CFG_OWNER_EXCHANGE ")");
-    CHECK(streq(c.p2p_name, "cn-sz"), "p2p_name");
+    CHECK(streq(c.p2p_name, "cn-sz") && c.p2p_stream_max == 7, "p2p_name, p2p_stream_max");
     CHECK(c.nofficers == 1 && streq(c.officers[0].id, "off-1") &&
               config_officer_by_cn(&c, "officer.cn.test") == &c.officers[0],
           "officer");
@@ -308,6 +309,7 @@ static void test_defaults(void)
               c.evidence_max_files == 100 && c.evidence_max_total == 64 * 1024 * 1024,
           "ledger and evidence defaults");
     CHECK(streq(c.aeo_origin, "portseal"), "aeo_origin defaults to ledger_origin before its '/'");
+    CHECK(c.p2p_stream_max == 64, "default p2p_stream_max 64");
     CHECK(c.ntenants == 1 && c.nkeys == 1 && streq(c.keys[0].id, "k0"), "one tenant, one key");
     config_free(&c);
 }

@@ -88,6 +88,7 @@ int main(void)
             {"POST", "/v1/p2p/outbox"},
             {"GET", "/v1/p2p/messages"},
             {"GET", "/v1/p2p/messages/x"},
+            {"GET", "/v1/p2p/stream"},
         };
 
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
