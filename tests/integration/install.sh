@@ -71,8 +71,8 @@ for opt in NoNewPrivileges=yes ProtectSystem=strict StateDirectory=portseal Stat
     'ExecReload=/bin/kill -HUP $MAINPID'; do
     check "the unit sets $opt" grep -qxF "$opt" "$UNIT"
 done
-check "the unit limits the capabilities to setuid, setgid, chown, net_bind_service" \
-    grep -qx 'CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_CHOWN CAP_NET_BIND_SERVICE' "$UNIT"
+check "the unit limits the capabilities to setuid, setgid, chown, kill, net_bind_service" \
+    grep -qx 'CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_CHOWN CAP_KILL CAP_NET_BIND_SERVICE' "$UNIT"
 
 if command -v systemd-analyze >/dev/null 2>&1; then
     # verify wants the programs where the unit says: point it at the DESTDIR copy
