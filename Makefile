@@ -125,3 +125,36 @@ demo: all
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+# `make install [DESTDIR=/staging] [PREFIX=/usr/local]` (docs/install.md): the daemon in sbin,
+# portseal-keytool, portseal-verify and the portseal CLI in bin, the example configuration in
+# SYSCONFDIR/portseal (never an active portseald.conf), the docs and openapi.yaml in DOCDIR, and
+# the systemd unit. tools/portseal-demo is a development tool (test PKI, SoftHSM token, paths
+# into this tree) and is not installed. `make uninstall` removes what install put there.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+DOCDIR ?= $(PREFIX)/share/doc/portseal
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL_DOCS = README.md $(wildcard docs/*.md) protocol/openapi.yaml portseald.conf.example
+DEB_PACKAGES += python3-yaml
+
+.PHONY: install uninstall
+install: $(PROGS)
+	install -d -m 0755 $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR)
+	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/portseal
+	install -m 0755 $(BUILD)/portseald $(DESTDIR)$(SBINDIR)/portseald
+	install -m 0755 $(BUILD)/portseal-keytool $(BUILD)/portseal-verify tools/portseal $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 0600 portseald.conf.example $(DESTDIR)$(SYSCONFDIR)/portseal/portseald.conf.example
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+	  systemd/portseald.service.in > $(DESTDIR)$(UNITDIR)/portseald.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/portseald.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/portseald.service.tmp $(DESTDIR)$(UNITDIR)/portseald.service
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/portseald $(DESTDIR)$(BINDIR)/portseal-keytool \
+	  $(DESTDIR)$(BINDIR)/portseal-verify $(DESTDIR)$(BINDIR)/portseal \
+	  $(DESTDIR)$(UNITDIR)/portseald.service $(DESTDIR)$(SYSCONFDIR)/portseal/portseald.conf.example
+	rm -rf $(DESTDIR)$(DOCDIR)

@@ -1,9 +1,12 @@
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../../appliance/config.h"
 #include "../../../protocol/alg.h"
+#include "../../../protocol/strnum.h"
 #include "../unit.h"
 
 #define EXAMPLE "portseald.conf.example"
@@ -691,6 +694,306 @@ static void test_example(void)
     free(text);
 }
 
+/*
+ * docs/configuration.md against the parser: one "### `name`" section per directive of
+ * config_directives and no other; in each, "- Required: yes" or "- Default: `V`" / "- Default:
+ * none ..."; numeric directives with "- Range: LO to HI". Defaults are the parser's, ranges
+ * are what it accepts, and required directives are refused when missing.
+ */
+#define REFERENCE "docs/configuration.md"
+#define REF_MAX   128
+
+struct ref_entry {
+    char name[64];
+    int required, repeatable, has_default, has_range;
+    char def[128]; /* the `value` of "- Default:", "" for none */
+    long long lo, hi;
+};
+
+enum { F_INT, F_UINT, F_SIZE };
+#define NUMF(n, f, k)                                                                              \
+    {                                                                                              \
+        n, offsetof(struct config, f), k                                                           \
+    }
+/* Numeric directives and their fields: every one must be documented with a default and a
+ * range; a new numeric directive fails this test until it is added here. */
+static const struct {
+    const char *name;
+    size_t off;
+    int kind;
+} num_fields[] = {
+    NUMF("workers", workers, F_INT),
+    NUMF("keyholder_threads", keyholder_threads, F_INT),
+    NUMF("max_body", max_body, F_SIZE),
+    NUMF("max_hashes", max_hashes, F_SIZE),
+    NUMF("max_streams", max_streams, F_UINT),
+    NUMF("max_connections", max_connections, F_UINT),
+    NUMF("idle_timeout", idle_timeout, F_UINT),
+    NUMF("handshake_timeout", handshake_timeout, F_UINT),
+    NUMF("keyholder_timeout", keyholder_timeout, F_UINT),
+    NUMF("max_header_size", max_header_size, F_UINT),
+    NUMF("header_timeout", header_timeout, F_UINT),
+    NUMF("body_timeout", body_timeout, F_UINT),
+    NUMF("send_timeout", send_timeout, F_UINT),
+    NUMF("request_rate", request_rate, F_UINT),
+    NUMF("request_burst", request_burst, F_UINT),
+    NUMF("control_frame_rate", control_frame_rate, F_UINT),
+    NUMF("reset_rate", reset_rate, F_UINT),
+    NUMF("reset_burst", reset_burst, F_UINT),
+    NUMF("max_continuations", max_continuations, F_UINT),
+    NUMF("connection_rate", connection_rate, F_UINT),
+    NUMF("tsa_accuracy_ms", tsa_accuracy_ms, F_UINT),
+    NUMF("checkpoint_interval", checkpoint_interval, F_UINT),
+    NUMF("aeo_poll_interval", aeo_poll_interval, F_UINT),
+    NUMF("aeo_digest_interval", aeo_digest_interval, F_UINT),
+    NUMF("evidence_max_files", evidence_max_files, F_SIZE),
+    NUMF("evidence_max_file", evidence_max_file, F_SIZE),
+    NUMF("evidence_max_total", evidence_max_total, F_SIZE),
+};
+/* String directives with a built-in default. */
+static const struct {
+    const char *name;
+    size_t off;
+} str_fields[] = {
+    {"user", offsetof(struct config, user)},
+    {"sm2_wrap_key", offsetof(struct config, sm2_wrap_key)},
+    {"ledger_origin", offsetof(struct config, ledger_origin)},
+    {"aeo_origin", offsetof(struct config, aeo_origin)},
+};
+
+static long long num_of(const struct config *c, size_t i)
+{
+    const char *p = (const char *)c + num_fields[i].off;
+
+    switch (num_fields[i].kind) {
+    case F_INT: return *(const int *)p;
+    case F_UINT: return *(const unsigned *)p;
+    default: return (long long)*(const size_t *)p;
+    }
+}
+
+static int num_index(const char *name)
+{
+    for (size_t i = 0; i < sizeof(num_fields) / sizeof(num_fields[0]); i++)
+        if (strcmp(num_fields[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int str_index(const char *name)
+{
+    for (size_t i = 0; i < sizeof(str_fields) / sizeof(str_fields[0]); i++)
+        if (strcmp(str_fields[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Read the sections of the reference; -1 if the file is missing. */
+static int read_reference(struct ref_entry *e, int max)
+{
+    FILE *f = fopen(REFERENCE, "r");
+    char line[1024];
+    int n = 0;
+    struct ref_entry *cur = NULL;
+
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (strncmp(line, "### `", 5) == 0) {
+            size_t l = strcspn(line + 5, "`");
+
+            cur = NULL;
+            if (line[5 + l] != '`' || line[6 + l] != 0 || l == 0 || l >= sizeof(e->name)) {
+                printf("# %s: bad directive heading: %s\n", REFERENCE, line);
+                continue;
+            }
+            if (n == max)
+                break;
+            cur = &e[n++];
+            memset(cur, 0, sizeof(*cur));
+            memcpy(cur->name, line + 5, l);
+        } else if (strncmp(line, "#", 1) == 0) {
+            cur = NULL; /* another heading ends the directive's section */
+        } else if (cur && strcmp(line, "- Required: yes") == 0) {
+            cur->required = 1;
+        } else if (cur && strcmp(line, "- Repeatable: yes") == 0) {
+            cur->repeatable = 1;
+        } else if (cur && strncmp(line, "- Default: ", 11) == 0) {
+            const char *v = line + 11;
+
+            cur->has_default = 1;
+            if (v[0] == '`') {
+                size_t l = strcspn(v + 1, "`");
+
+                if (v[1 + l] == '`' && l > 0 && l < sizeof(cur->def))
+                    memcpy(cur->def, v + 1, l);
+                else
+                    printf("# %s: bad default for %s: %s\n", REFERENCE, cur->name, v);
+            } else if (strncmp(v, "none", 4) != 0) {
+                printf("# %s: default for %s is neither `value` nor none\n", REFERENCE, cur->name);
+                cur->has_default = 0;
+            }
+        } else if (cur && strncmp(line, "- Range: ", 9) == 0) {
+            if (sscanf(line + 9, "%lld to %lld", &cur->lo, &cur->hi) == 2)
+                cur->has_range = 1;
+            else
+                printf("# %s: bad range for %s: %s\n", REFERENCE, cur->name, line + 9);
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+static const struct ref_entry *ref_find(const struct ref_entry *e, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(e[i].name, name) == 0)
+            return &e[i];
+    return NULL;
+}
+
+static int is_directive(const char *name)
+{
+    for (const char *const *d = config_directives; *d; d++)
+        if (strcmp(*d, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Does the minimal config without directive d fail with "missing directive 'd'"? */
+static int required_by_parser(const char *d)
+{
+    char *t = join(d, NULL, NULL), err[512] = "", want[96];
+    struct config c;
+    int rc = config_parse(t, strlen(t), &c, err, sizeof(err));
+
+    free(t);
+    if (rc == PS_OK) {
+        config_free(&c);
+        return 0;
+    }
+    snprintf(want, sizeof(want), "missing directive '%s'", d);
+    return strstr(err, want) != NULL;
+}
+
+static int in_head_lines(const char *d)
+{
+    for (int i = 0; head_lines[i]; i++)
+        if (strncmp(head_lines[i], d, strlen(d)) == 0 && head_lines[i][strlen(d)] == ' ')
+            return 1;
+    return 0;
+}
+
+static void check_range(const struct ref_entry *r, int ni)
+{
+    char line[160];
+    struct config c;
+    int ok;
+
+    snprintf(line, sizeof(line), "%s %lld", r->name, r->lo);
+    ok = parses_with(line, &c) && num_of(&c, (size_t)ni) == r->lo;
+    config_free(&c);
+    snprintf(line, sizeof(line), "%s %lld", r->name, r->hi);
+    ok = ok && parses_with(line, &c) && num_of(&c, (size_t)ni) == r->hi;
+    config_free(&c);
+    snprintf(line, sizeof(line), "%s %lld", r->name, r->hi + 1);
+    ok = ok && fails_at(line, r->name);
+    snprintf(line, sizeof(line), "%s %lld", r->name, r->lo - 1);
+    ok = ok && fails_at(line, r->name);
+    CHECK(ok, "%s: the parser takes %lld to %lld and refuses %lld and %lld, as %s says", r->name,
+          r->lo, r->hi, r->lo - 1, r->hi + 1, REFERENCE);
+}
+
+static void check_default(const struct ref_entry *r, const struct config *def)
+{
+    int ni = num_index(r->name), si = str_index(r->name);
+
+    if (r->def[0] == 0) {
+        CHECK(ni < 0 && si < 0, "%s: documented without a default (none)%s", r->name,
+              ni >= 0 || si >= 0 ? ", but the parser has one" : "");
+        return;
+    }
+    if (ni >= 0) {
+        long long want;
+
+        CHECK(strnum_ll(r->def, 0, INT64_MAX, &want) == PS_OK && num_of(def, (size_t)ni) == want,
+              "%s: default %s is the parser's (%lld)", r->name, r->def, num_of(def, (size_t)ni));
+    } else if (si >= 0) {
+        const char *v = *(char *const *)((const char *)def + str_fields[si].off);
+
+        CHECK(streq(v, r->def), "%s: default %s is the parser's (%s)", r->name, r->def,
+              v ? v : "(none)");
+    } else {
+        CHECK(0,
+              "%s: default `%s` documented; add the directive to num_fields or str_fields in "
+              "this test so that it is checked",
+              r->name, r->def);
+    }
+}
+
+static void test_reference(void)
+{
+    struct ref_entry e[REF_MAX];
+    struct config def;
+    int n = read_reference(e, REF_MAX);
+
+    if (n < 0) {
+        printf("ok - # skip %s not found in the current directory (run from the repo root)\n",
+               REFERENCE);
+        return;
+    }
+    CHECK(parses_with(NULL, &def), "minimal config parses (for the defaults)");
+    for (const char *const *d = config_directives; *d; d++) {
+        int count = 0;
+
+        for (int i = 0; i < n; i++)
+            count += strcmp(e[i].name, *d) == 0;
+        CHECK(count == 1, "directive %s has one section in %s (%d)", *d, REFERENCE, count);
+    }
+    for (int i = 0; i < n; i++) {
+        const struct ref_entry *r = &e[i];
+        int ni = num_index(r->name);
+
+        CHECK(is_directive(r->name), "%s documents %s, a directive of the parser", REFERENCE,
+              r->name);
+        if (!is_directive(r->name))
+            continue;
+        CHECK(r->required != r->has_default, "%s: \"- Required: yes\" or \"- Default: ...\"",
+              r->name);
+        if (r->required)
+            CHECK(required_by_parser(r->name),
+                  "%s: documented as required, and the parser "
+                  "refuses a configuration without it",
+                  r->name);
+        else if (in_head_lines(r->name))
+            CHECK(!required_by_parser(r->name), "%s: not required, and the parser agrees", r->name);
+        if (r->has_default)
+            check_default(r, &def);
+        if (ni >= 0) {
+            CHECK(r->has_range, "%s: numeric, with a documented range", r->name);
+            if (r->has_range)
+                check_range(r, ni);
+        } else {
+            CHECK(!r->has_range, "%s: a range only for numeric directives", r->name);
+        }
+    }
+    for (size_t i = 0; i < sizeof(num_fields) / sizeof(num_fields[0]); i++)
+        CHECK(is_directive(num_fields[i].name), "num_fields entry %s is a directive",
+              num_fields[i].name);
+    /* every required directive of the parser is documented as such */
+    for (int i = 0; head_lines[i]; i++) {
+        char d[64];
+        const struct ref_entry *r;
+
+        if (sscanf(head_lines[i], "%63s", d) != 1 || d[0] == '#' || !required_by_parser(d))
+            continue;
+        r = ref_find(e, n, d);
+        CHECK(r && r->required, "%s is required by the parser and documented so", d);
+    }
+    config_free(&def);
+}
+
 int main(void)
 {
     test_full();
@@ -699,5 +1002,6 @@ int main(void)
     test_errors();
     test_tsa();
     test_example();
+    test_reference();
     return unit_done();
 }
