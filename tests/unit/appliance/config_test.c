@@ -746,6 +746,7 @@ static const struct {
     NUMF("checkpoint_interval", checkpoint_interval, F_UINT),
     NUMF("aeo_poll_interval", aeo_poll_interval, F_UINT),
     NUMF("aeo_digest_interval", aeo_digest_interval, F_UINT),
+    NUMF("p2p_stream_max", p2p_stream_max, F_UINT),
     NUMF("evidence_max_files", evidence_max_files, F_SIZE),
     NUMF("evidence_max_file", evidence_max_file, F_SIZE),
     NUMF("evidence_max_total", evidence_max_total, F_SIZE),
