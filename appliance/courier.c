@@ -51,9 +51,9 @@ json_t *courier_links_json(const struct config *cfg)
     for (size_t i = 0; i < cfg->npartners; i++) {
         const struct cfg_partner *p = &cfg->partners[i];
         json_t *l = json_object_get(saved, p->id);
+        const char *url = json_string_value(json_object_get(l, "url"));
 
-        if (json_is_object(l) &&
-            json_equal(json_object_get(l, "url"), p->url ? json_string(p->url) : json_null())) {
+        if (json_is_object(l) && url && p->url && strcmp(url, p->url) == 0) {
             json_array_append(a, l);
             continue;
         }

@@ -551,7 +551,11 @@ int main(int argc, char **argv)
         printf("configuration %s is valid\n", P.cfg_path);
         return 0;
     }
-    if (mkdir(P.cfg.state_dir, 0700) != 0 && errno != EEXIST)
+    /* Nothing we write is for other users: the audit database, the pid file, the stores.
+     * state_dir itself is 0711 (traversable, not listable) so that the workers' user reaches
+     * its own folders in it; the keyholder's files stay 0600 root. */
+    umask(077);
+    if (mkdir(P.cfg.state_dir, 0711) != 0 && errno != EEXIST)
         fatal("cannot create state_dir %s", P.cfg.state_dir);
     worker_dir("evidence");
     worker_dir("aeo");
