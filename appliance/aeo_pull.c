@@ -47,11 +47,8 @@ struct aeo_pull *aeo_pull_new(struct courier *c)
 {
     struct aeo_pull *p;
     char err[512];
-    int any = 0;
 
-    for (size_t i = 0; i < c->cfg->npartners; i++)
-        any |= c->cfg->partners[i].url != NULL;
-    if (!any)
+    if (!courier_has_calls(c->cfg))
         return NULL;
     if ((p = calloc(1, sizeof(*p))) == NULL)
         return NULL;

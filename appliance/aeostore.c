@@ -384,11 +384,15 @@ static int batch_check(struct aeostore *s, const struct aeo_batch *b, char *err,
     return PS_OK;
 }
 
-/* The origin's copy end, read inside the open transaction; refuses an origin fed by another
- * partner. Rolls back on failure. */
+/* Begin a write transaction and read the origin's copy end inside it (so two writers cannot
+ * both apply); refuses an origin fed by another partner. Rolls back on failure. */
 static int origin_locked(struct aeostore *s, const char *partner, const char *origin,
                          struct aeostore_origin_state *o, char *err, size_t errlen)
 {
+    if (begin(s) != PS_OK) {
+        snprintf(err, errlen, "the AEO register is busy or unavailable");
+        return PS_E_STORAGE;
+    }
     if (aeostore_origin_state(s, origin, o) != PS_OK) {
         rollback(s);
         snprintf(err, errlen, "the AEO register could not be read");
@@ -411,11 +415,6 @@ int aeostore_apply_batch(struct aeostore *s, const char *partner, const char *or
 
     if ((rc = batch_check(s, b, err, errlen)) != PS_OK)
         return rc;
-    if (begin(s) != PS_OK) {
-        snprintf(err, errlen, "the AEO register is busy or unavailable");
-        return PS_E_STORAGE;
-    }
-    /* read the copy's end inside the transaction: two writers cannot both apply */
     if ((rc = origin_locked(s, partner, origin, &o, err, errlen)) != PS_OK)
         return rc;
     if ((rc = aeo_batch_continues(b, origin, o.last_seq, err, errlen)) != PS_OK) {
@@ -504,10 +503,6 @@ int aeostore_replace(struct aeostore *s, const char *partner, const char *origin
     for (size_t i = 0; i < n; i++)
         if ((rc = batch_check(s, &f[i].batch, err, errlen)) != PS_OK)
             return rc;
-    if (begin(s) != PS_OK) {
-        snprintf(err, errlen, "the AEO register is busy or unavailable");
-        return PS_E_STORAGE;
-    }
     if ((rc = origin_locked(s, partner, origin, &o, err, errlen)) != PS_OK)
         return rc;
     rc = PS_E_STORAGE;

@@ -12,6 +12,7 @@
 #include "../protocol/ceb.h"
 #include "../protocol/p2p.h"
 #include "../protocol/strnum.h"
+#include "router.h"
 
 #define CFG_MAX_FILE  (1024 * 1024)
 #define CFG_MAX_WORDS 16
@@ -66,6 +67,7 @@ const char *const config_directives[] = {"listen",
                                          "tenant",
                                          "key",
                                          "officer",
+                                         "route_limit",
                                          "partner",
                                          "aeo_origin",
                                          "aeo_poll_interval",
@@ -253,6 +255,64 @@ int config_aeo_origin_valid(const char *s)
 }
 
 /* partner ID root=FILE cn=CN [url=https://HOST:PORT] [crl=FILE] [aeo_origin=ORIGIN] */
+/* route_limit NAME [body=BYTES] [headers=BYTES]: a route's own body and header block limits.
+ * body only for routes that take a body (1024 .. 1 GiB); headers 256 .. max_header_size (checked
+ * in cfg_check, once max_header_size is known). */
+static int parse_route_limit(struct config *cfg, char **w, int n, int line, char *err,
+                             size_t errlen)
+{
+    const struct route *rt = NULL;
+    struct cfg_route_limit *l;
+
+    if (n < 3)
+        return cfg_err(err, errlen, line, "usage: route_limit ROUTE [body=BYTES] [headers=BYTES]");
+    for (const struct route *x = routes; x->method; x++)
+        if (strcmp(x->name, w[1]) == 0)
+            rt = x;
+    if (rt == NULL)
+        return cfg_err(err, errlen, line, "route_limit: no route is named %s", w[1]);
+    if (config_route_limit(cfg, w[1]))
+        return cfg_err(err, errlen, line, "duplicate route_limit for %s", w[1]);
+    if (cfg->nroute_limits == CFG_MAX_ROUTE_LIMITS)
+        return cfg_err(err, errlen, line, "too many route_limit lines");
+    l = &cfg->route_limits[cfg->nroute_limits];
+    l->body = l->headers = -1;
+    for (int i = 2; i < n; i++) {
+        char *eq = strchr(w[i], '=');
+        long long v;
+
+        if (eq == NULL)
+            return cfg_err(err, errlen, line, "route_limit option '%s' is not name=value", w[i]);
+        *eq++ = 0;
+        if (strcmp(w[i], "body") == 0) {
+            if (rt->max_body == 0)
+                return cfg_err(err, errlen, line, "route %s takes no body", w[1]);
+            if (strnum_ll(eq, 1024, 1LL << 30, &v) != PS_OK)
+                return cfg_err(err, errlen, line, "body= wants 1024 to 1073741824 bytes");
+            l->body = v;
+        } else if (strcmp(w[i], "headers") == 0) {
+            if (strnum_ll(eq, 256, 1LL << 20, &v) != PS_OK)
+                return cfg_err(err, errlen, line, "headers= wants 256 to 1048576 bytes");
+            l->headers = v;
+        } else {
+            return cfg_err(err, errlen, line, "unknown route_limit option '%s'", w[i]);
+        }
+    }
+    l->route = strdup(w[1]);
+    if (l->route == NULL)
+        return PS_E_NOMEM;
+    cfg->nroute_limits++;
+    return PS_OK;
+}
+
+const struct cfg_route_limit *config_route_limit(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nroute_limits; i++)
+        if (strcmp(cfg->route_limits[i].route, name) == 0)
+            return &cfg->route_limits[i];
+    return NULL;
+}
+
 static int parse_partner(struct config *cfg, char **w, int n, int line, char *err, size_t errlen)
 {
     struct cfg_partner *p;
@@ -455,6 +515,8 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         return parse_key(cfg, w, n, line, err, errlen);
     if (strcmp(d, "partner") == 0)
         return parse_partner(cfg, w, n, line, err, errlen);
+    if (strcmp(d, "route_limit") == 0)
+        return parse_route_limit(cfg, w, n, line, err, errlen);
     if (strcmp(d, "officer") == 0) {
         struct cfg_officer *o;
         int r;
@@ -607,6 +669,15 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "partner_cert and partner_key go together");
         return PS_E_CONFIG;
     }
+    for (size_t i = 0; i < cfg->nroute_limits; i++)
+        if (cfg->route_limits[i].headers > (long long)cfg->max_header_size) {
+            snprintf(err, errlen,
+                     "route_limit %s: headers=%lld is above max_header_size (%u), which every "
+                     "request already meets",
+                     cfg->route_limits[i].route, cfg->route_limits[i].headers,
+                     cfg->max_header_size);
+            return PS_E_CONFIG;
+        }
     for (size_t i = 0; i < cfg->nofficers; i++)
         if (config_tenant_by_cn(cfg, cfg->officers[i].cn)) {
             snprintf(err, errlen, "officer %s: CN %s is already a tenant's", cfg->officers[i].id,
@@ -764,11 +835,13 @@ void config_free(struct config *cfg)
         free(cfg->partners[i].crl);
         free(cfg->partners[i].aeo_origin);
     }
+    for (size_t i = 0; i < cfg->nroute_limits; i++)
+        free(cfg->route_limits[i].route);
     for (size_t i = 0; i < cfg->nofficers; i++) {
         free(cfg->officers[i].id);
         free(cfg->officers[i].cn);
     }
-    cfg->npartners = cfg->nofficers = 0;
+    cfg->npartners = cfg->nofficers = cfg->nroute_limits = 0;
     for (size_t i = 0; i < cfg->nkeys; i++) {
         free(cfg->keys[i].id);
         free(cfg->keys[i].tenant);

@@ -45,6 +45,13 @@ struct cfg_partner {
     char *aeo_origin; /* origin of its AEO feed (aeo_origin=, default: the id in upper case) */
 };
 
+/* route_limit NAME [body=BYTES] [headers=BYTES]: one route's own limits (-1: not set). */
+#define CFG_MAX_ROUTE_LIMITS 64
+struct cfg_route_limit {
+    char *route; /* a route name of appliance/router.c */
+    long long body, headers;
+};
+
 /* A local customs officer: a client certificate from client_ca with this subject CN. */
 struct cfg_officer {
     char *id;
@@ -116,6 +123,8 @@ struct config {
     size_t npartners;
     struct cfg_officer officers[CFG_MAX_OFFICERS];
     size_t nofficers;
+    struct cfg_route_limit route_limits[CFG_MAX_ROUTE_LIMITS];
+    size_t nroute_limits;
     char *aeo_origin; /* our AEO feed's origin (default: ledger_origin before its first '/') */
     unsigned aeo_poll_interval;   /* seconds between feed pulls per partner, without notify */
     unsigned aeo_digest_interval; /* seconds between register digest comparisons */
@@ -130,6 +139,8 @@ const struct cfg_key *config_key(const struct config *cfg, const char *id);
 const struct cfg_tenant *config_tenant_by_cn(const struct config *cfg, const char *cn);
 const struct cfg_officer *config_officer_by_cn(const struct config *cfg, const char *cn);
 const struct cfg_partner *config_partner(const struct config *cfg, const char *id);
+/* The route_limit line for route name, or NULL. */
+const struct cfg_route_limit *config_route_limit(const struct config *cfg, const char *name);
 /* 1 if s is a dotted-decimal OBJECT IDENTIFIER (at least two arcs, first 0-2, second < 40
  * under 0 and 1, no leading zeros, at most 127 characters). */
 int config_oid_valid(const char *s);

@@ -476,6 +476,7 @@ static int admit_cert(struct stream *st)
 static void admit(struct stream *st)
 {
     struct request *r = st->req;
+    const struct cfg_route_limit *lim;
     int status = 404;
 
     st->discard_body = st->dispatched = 1; /* until admitted */
@@ -502,7 +503,14 @@ static void admit(struct stream *st)
     }
     if (!(r->route->flags & ROUTE_PUBLIC) && !admit_cert(st))
         return;
-    r->max_body = r->route->max_body == (size_t)-1 ? st->c->w->cfg->max_body
+    lim = config_route_limit(st->c->w->cfg, r->route->name);
+    if (lim && lim->headers >= 0 && r->header_bytes > (size_t)lim->headers) {
+        http_error(r, 431, "header_too_large", "the header block is over %lld bytes for %s",
+                   lim->headers, r->route->name);
+        return;
+    }
+    r->max_body = lim && lim->body >= 0              ? (size_t)lim->body
+                  : r->route->max_body == (size_t)-1 ? st->c->w->cfg->max_body
                   : r->route->max_body == ROUTE_BODY_EVIDENCE
                       ? st->c->w->cfg->evidence_max_total + 1024 * 1024
                       : r->route->max_body;

@@ -249,6 +249,14 @@ int courier_request(struct courier *cr, size_t i, const char *method, const char
     return courier_request_many(cr, i, method, path, ctype, body ? &b : NULL, 1, out);
 }
 
+int courier_has_calls(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->npartners; i++)
+        if (cfg->partners[i].url != NULL)
+            return 1;
+    return 0;
+}
+
 int64_t courier_backoff_ms(unsigned failures, int64_t base_ms, int64_t cap_ms)
 {
     int64_t d = base_ms;

@@ -97,6 +97,8 @@ void courier_resp_why(const struct courier_resp *r, char *why, size_t n);
 int courier_ledger_append(struct courier *c, const char *leaf, uint64_t *index, char *err,
                           size_t errlen) PS_WUR;
 
+/* Does any partner have a url= (something to call)? */
+int courier_has_calls(const struct config *cfg);
 /* The wall clock in unix milliseconds. */
 int64_t courier_now_ms(void);
 /* Sign n payloads as compact JWS with exchange_key, and append n leaves, each batch in one

@@ -41,11 +41,8 @@ struct p2p_courier *p2p_courier_new(struct courier *c)
 {
     struct p2p_courier *p;
     char dir[4096], err[256];
-    int any = 0;
 
-    for (size_t i = 0; i < c->cfg->npartners; i++)
-        any |= c->cfg->partners[i].url != NULL;
-    if (c->cfg->p2p_name == NULL || c->cfg->exchange_key == NULL || !any)
+    if (c->cfg->p2p_name == NULL || c->cfg->exchange_key == NULL || !courier_has_calls(c->cfg))
         return NULL;
     if ((p = calloc(1, sizeof(*p))) == NULL)
         return NULL;

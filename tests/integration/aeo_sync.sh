@@ -110,12 +110,6 @@ mkdir -p "$FAKE/v1/aeo"
 FEED="$FAKE/v1/aeo/feed?after=$LAST&limit=1000"
 FAKE_PORT=$(free_port)
 mkdir -p "$TMP/k"
-mkkey() { # NAME PKIDIR CN
-    openssl ecparam -name prime256v1 -genkey -noout -out "$TMP/k/$1.key" 2>/dev/null &&
-        openssl req -new -key "$TMP/k/$1.key" -subj "/CN=$3" -out "$TMP/k/$1.csr" 2>/dev/null &&
-        "$REPO/certs/dev/issue.sh" "$2" "$TMP/k/$1.csr" "$TMP/k/$1.pem" "$3" >/dev/null 2>&1 &&
-        cat "$TMP/k/$1.pem" "$2/ca.pem" >"$TMP/k/$1-chain.pem"
-}
 check "a signing key certified by sg's CA (for the fake's batches)" mkkey sgx "$TMP/sg/pki" xchg2.sg.portseal.test
 check "and one certified by cn's own CA (not sg's)" mkkey cnx "$TMP/cn/pki" xchg.cn.portseal.test
 # batch FROM TO [BAD_ID]: a batch of sg's with records FROM..TO

@@ -136,3 +136,13 @@ wait_until() {
 audit_count() { sqlite3 "$1/state/audit.db" "select count(*) from audit"; }
 # b64_rand N: base64 of N random bytes
 b64_rand() { head -c "$1" /dev/urandom | base64 -w0; }
+# mkkey NAME PKIDIR CN: an EC P-256 key $TMP/k/NAME.key with a document-signing certificate
+# from PKIDIR's issuing CA ($TMP/k/NAME.pem, and NAME-chain.pem with the CA), e.g. to sign JWS
+# as a partner would
+mkkey() {
+    mkdir -p "$TMP/k"
+    openssl ecparam -name prime256v1 -genkey -noout -out "$TMP/k/$1.key" 2>/dev/null &&
+        openssl req -new -key "$TMP/k/$1.key" -subj "/CN=$3" -out "$TMP/k/$1.csr" 2>/dev/null &&
+        "$REPO/certs/dev/issue.sh" "$2" "$TMP/k/$1.csr" "$TMP/k/$1.pem" "$3" >/dev/null 2>&1 &&
+        cat "$TMP/k/$1.pem" "$2/ca.pem" >"$TMP/k/$1-chain.pem"
+}

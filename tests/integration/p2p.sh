@@ -17,12 +17,6 @@ check "the demo names the offices (p2p_name)" grep -q '^p2p_name hk$' "$TMP/hk/p
 
 # sz's envelope signing key (in the appliance it is xchg-ec in sz's token)
 mkdir -p "$TMP/k"
-mkkey() { # NAME PKIDIR CN
-    openssl ecparam -name prime256v1 -genkey -noout -out "$TMP/k/$1.key" 2>/dev/null &&
-        openssl req -new -key "$TMP/k/$1.key" -subj "/CN=$3" -out "$TMP/k/$1.csr" 2>/dev/null &&
-        "$REPO/certs/dev/issue.sh" "$2" "$TMP/k/$1.csr" "$TMP/k/$1.pem" "$3" >/dev/null 2>&1 &&
-        cat "$TMP/k/$1.pem" "$2/ca.pem" >"$TMP/k/$1-chain.pem"
-}
 check "an envelope key certified by sz's CA" mkkey sz "$TMP/sz/pki" p2p.sz.portseal.test
 check "and one certified by hk's own CA (not sz's)" mkkey other "$TMP/hk/pki" p2p.other.portseal.test
 

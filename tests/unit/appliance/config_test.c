@@ -154,6 +154,7 @@ static const char full[] = "# a full configuration\n"
                            "ledger_origin cn.example/log\n"
                            "checkpoint_interval 30\n"
                            "officer off-1 officer.cn.test\n"
+                           "route_limit tsa body=4096 headers=2048\n"
                            "key seal-1 label=seal cert=/etc/ps/seal.pem\n"
                            "evidence_key seal-1\n"
                            "evidence_max_files 7\n"
@@ -585,6 +586,22 @@ static void test_tsa(void)
         t = join(NULL, "officer o1 cn-a", NULL);
         CHECK(fails_len(t, strlen(t), 0, "officer o1: CN cn-a is already a tenant's", NULL),
               "an officer CN that is a tenant's");
+        free(t);
+        CHECK(fails_at("route_limit nosuchroute body=2048", "no route is named nosuchroute"),
+              "route_limit names a real route");
+        CHECK(fails_at("route_limit keys body=2048", "takes no body"),
+              "route_limit body= on a route without a body is refused");
+        CHECK(fails_at("route_limit tsa body=10", "body= wants"), "route_limit body= range");
+        CHECK(fails_at("route_limit tsa size=10", "unknown route_limit option"),
+              "route_limit unknown option");
+        CHECK(fails_at("route_limit tsa", "usage: route_limit"), "route_limit without limits");
+        t = join(NULL, "route_limit tsa body=2048\nroute_limit tsa headers=512", "# end\n");
+        CHECK(fails_len(t, strlen(t), EXTRA_LINE + 1, NULL, "duplicate"),
+              "one route_limit per route");
+        free(t);
+        t = join(NULL, "route_limit tsa headers=999999", NULL);
+        CHECK(fails_len(t, strlen(t), 0, "route_limit tsa: headers=999999", "max_header_size"),
+              "route_limit headers= above max_header_size is refused");
         free(t);
         CHECK(fails_at("ledger_origin a+b", "ledger_origin wants"),
               "ledger_origin with '+' is refused (it is the note key name)");
