@@ -154,6 +154,11 @@ cases = [
     ("GET", "/v1/p2p/messages/" + msg, "officer", [], 200, None),
     ("GET", "/v1/p2p/messages/sg-000001", "officer", [], 200, None),
     ("GET", "/v1/p2p/messages/nope", "officer", [], 404, "not_found"),
+    # the event stream never ends on its own: only its refusals are checked here
+    # (tests/integration/p2p_stream.sh reads the events)
+    ("GET", "/v1/p2p/stream?after=x", "officer", [], 400, "invalid_request"),
+    ("GET", "/v1/p2p/stream", "officer", ["-H", "Last-Event-ID: nope"], 400, "invalid_request"),
+    ("GET", "/v1/p2p/stream", "tenant", [], 403, "not_an_officer"),
 ]
 out = []
 for m, p, ident, args, status, code in cases:
