@@ -144,7 +144,7 @@ for f in "$PORTSEALD" "$KEYTOOL" "$BUILD/portseal-verify"; do
 done
 
 part "portseal demo: three customs appliances on this machine, the four jobs, the ledger"
-if [[ -s $DIR/name && -s $DIR/portseald.conf ]]; then
+if [[ -s $DIR/name && -s $DIR/portseald.conf && -s $DIR/portseald.pid ]]; then
     # DIR is an appliance made by the one-appliance demo of earlier versions
     step "Stopping the older one-appliance demo in $DIR (its state stays there)"
     run 'portseal-demo stop $DIR'
