@@ -526,7 +526,7 @@ cat <<MSG
        -d '{"to":"cn","type":"note","priority":"routine","body":{"subject":"hello","text":"from Hong Kong"}}' \$HK/v1/p2p/outbox
    curl -sS -N --http2 \$OFFICER_CN \$CN/v1/p2p/stream      # the live inbox (Ctrl-C ends it)
    curl -sS --http2 \$RIGHTS_HOLDER "\$CN/v1/evidence?rights_holder=Acme%20Shoes%20Ltd"
-   curl -sS --http2 \$OFFICER_CN \$CN/metrics
+   curl -sS --http2 \$OFFICER_CN \$CN/metrics | grep -E '^portseal_(signatures|ledger)'
    tail -f $DIR/cn/portseald.log $DIR/sg/portseald.log $DIR/hk/portseald.log
 Certificates and keys: $DIR/{cn,sg,hk}/pki/ (root.pem, client1, client2, officer, partner),
 HSM-held keys' certificates: $DIR/{cn,sg,hk}/keys/. API: $REPO/protocol/openapi.yaml
