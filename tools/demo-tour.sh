@@ -21,6 +21,8 @@
 # running, or restarts with its state; importing the same register again changes nothing.
 # Waits poll with time limits. A step that fails stops the tour with a message naming the step
 # and exit status 1. Environment: PORTSEAL_BUILD (build folder, default build), NO_COLOR.
+# The commands are shown as written, with their variables: single quotes on purpose.
+# shellcheck disable=SC2016
 set -Eeuo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -127,6 +129,7 @@ wait_for() {
     printf '%s: %d.%d s%s\n' "$DIM" $(((now - t0) / 1000000000)) $(((now - t0) / 100000000 % 10)) "$OFF"
 }
 # q URL_VAR_NAME CERT_VAR_NAME PATH: a quiet GET for the polls, the body into $POLL
+# shellcheck disable=SC2086 # the identity's options are several words
 q() { curl -sS --http2 --max-time 5 ${!2} -o "$POLL" "${!1}$3" 2>/dev/null; }
 qv() { python3 -I -S -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$POLL" "$1" 2>/dev/null; }
 
@@ -155,7 +158,8 @@ step "Starting Shenzhen (cn), Singapore (sg) and Hong Kong (hk), each with its o
     "SoftHSM token (keys generated inside it) and a test PKI; on an existing DIR it restarts the" \
     "appliance with its state, or leaves a running one running. --partner pairs both ways: each" \
     "side pins the other's root CA for that partner, and the running one reloads."
-# start NAME [--partner ...]: start (or keep) one appliance; sets URL_NAME, PID_NAME
+# start NAME [--partner ...]: start (or keep) one appliance; sets URLS[NAME]
+declare -A URLS
 start() {
     local name=$1 env
     shift
@@ -166,13 +170,14 @@ start() {
         fail "portseal-demo start $DIR/$name failed"
     fi
     eval "$env"
-    printf -v "URL_$name" '%s' "$URL"
+    # shellcheck disable=SC2153 # URL is set by the eval of portseal-demo's output
+    URLS[$name]=$URL
     printf '   %-3s %s  pid %s  log %s\n' "$name" "$URL" "$PID" "$LOG"
 }
 start cn
 start sg --partner "cn=$DIR/cn"
 start hk --partner "cn=$DIR/cn"
-CN=$URL_cn SG=$URL_sg HK=$URL_hk
+CN=${URLS[cn]} SG=${URLS[sg]} HK=${URLS[hk]}
 run 'grep "^partner " $DIR/cn/portseald.conf'
 indent
 
