@@ -41,6 +41,7 @@ struct p2p_courier *p2p_courier_new(struct courier *c)
 {
     struct p2p_courier *p;
     char dir[4096], err[256];
+    unsigned n = 0;
 
     if (c->cfg->p2p_name == NULL || c->cfg->exchange_key == NULL || !courier_has_calls(c->cfg))
         return NULL;
@@ -53,6 +54,8 @@ struct p2p_courier *p2p_courier_new(struct courier *c)
         free(p);
         return NULL;
     }
+    if (p2pstore_out_release(p->s, &n) == PS_OK && n > 0)
+        log_info("p2p: %u messages claimed by the previous courier are queued again", n);
     return p;
 }
 

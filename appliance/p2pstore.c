@@ -349,6 +349,21 @@ int p2pstore_out_claim_many(struct p2pstore *s, const char *peer, int64_t now_ms
     return r;
 }
 
+int p2pstore_out_release(struct p2pstore *s, unsigned *count)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE outbox SET status = 'queued', lease_ms = 0"
+                               " WHERE status = 'sending'");
+    int r;
+
+    if (st == NULL)
+        return PS_E_STORAGE;
+    r = sqlite3_step(st) == SQLITE_DONE ? PS_OK : PS_E_STORAGE;
+    if (count)
+        *count = r == PS_OK ? (unsigned)sqlite3_changes(s->db) : 0;
+    sqlite3_finalize(st);
+    return r;
+}
+
 int p2pstore_batch_begin(struct p2pstore *s)
 {
     return begin(s);

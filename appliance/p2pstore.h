@@ -105,6 +105,9 @@ int p2pstore_out_claim(struct p2pstore *s, const char *peer, int64_t now_ms, int
  * none is due). Each of c[0..*n) is freed with p2p_claim_free. */
 int p2pstore_out_claim_many(struct p2pstore *s, const char *peer, int64_t now_ms, int64_t lease_ms,
                             struct p2p_claim *c, size_t max, size_t *n) PS_WUR;
+/* Give back every claim (a courier that starts is the only one: claims left by a courier that
+ * died need not wait for their leases). *count (may be NULL) receives how many. */
+int p2pstore_out_release(struct p2pstore *s, unsigned *count) PS_WUR;
 /* Group the updates below (set_jws, retry, sent, refused, acked) into one durable transaction:
  * each alone is its own. Between begin and commit nothing else may use the store. */
 int p2pstore_batch_begin(struct p2pstore *s) PS_WUR;
