@@ -46,7 +46,8 @@ struct child {
     double restart_at;
     double started; /* a child that ran over a second was no crash loop: delay reset */
     int restarts;
-    int restarts_total; /* for status */
+    int restarts_total; /* for status: exits other than a reload's */
+    int reloading;      /* told to stop by a reload: its exit is no restart to count */
 };
 
 static struct {
@@ -371,7 +372,8 @@ static void reap(void)
             if (mono_now() - P.kh.started > 1)
                 P.kh.restarts = 0;
             P.kh.restart_at = mono_now() + backoff(P.kh.restarts++);
-            P.kh.restarts_total++;
+            P.kh.restarts_total += !P.kh.reloading;
+            P.kh.reloading = 0;
             continue;
         }
         if (pid == P.courier.pid) {
@@ -380,7 +382,8 @@ static void reap(void)
             if (mono_now() - P.courier.started > 1)
                 P.courier.restarts = 0;
             P.courier.restart_at = mono_now() + backoff(P.courier.restarts++);
-            P.courier.restarts_total++;
+            P.courier.restarts_total += !P.courier.reloading;
+            P.courier.reloading = 0;
             continue;
         }
         for (int i = 0; i < P.cfg.workers; i++)
@@ -390,7 +393,8 @@ static void reap(void)
                 if (mono_now() - P.workers[i].started > 1)
                     P.workers[i].restarts = 0;
                 P.workers[i].restart_at = mono_now() + backoff(P.workers[i].restarts++);
-                P.workers[i].restarts_total++;
+                P.workers[i].restarts_total += !P.workers[i].reloading;
+                P.workers[i].reloading = 0;
             }
     }
 }
@@ -504,12 +508,12 @@ static int reload(char *note, size_t notelen)
     P.cfg = nc; /* children forked from now on get it */
     log_info("reload: configuration read again; restarting the keyholder and the workers");
     for (int i = 0; i < P.cfg.workers; i++)
-        if (P.workers[i].pid > 0)
-            kill(P.workers[i].pid, SIGTERM);
-    if (P.courier.pid > 0)
-        kill(P.courier.pid, SIGTERM);
-    if (P.kh.pid > 0)
-        kill(P.kh.pid, SIGTERM);
+        if (P.workers[i].pid > 0 && kill(P.workers[i].pid, SIGTERM) == 0)
+            P.workers[i].reloading = 1;
+    if (P.courier.pid > 0 && kill(P.courier.pid, SIGTERM) == 0)
+        P.courier.reloading = 1;
+    if (P.kh.pid > 0 && kill(P.kh.pid, SIGTERM) == 0)
+        P.kh.reloading = 1;
     return 0;
 }
 
