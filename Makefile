@@ -158,3 +158,15 @@ uninstall:
 	  $(DESTDIR)$(BINDIR)/portseal-verify $(DESTDIR)$(BINDIR)/portseal \
 	  $(DESTDIR)$(UNITDIR)/portseald.service $(DESTDIR)$(SYSCONFDIR)/portseal/portseald.conf.example
 	rm -rf $(DESTDIR)$(DOCDIR)
+
+# the man pages of the portseal CLI and the daemon (issue 8)
+MANDIR ?= $(PREFIX)/share/man
+install: install-man
+uninstall: uninstall-man
+.PHONY: install-man uninstall-man
+install-man:
+	install -d -m 0755 $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 docs/man/portseal.1 $(DESTDIR)$(MANDIR)/man1/portseal.1
+	install -m 0644 docs/man/portseald.8 $(DESTDIR)$(MANDIR)/man8/portseald.8
+uninstall-man:
+	rm -f $(DESTDIR)$(MANDIR)/man1/portseal.1 $(DESTDIR)$(MANDIR)/man8/portseald.8

@@ -74,6 +74,7 @@ const char *const config_directives[] = {"listen",
                                          "aeo_digest_interval",
                                          "p2p_name",
                                          "p2p_stream_max",
+                                         "admin_socket",
                                          NULL};
 
 static void cfg_defaults(struct config *cfg)
@@ -447,6 +448,7 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         {"partner_cert", offsetof(struct config, partner_cert)},
         {"partner_key", offsetof(struct config, partner_key)},
         {"p2p_name", offsetof(struct config, p2p_name)},
+        {"admin_socket", offsetof(struct config, admin_socket)},
     };
     /* numbers: size_t fields (NUM_SIZE), unsigned (NUM_UINT), int (NUM_INT) */
     enum { NUM_INT, NUM_UINT, NUM_SIZE };
@@ -821,6 +823,8 @@ void config_free(struct config *cfg)
     }
     free(cfg->p2p_name); /* p2p channel */
     cfg->p2p_name = NULL;
+    free(cfg->admin_socket); /* the parent's admin socket */
+    cfg->admin_socket = NULL;
     for (size_t i = 0; i < cfg->n_env; i++)
         free(cfg->pkcs11_env[i]);
     for (size_t i = 0; i < cfg->ntenants; i++) {

@@ -129,6 +129,7 @@ struct config {
     unsigned aeo_poll_interval;   /* seconds between feed pulls per partner, without notify */
     unsigned aeo_digest_interval; /* seconds between register digest comparisons */
     unsigned p2p_stream_max;      /* open GET /v1/p2p/stream responses per worker; 0: none */
+    char *admin_socket;           /* the parent's admin socket (NULL: state_dir/admin.sock) */
 };
 
 /* Parse text; on error returns PS_E_CONFIG with "line N: reason" in err. */

@@ -4,7 +4,8 @@
  * SIGHUP reloads: the config is read and checked again; if it is usable the keyholder and the
  * workers are restarted with it (open connections close; everything acknowledged is on disk),
  * else the error is logged and the running children keep the old one. listen and workers
- * need a full restart.
+ * need a full restart. The local admin socket (admin.c, the portseal CLI) is served from the
+ * main loop, which polls it.
  *
  *   portseald -c FILE [-d] [-t]
  *     -d  debug log lines     -t  check the configuration (and key certificates) and exit
@@ -29,6 +30,7 @@
 #include "../certs/partner.h"
 #include "../certs/trust.h"
 #include "../hsm/keyholder.h"
+#include "admin.h"
 #include "config.h"
 #include "courier.h"
 #include "log.h"
@@ -44,6 +46,8 @@ struct child {
     double restart_at;
     double started; /* a child that ran over a second was no crash loop: delay reset */
     int restarts;
+    int restarts_total; /* for status: exits other than a reload's */
+    int reloading;      /* told to stop by a reload: its exit is no restart to count */
 };
 
 static struct {
@@ -165,6 +169,7 @@ static struct child *slot_child(int i)
 /* In a new child: close what belongs to the other children (keep slot `keep`'s socket). */
 static void close_siblings(int keep)
 {
+    admin_child_close();
     close_if(&P.kh.ctl);
     for (int j = 0; j <= P.cfg.workers; j++) {
         struct child *ch = slot_child(j);
@@ -367,6 +372,8 @@ static void reap(void)
             if (mono_now() - P.kh.started > 1)
                 P.kh.restarts = 0;
             P.kh.restart_at = mono_now() + backoff(P.kh.restarts++);
+            P.kh.restarts_total += !P.kh.reloading;
+            P.kh.reloading = 0;
             continue;
         }
         if (pid == P.courier.pid) {
@@ -375,6 +382,8 @@ static void reap(void)
             if (mono_now() - P.courier.started > 1)
                 P.courier.restarts = 0;
             P.courier.restart_at = mono_now() + backoff(P.courier.restarts++);
+            P.courier.restarts_total += !P.courier.reloading;
+            P.courier.reloading = 0;
             continue;
         }
         for (int i = 0; i < P.cfg.workers; i++)
@@ -384,6 +393,8 @@ static void reap(void)
                 if (mono_now() - P.workers[i].started > 1)
                     P.workers[i].restarts = 0;
                 P.workers[i].restart_at = mono_now() + backoff(P.workers[i].restarts++);
+                P.workers[i].restarts_total += !P.workers[i].reloading;
+                P.workers[i].reloading = 0;
             }
     }
 }
@@ -455,23 +466,38 @@ static void stop_all(void)
         ;
 }
 
-static void reload(void)
+/*
+ * Read and check the configuration again and restart the children with it. Returns 0 when it
+ * was taken (note: what was not, or ""), else -1 with the reason in note (the running
+ * configuration stays). SIGHUP and the admin socket's reload both come here.
+ */
+static int reload(char *note, size_t notelen)
 {
     struct config nc;
-    char err[600];
+    char err[600], path[4096], npath[4096];
 
+    note[0] = 0;
     if (config_load(P.cfg_path, &nc, err, sizeof(err)) != PS_OK) {
         log_warnx("reload: %s: %s; keeping the running configuration", P.cfg_path, err);
-        return;
+        snprintf(note, notelen, "%s: %s", P.cfg_path, err);
+        return -1;
     }
     if (config_usable(&nc, err, sizeof(err)) != PS_OK) {
         log_warnx("reload: %s; keeping the running configuration", err);
+        snprintf(note, notelen, "%s", err);
         config_free(&nc);
-        return;
+        return -1;
+    }
+    if (admin_socket_path(&nc, npath, sizeof(npath)) != PS_OK ||
+        admin_socket_path(&P.cfg, path, sizeof(path)) != PS_OK || strcmp(path, npath) != 0) {
+        log_warnx("reload: admin_socket changes need a restart; keeping %s", path);
+        snprintf(note, notelen, "admin_socket changes need a restart; ");
     }
     if (nc.workers != P.cfg.workers || nc.listen_port != P.cfg.listen_port ||
         strcmp(nc.listen_host, P.cfg.listen_host) != 0) {
         log_warnx("reload: listen and workers changes need a restart; keeping the old ones");
+        snprintf(note + strlen(note), notelen - strlen(note),
+                 "listen and workers changes need a restart");
         nc.workers = P.cfg.workers;
         nc.listen_port = P.cfg.listen_port;
         free(nc.listen_host);
@@ -482,12 +508,36 @@ static void reload(void)
     P.cfg = nc; /* children forked from now on get it */
     log_info("reload: configuration read again; restarting the keyholder and the workers");
     for (int i = 0; i < P.cfg.workers; i++)
-        if (P.workers[i].pid > 0)
-            kill(P.workers[i].pid, SIGTERM);
-    if (P.courier.pid > 0)
-        kill(P.courier.pid, SIGTERM);
-    if (P.kh.pid > 0)
-        kill(P.kh.pid, SIGTERM);
+        if (P.workers[i].pid > 0 && kill(P.workers[i].pid, SIGTERM) == 0)
+            P.workers[i].reloading = 1;
+    if (P.courier.pid > 0 && kill(P.courier.pid, SIGTERM) == 0)
+        P.courier.reloading = 1;
+    if (P.kh.pid > 0 && kill(P.kh.pid, SIGTERM) == 0)
+        P.kh.reloading = 1;
+    return 0;
+}
+
+/* ---- what the admin socket asks of the parent ---- */
+
+static const struct config *hook_config(void)
+{
+    return &P.cfg;
+}
+
+static json_t *child_json(const struct child *c)
+{
+    return json_pack("{s:i,s:i,s:f}", "pid", (int)c->pid, "restarts", c->restarts_total, "up",
+                     c->pid > 0 ? mono_now() - c->started : 0.0);
+}
+
+static json_t *hook_children(void)
+{
+    json_t *w = json_array();
+
+    for (int i = 0; i < P.cfg.workers; i++)
+        json_array_append_new(w, child_json(&P.workers[i]));
+    return json_pack("{s:o,s:o,s:o}", "keyholder", child_json(&P.kh), "workers", w, "courier",
+                     courier_wanted() ? child_json(&P.courier) : json_null());
 }
 
 static void write_pidfile(void)
@@ -588,23 +638,43 @@ int main(int argc, char **argv)
         start_worker(i);
     if (courier_wanted())
         start_courier();
+    {
+        static const struct admin_hooks hooks = {NULL, hook_config, config_usable, reload,
+                                                 hook_children};
+        struct admin_hooks h = hooks;
+
+        h.cfg_path = P.cfg_path;
+        if (admin_open(&P.cfg, &h, err, sizeof(err)) != PS_OK) {
+            stop_all();
+            fatalx("cannot start: %s", err);
+        }
+    }
     write_pidfile();
     log_info("listening on %s:%d with %d workers", P.cfg.listen_host, P.cfg.listen_port,
              P.cfg.workers);
 
     while (!P.got_term) {
-        usleep(100000);
+        struct pollfd pf[1 + ADMIN_MAX_CLIENTS];
+        int n = admin_pollfds(pf, 1 + ADMIN_MAX_CLIENTS);
+
+        /* signals interrupt the poll; 100 ms bounds the wait for the restart timers */
+        if (poll(pf, (nfds_t)n, 100) <= 0)
+            n = 0;
+        admin_serve(pf, n);
         if (P.got_chld) {
             P.got_chld = 0;
             reap();
         }
         if (P.got_hup) {
+            char note[600];
+
             P.got_hup = 0;
-            reload();
+            (void)reload(note, sizeof(note));
         }
         restart_due();
     }
     log_info("stopping");
+    admin_shutdown();
     stop_all();
     if (P.cfg.pid_file)
         unlink(P.cfg.pid_file);

@@ -30,8 +30,8 @@ AEOCN4403000001,Bao'an Air Cargo,Bao'an,valid,2030-01-01,2032-12-31
 CSV
 out=$("$REPO/tools/portseal" --instance "$TMP/cn" aeo import "$TMP/reg1.csv" 2>&1)
 check "portseal aeo import loads the CSV: $out" test "$out" = "$TMP/reg1.csv: 3 records, 3 changed (seq 1..3); register at seq 3"
-check "portseal --help says issue 8 moves it to an admin socket" \
-    bash -c "'$REPO/tools/portseal' --help 2>&1 | grep -q 'Issue 8'"
+check "portseal aeo import --help says which path it takes (the HTTPS API as the officer)" \
+    bash -c "'$REPO/tools/portseal' aeo import --help 2>&1 | grep -q 'HTTPS'"
 
 # ---- import: JSON lines through the API (one new, one unchanged) ----
 cat >"$TMP/reg2.jsonl" <<'JL'

@@ -24,6 +24,8 @@ expected() {
 0755 usr/bin/portseal-keytool
 0755 usr/bin/portseal-verify
 0755 usr/sbin/portseald
+0644 usr/share/man/man1/portseal.1
+0644 usr/share/man/man8/portseald.8
 EOF
     local f
     for f in README.md protocol/openapi.yaml portseald.conf.example "$REPO"/docs/*.md; do
@@ -54,8 +56,10 @@ check "installed portseald runs (usage, status 2)" test $? -eq 2 -a -s "$TMP/usa
 check "installed portseal-keytool runs (usage, status 2)" test $? -eq 2
 "$DEST/usr/bin/portseal-verify" >/dev/null 2>&1
 check "installed portseal-verify runs (usage, status 2)" test $? -eq 2
-"$DEST/usr/bin/portseal" --help >/dev/null 2>&1
+"$DEST/usr/bin/portseal" >/dev/null 2>&1
 check "installed portseal runs (usage, status 2)" test $? -eq 2
+"$DEST/usr/bin/portseal" --help >/dev/null 2>&1
+check "installed portseal --help (status 0)" test $? -eq 0
 
 UNIT=$DEST/usr/lib/systemd/system/portseald.service
 check "the unit has no @placeholders@ left" not grep -q '@[A-Z]*@' "$UNIT"

@@ -170,7 +170,8 @@ static const char full[] = "# a full configuration\n"
                            "crl=/etc/ps/sg.crl\n"
                            "aeo_origin CN\n"
                            "aeo_poll_interval 5\n"
-                           "aeo_digest_interval 60\n";
+                           "aeo_digest_interval 60\n"
+                           "admin_socket /run/ps/admin.sock\n";
 
 static int streq(const char *a, const char *b)
 {
@@ -253,6 +254,7 @@ static void test_full(void)
     CHECK(streq(c.exchange_key, "xk") && streq(config_key(&c, "xk")->tenant, CFG_OWNER_EXCHANGE),
           "exchange_key (owner " CFG_OWNER_EXCHANGE ")");
     CHECK(streq(c.p2p_name, "cn-sz") && c.p2p_stream_max == 7, "p2p_name, p2p_stream_max");
+    CHECK(streq(c.admin_socket, "/run/ps/admin.sock"), "admin_socket");
     CHECK(c.nofficers == 1 && streq(c.officers[0].id, "off-1") &&
               config_officer_by_cn(&c, "officer.cn.test") == &c.officers[0],
           "officer");
@@ -306,7 +308,7 @@ static void test_defaults(void)
     CHECK(c.tsa_accuracy_ms == 1000, "default tsa_accuracy_ms 1000");
     CHECK(c.pid_file == NULL && c.crl == NULL && c.n_env == 0 && c.verify_ca == NULL &&
               c.tsa_key == NULL && c.tsa_policy == NULL && c.ledger_key == NULL &&
-              c.evidence_key == NULL,
+              c.evidence_key == NULL && c.admin_socket == NULL,
           "optional strings default to unset");
     CHECK(streq(c.user, "nobody"), "user defaults to nobody (workers never keep root)");
     CHECK(streq(c.ledger_origin, "portseal/ledger") && c.checkpoint_interval == 10 &&

@@ -1,0 +1,225 @@
+#include "admin_req.h"
+
+#include <string.h>
+
+#include <jansson.h>
+
+static const char *const field_names[AF_COUNT] = {
+    "id",    "cn",   "root",   "url", "crl",  "aeo_origin",
+    "label", "cert", "tenant", "sm2", "algs", "profile",
+};
+
+#define F(x) (1u << (x))
+static const struct {
+    const char *name;
+    enum admin_cmd cmd;
+    unsigned required, optional; /* bit per enum admin_field */
+    int edits;
+} cmds[] = {
+    {"status", ADMIN_STATUS, 0, 0, 0},
+    {"reload", ADMIN_RELOAD, 0, 0, 0},
+    {"config-check", ADMIN_CONFIG_CHECK, 0, 0, 0},
+    {"tenant-add", ADMIN_TENANT_ADD, F(AF_ID) | F(AF_CN), 0, 1},
+    {"officer-add", ADMIN_OFFICER_ADD, F(AF_ID) | F(AF_CN), 0, 1},
+    {"partner-add", ADMIN_PARTNER_ADD, F(AF_ID) | F(AF_ROOT) | F(AF_CN),
+     F(AF_URL) | F(AF_CRL) | F(AF_AEO_ORIGIN), 1},
+    {"key-add", ADMIN_KEY_ADD, F(AF_ID) | F(AF_LABEL) | F(AF_CERT),
+     F(AF_TENANT) | F(AF_SM2) | F(AF_ALGS) | F(AF_PROFILE), 1},
+    {"key-retire", ADMIN_KEY_RETIRE, F(AF_ID), 0, 1},
+};
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static int field_index(const char *name)
+{
+    for (int i = 0; i < AF_COUNT; i++)
+        if (strcmp(field_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+/* A value that can stand as one word of a configuration line: printable, no blanks. */
+static int value_ok(const char *v, size_t n)
+{
+    if (n == 0 || n > ADMIN_VALUE_MAX || v[0] == '#')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int set_field(struct admin_req *rq, size_t c, const char *key, json_t *v, char *err,
+                     size_t errlen)
+{
+    int fi = field_index(key);
+    const char *s;
+    size_t n;
+
+    if (fi < 0 || !((cmds[c].required | cmds[c].optional) & F(fi)))
+        return ps_errf(PS_E_INVAL, err, errlen, "%s takes no member '%.40s'", cmds[c].name, key);
+    if (!json_is_string(v))
+        return ps_errf(PS_E_INVAL, err, errlen, "member %s must be a string", key);
+    s = json_string_value(v);
+    n = json_string_length(v);
+    if (!value_ok(s, n))
+        return ps_errf(PS_E_INVAL, err, errlen,
+                       "member %s must be 1-%d printable characters without blanks, not "
+                       "starting with '#'",
+                       key, ADMIN_VALUE_MAX);
+    if ((fi == AF_ROOT || fi == AF_CRL || fi == AF_CERT || fi == AF_SM2) && s[0] != '/')
+        return ps_errf(PS_E_INVAL, err, errlen, "member %s must be an absolute path", key);
+    memcpy(rq->f[fi], s, n + 1);
+    return PS_OK;
+}
+
+int admin_req_parse(const char *line, size_t len, struct admin_req *rq, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *j, *v;
+    const char *key, *name;
+    size_t c;
+    int r = PS_E_INVAL;
+
+    memset(rq, 0, sizeof(*rq));
+    if (len > ADMIN_REQ_MAX)
+        return ps_errf(PS_E_INVAL, err, errlen, "request longer than %d bytes", ADMIN_REQ_MAX);
+    if ((j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je)) == NULL)
+        return ps_errf(PS_E_INVAL, err, errlen, "not JSON: %s", je.text);
+    if (!json_is_object(j)) {
+        ps_errf(PS_E_INVAL, err, errlen, "a request is a JSON object");
+        goto out;
+    }
+    if ((name = json_string_value(json_object_get(j, "cmd"))) == NULL) {
+        ps_errf(PS_E_INVAL, err, errlen, "no \"cmd\" string");
+        goto out;
+    }
+    for (c = 0; c < NCMDS; c++)
+        if (strcmp(cmds[c].name, name) == 0)
+            break;
+    if (c == NCMDS) {
+        ps_errf(PS_E_INVAL, err, errlen, "unknown command '%.40s'", name);
+        goto out;
+    }
+    rq->cmd = cmds[c].cmd;
+    rq->name = cmds[c].name;
+    json_object_foreach(j, key, v)
+    {
+        if (strcmp(key, "cmd") != 0 && set_field(rq, c, key, v, err, errlen) != PS_OK)
+            goto out;
+    }
+    for (int i = 0; i < AF_COUNT; i++)
+        if ((cmds[c].required & F(i)) && rq->f[i][0] == 0) {
+            ps_errf(PS_E_INVAL, err, errlen, "%s needs member %s", cmds[c].name, field_names[i]);
+            goto out;
+        }
+    r = PS_OK;
+out:
+    json_decref(j);
+    return r;
+}
+
+int admin_req_edits(const struct admin_req *rq)
+{
+    for (size_t c = 0; c < NCMDS; c++)
+        if (cmds[c].cmd == rq->cmd)
+            return cmds[c].edits;
+    return 0;
+}
+
+/* The directive line an add command appends (without newline). */
+static int add_line(const struct admin_req *rq, struct buf *b)
+{
+    static const struct {
+        enum admin_cmd cmd;
+        const char *directive;
+        int plain; /* members that are positional words after the id */
+        enum admin_field opts[7];
+    } lines[] = {
+        {ADMIN_TENANT_ADD, "tenant", AF_CN, {AF_COUNT}},
+        {ADMIN_OFFICER_ADD, "officer", AF_CN, {AF_COUNT}},
+        {ADMIN_PARTNER_ADD,
+         "partner",
+         AF_COUNT,
+         {AF_ROOT, AF_CN, AF_URL, AF_CRL, AF_AEO_ORIGIN, AF_COUNT}},
+        {ADMIN_KEY_ADD,
+         "key",
+         AF_COUNT,
+         {AF_TENANT, AF_LABEL, AF_CERT, AF_SM2, AF_ALGS, AF_PROFILE, AF_COUNT}},
+    };
+    int r;
+
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        if (lines[i].cmd != rq->cmd)
+            continue;
+        if ((r = buf_printf(b, "%s %s", lines[i].directive, rq->f[AF_ID])) != PS_OK)
+            return r;
+        if (lines[i].plain != AF_COUNT)
+            return buf_printf(b, " %s", rq->f[lines[i].plain]);
+        for (const enum admin_field *o = lines[i].opts; *o != AF_COUNT; o++)
+            if (rq->f[*o][0] && (r = buf_printf(b, " %s=%s", field_names[*o], rq->f[*o])) != PS_OK)
+                return r;
+        return PS_OK;
+    }
+    return PS_E_INVAL;
+}
+
+/* Does this line (up to its end) start with the words "key ID"? */
+static int is_key_line(const char *p, size_t n, const char *id)
+{
+    size_t i = 0, il = strlen(id);
+
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    if (n - i < 4 || memcmp(p + i, "key", 3) != 0 || (p[i + 3] != ' ' && p[i + 3] != '\t'))
+        return 0;
+    i += 3;
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    if (n - i < il || memcmp(p + i, id, il) != 0)
+        return 0;
+    i += il;
+    return i == n || p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '#';
+}
+
+static int retire(const struct admin_req *rq, const char *text, size_t len, struct buf *out,
+                  char *err, size_t errlen)
+{
+    size_t pos = 0;
+    int found = 0, r;
+
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - text) + 1 : len;
+
+        if (is_key_line(text + pos, end - pos, rq->f[AF_ID])) {
+            found++;
+            if ((r = buf_append_str(out, "# retired: ")) != PS_OK)
+                return r;
+        }
+        if ((r = buf_append(out, text + pos, end - pos)) != PS_OK)
+            return r;
+        pos = end;
+    }
+    if (!found)
+        return ps_errf(PS_E_NOTFOUND, err, errlen, "no key %s in the configuration", rq->f[AF_ID]);
+    return PS_OK;
+}
+
+int admin_req_edit(const struct admin_req *rq, const char *text, size_t len, struct buf *out,
+                   size_t max, char *err, size_t errlen)
+{
+    int r;
+
+    buf_init(out, max);
+    if (rq->cmd == ADMIN_KEY_RETIRE)
+        r = retire(rq, text, len, out, err, errlen);
+    else if (!admin_req_edits(rq))
+        r = ps_errf(PS_E_INVAL, err, errlen, "%s does not change the configuration", rq->name);
+    else if ((r = buf_append(out, text, len)) == PS_OK &&
+             (len == 0 || text[len - 1] == '\n' || (r = buf_append_str(out, "\n")) == PS_OK) &&
+             (r = add_line(rq, out)) == PS_OK)
+        r = buf_append_str(out, "\n");
+    if (r == PS_E_LIMIT || r == PS_E_NOMEM)
+        ps_errf(r, err, errlen, "the configuration would be larger than %zu bytes", max);
+    return r;
+}
