@@ -354,47 +354,42 @@ static double backoff(int restarts)
     return d > 30 ? 30 : d;
 }
 
+/* A child ended: schedule its restart (backoff grows while it keeps dying within a second). */
+static void child_ended(struct child *ch, const char *who, const char *how)
+{
+    log_warnx("%s %s; restarting it", who, how);
+    ch->pid = 0;
+    if (mono_now() - ch->started > 1)
+        ch->restarts = 0;
+    ch->restart_at = mono_now() + backoff(ch->restarts++);
+    ch->restarts_total += !ch->reloading;
+    ch->reloading = 0;
+}
+
 static void reap(void)
 {
     int status;
     pid_t pid;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        char how[64];
+        char how[64], who[32];
 
         if (WIFSIGNALED(status))
             snprintf(how, sizeof(how), "killed by signal %d", WTERMSIG(status));
         else
             snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(status));
         if (pid == P.kh.pid) {
-            log_warnx("keyholder %s; restarting it", how);
-            P.kh.pid = 0;
-            if (mono_now() - P.kh.started > 1)
-                P.kh.restarts = 0;
-            P.kh.restart_at = mono_now() + backoff(P.kh.restarts++);
-            P.kh.restarts_total += !P.kh.reloading;
-            P.kh.reloading = 0;
+            child_ended(&P.kh, "keyholder", how);
             continue;
         }
         if (pid == P.courier.pid) {
-            log_warnx("courier %s; restarting it", how);
-            P.courier.pid = 0;
-            if (mono_now() - P.courier.started > 1)
-                P.courier.restarts = 0;
-            P.courier.restart_at = mono_now() + backoff(P.courier.restarts++);
-            P.courier.restarts_total += !P.courier.reloading;
-            P.courier.reloading = 0;
+            child_ended(&P.courier, "courier", how);
             continue;
         }
         for (int i = 0; i < P.cfg.workers; i++)
             if (P.workers[i].pid == pid) {
-                log_warnx("worker %d %s; restarting it", i, how);
-                P.workers[i].pid = 0;
-                if (mono_now() - P.workers[i].started > 1)
-                    P.workers[i].restarts = 0;
-                P.workers[i].restart_at = mono_now() + backoff(P.workers[i].restarts++);
-                P.workers[i].restarts_total += !P.workers[i].reloading;
-                P.workers[i].reloading = 0;
+                snprintf(who, sizeof(who), "worker %d", i);
+                child_ended(&P.workers[i], who, how);
             }
     }
 }
