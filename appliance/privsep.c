@@ -216,14 +216,12 @@ static int install(const struct sock_filter *f, size_t n)
 #define SC_ARG0 offsetof(struct seccomp_data, args[0])
 
 /*
- * The courier's additions, inserted before the worker filter's final "EPERM": outbound TCP
- * (socket for AF_INET/AF_INET6 only, connect), connected socket pairs and threads (libcurl's
- * resolver). Still no bind, listen, accept of new listeners, exec or ptrace. clone3 answers
- * ENOSYS so that glibc falls back to clone, whose flags can be checked: threads only.
+ * Threads (the keyholder's signers and committer, libcurl's resolver in the courier): clone
+ * only with CLONE_THREAD; clone3 answers ENOSYS so that glibc falls back to clone, whose flags
+ * a filter can read. Inserted before the worker filter's final "EPERM"; the syscall number is
+ * still loaded after it unless clone matched.
  */
-static const struct sock_filter courier_extra[] = {
-    SC_ALLOW(__NR_connect),
-    SC_ALLOW(__NR_socketpair),
+static const struct sock_filter thread_extra[] = {
     SC_ALLOW(__NR_set_robust_list),
 #ifdef __NR_rseq
     SC_ALLOW(__NR_rseq),
@@ -231,19 +229,46 @@ static const struct sock_filter courier_extra[] = {
 #ifdef __NR_clone3
     SC_IS(__NR_clone3, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
 #endif
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 3),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone, 0, 4),
     BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SC_ARG0),
-    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 6), /* to "EPERM" below */
+    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, CLONE_THREAD, 0, 1),
     SC_RET(SECCOMP_RET_ALLOW),
-    /* socket(): the nr is still loaded when clone did not match */
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 6),
+    SC_RET(SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)), /* a process, not a thread */
+};
+
+/* The courier's outbound TCP: socket for AF_INET/AF_INET6 only, connect, connected pairs.
+ * Last before the final "EPERM" (it loads an argument). */
+static const struct sock_filter net_extra[] = {
+    SC_ALLOW(__NR_connect),
+    SC_ALLOW(__NR_socketpair),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 5),
     BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SC_ARG0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET, 3, 0),
-    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 2, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET, 2, 0),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_INET6, 1, 0),
     SC_RET(SECCOMP_RET_ERRNO | (EAFNOSUPPORT & SECCOMP_RET_DATA)),
-    SC_RET(SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)), /* clone without CLONE_THREAD */
     SC_RET(SECCOMP_RET_ALLOW),
 };
+
+#define NWORKER (sizeof(worker_filter) / sizeof(worker_filter[0]))
+#define NTHREAD (sizeof(thread_extra) / sizeof(thread_extra[0]))
+#define NNET    (sizeof(net_extra) / sizeof(net_extra[0]))
+
+/* The worker filter with the thread rules (and the network rules) before its final EPERM. */
+static int install_extended(int net)
+{
+    struct sock_filter f[NWORKER + NTHREAD + NNET];
+    size_t n = NWORKER - 1;
+
+    memcpy(f, worker_filter, n * sizeof(f[0]));
+    memcpy(f + n, thread_extra, sizeof(thread_extra));
+    n += NTHREAD;
+    if (net) {
+        memcpy(f + n, net_extra, sizeof(net_extra));
+        n += NNET;
+    }
+    f[n++] = worker_filter[NWORKER - 1];
+    return install(f, n);
+}
 #endif
 
 int privsep_sandbox_worker(void)
@@ -259,19 +284,19 @@ int privsep_sandbox_worker(void)
 int privsep_sandbox_courier(void)
 {
 #ifdef PS_AUDIT_ARCH
-    enum {
-        NW = sizeof(worker_filter) / sizeof(worker_filter[0]),
-        NC = sizeof(courier_extra) / sizeof(courier_extra[0])
-    };
-    struct sock_filter f[NW + NC];
-
-    /* the worker's list minus its final EPERM, the additions, then that EPERM */
-    memcpy(f, worker_filter, (NW - 1) * sizeof(f[0]));
-    memcpy(f + NW - 1, courier_extra, sizeof(courier_extra));
-    f[NW - 1 + NC] = worker_filter[NW - 1];
-    return install(f, NW + NC);
+    return install_extended(1);
 #else
     log_warnx("no seccomp filter for this architecture; the courier runs without one");
+    return PS_OK;
+#endif
+}
+
+int privsep_sandbox_keyholder(void)
+{
+#ifdef PS_AUDIT_ARCH
+    return install_extended(0);
+#else
+    log_warnx("no seccomp filter for this architecture; the keyholder runs without one");
     return PS_OK;
 #endif
 }

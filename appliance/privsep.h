@@ -18,6 +18,9 @@ int privsep_sandbox_worker(void) PS_WUR;
 /* The courier (courier.h): the workers' list plus outbound TCP (socket AF_INET/AF_INET6,
  * connect), socketpair and threads; still no listening socket, exec or ptrace. */
 int privsep_sandbox_courier(void) PS_WUR;
+/* The keyholder, once logged in and before its threads start: the workers' list plus threads;
+ * no socket, connect, bind, exec or ptrace. */
+int privsep_sandbox_keyholder(void) PS_WUR;
 /* Receive one tag byte and maybe a descriptor (SCM_RIGHTS; *fd = -1 if none) from a control
  * socket, without blocking. Returns 1 when a message came, 0 when none is waiting, -1 when the
  * other end is gone (or on error). */

@@ -1022,6 +1022,9 @@ void keyholder_main(const struct config *cfg, const int *fds, int nfds, int read
         buf_init(&kh.peers[i].out, KH_OUT_MAX);
         pthread_mutex_init(&kh.peers[i].lock, NULL);
     }
+    /* logged in, keys and storage open: from here on only what serving needs */
+    if (privsep_sandbox_keyholder() != PS_OK)
+        ready_fail(ready_fd, "cannot install the seccomp filter");
     for (int i = 0; i < cfg->keyholder_threads; i++)
         if (pthread_create(&tid, NULL, signer_thread, NULL) != 0)
             ready_fail(ready_fd, "cannot start signer threads");

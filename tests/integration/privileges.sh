@@ -44,6 +44,7 @@ done
 check "the keyholder does map the module (the maps check would see it)" grep -q libsofthsm "/proc/$KH/maps"
 check "the keyholder is not dumpable either" test "$(stat -c %u "/proc/$KH/status")" = 0
 check "the keyholder has NoNewPrivs 1" test "$(status_field "$KH" NoNewPrivs)" = 1
+check "the keyholder runs under its seccomp filter (Seccomp 2)" test "$(status_field "$KH" Seccomp)" = 2
 
 for p in "$PID" $KH $WORKERS; do
     if tr '\0' '\n' <"/proc/$p/environ" | grep -qF -- "$PIN"; then nok "PIN in the environment of $p"; else ok "no PIN in the environment of $p"; fi
