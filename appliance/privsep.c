@@ -223,6 +223,7 @@ static int install(const struct sock_filter *f, size_t n)
  */
 static const struct sock_filter thread_extra[] = {
     SC_ALLOW(__NR_set_robust_list),
+    SC_ALLOW(__NR_sched_getaffinity), /* pthread_getattr_np (sanitizers, new threads) */
 #ifdef __NR_rseq
     SC_ALLOW(__NR_rseq),
 #endif
