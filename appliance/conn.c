@@ -780,7 +780,9 @@ static void conn_flush(struct conn *c)
 {
     if (c->dead)
         return;
-    if (c->state == CS_H2) {
+    /* Collect every frame nghttp2 has (up to the high-water mark) before writing, so that
+     * the replies of one loop turn leave in as few TLS records and writes as possible. */
+    while (c->state == CS_H2) {
         while (buf_unread(&c->out) < OUT_HIGH_WATER) {
             const uint8_t *p;
             ssize_t n = nghttp2_session_mem_send(c->h2, &p);
@@ -795,11 +797,15 @@ static void conn_flush(struct conn *c)
                 conn_close(c);
                 return;
             }
-            if (tls_write_out(c) < 0) {
-                conn_close(c);
-                return;
-            }
         }
+        if (buf_unread(&c->out) < OUT_HIGH_WATER)
+            break;
+        if (tls_write_out(c) < 0) {
+            conn_close(c);
+            return;
+        }
+        if (buf_unread(&c->out)) /* the socket is full: EPOLLOUT brings us back */
+            break;
     }
     if (tls_write_out(c) < 0) {
         conn_close(c);
