@@ -144,53 +144,83 @@ struct hash_job {
     int raw;
 };
 
-static void hash_done(void *ctx, int status, const uint8_t *p, size_t len)
+/*
+ * The reply {"key","alg","certNo","signatures":[b64...],"audit_seq"}, written straight into a
+ * buffer (this is the hot path: jansson would build and free a tree per request). No string
+ * needs escaping: key ids are [A-Za-z0-9._-] (config.c), certNo is hex, alg names are fixed
+ * and base64 is plain ASCII.
+ */
+static int hash_reply(struct buf *b, const struct hash_job *j, const uint8_t *p, size_t len,
+                      const char **why)
 {
-    struct hash_job *j = ctx;
-    struct request *r = j->r;
-    const uint8_t **sigs = NULL;
-    uint16_t *lens = NULL, count = 0;
-    uint64_t seq = 0;
-    json_t *arr = NULL;
+    int ec =
+        (alg_info(j->alg)->family == KT_EC_P256 || alg_info(j->alg)->family == KT_SM2) && !j->raw;
+    const uint8_t **sigs;
+    uint16_t *lens, count;
+    uint64_t seq;
+    int r = PS_E_INVAL;
 
-    if (status != PS_OK) {
-        api_kh_error(r, status, p, len);
-        goto out;
-    }
-    sigs = calloc(IPC_MAX_DIGESTS, sizeof(*sigs));
-    lens = calloc(IPC_MAX_DIGESTS, sizeof(*lens));
+    *why = "malformed reply from the keyholder";
+    if (len < 10)
+        return PS_E_INVAL;
+    count = (uint16_t)(p[8] << 8 | p[9]);
+    sigs = malloc(sizeof(*sigs) * (count ? count : 1));
+    lens = malloc(sizeof(*lens) * (count ? count : 1));
     if (sigs == NULL || lens == NULL ||
-        ipc_sign_reply_decode(p, len, &seq, &count, sigs, lens, IPC_MAX_DIGESTS) != PS_OK) {
-        http_error(r, 502, "keyholder_error", "malformed reply from the keyholder");
+        ipc_sign_reply_decode(p, len, &seq, &count, sigs, lens, count) != PS_OK)
         goto out;
-    }
-    arr = json_array();
+    if ((r = buf_printf(b, "{\"key\":\"%s\",\"alg\":\"%s\",\"certNo\":\"%s\",\"signatures\":[",
+                        j->k->cfg->id, alg_info(j->alg)->name, j->k->certno)) != PS_OK)
+        goto out;
     for (uint16_t i = 0; i < count; i++) {
         uint8_t der[160];
         const uint8_t *sig = sigs[i];
-        size_t sl = lens[i];
-        char b64[2048];
+        size_t sl = lens[i],
+               bl = sodium_base64_ENCODED_LEN(IPC_MAX_SIG, sodium_base64_VARIANT_ORIGINAL);
+        char b64[sodium_base64_ENCODED_LEN(IPC_MAX_SIG, sodium_base64_VARIANT_ORIGINAL)];
 
-        if ((alg_info(j->alg)->family == KT_EC_P256 || alg_info(j->alg)->family == KT_SM2) &&
-            !j->raw) {
+        if (ec) {
             if (ecdsa_raw_to_der(sigs[i], lens[i], der, sizeof(der), &sl) != PS_OK) {
-                http_error(r, 502, "keyholder_error", "malformed ECDSA signature");
+                *why = "malformed ECDSA signature";
+                r = PS_E_INVAL;
                 goto out;
             }
             sig = der;
         }
-        sodium_bin2base64(b64, sizeof(b64), sig, sl, sodium_base64_VARIANT_ORIGINAL);
-        json_array_append_new(arr, json_string(b64));
+        sodium_bin2base64(b64, bl, sig, sl, sodium_base64_VARIANT_ORIGINAL);
+        if ((i && (r = buf_append(b, ",", 1)) != PS_OK) || (r = buf_append(b, "\"", 1)) != PS_OK ||
+            (r = buf_append_str(b, b64)) != PS_OK || (r = buf_append(b, "\"", 1)) != PS_OK)
+            goto out;
     }
-    r->w->m.signatures += count;
-    http_respond_json(r, 200,
-                      json_pack("{s:s,s:s,s:s,s:O,s:I}", "key", j->k->cfg->id, "alg",
-                                alg_info(j->alg)->name, "certNo", j->k->certno, "signatures", arr,
-                                "audit_seq", (json_int_t)seq));
+    r = buf_printf(b, "],\"audit_seq\":%llu}\n", (unsigned long long)seq);
 out:
-    json_decref(arr);
+    if (sigs == NULL || lens == NULL)
+        r = PS_E_NOMEM;
     free(sigs);
     free(lens);
+    return r;
+}
+
+static void hash_done(void *ctx, int status, const uint8_t *p, size_t len)
+{
+    struct hash_job *j = ctx;
+    struct request *r = j->r;
+    struct buf b;
+    const char *why;
+    int rc;
+
+    buf_init(&b, IPC_MAX_PAYLOAD);
+    if (status != PS_OK) {
+        api_kh_error(r, status, p, len);
+    } else if ((rc = hash_reply(&b, j, p, len, &why)) == PS_E_INVAL) {
+        http_error(r, 502, "keyholder_error", "%s", why);
+    } else if (rc != PS_OK) {
+        http_error(r, 500, "internal", "out of memory");
+    } else {
+        r->w->m.signatures += (uint64_t)(p[8] << 8 | p[9]);
+        http_respond_buf(r, 200, "application/json", &b);
+    }
+    buf_free(&b);
     http_release(r);
     free(j);
 }
