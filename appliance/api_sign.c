@@ -169,8 +169,16 @@ static int hash_reply(struct buf *b, const struct hash_job *j, const uint8_t *p,
     if (sigs == NULL || lens == NULL ||
         ipc_sign_reply_decode(p, len, &seq, &count, sigs, lens, count) != PS_OK)
         goto out;
-    if ((r = buf_printf(b, "{\"key\":\"%s\",\"alg\":\"%s\",\"certNo\":\"%s\",\"signatures\":[",
-                        j->k->cfg->id, alg_info(j->alg)->name, j->k->certno)) != PS_OK)
+    /* base64 of the reply's signatures, DER adds at most 9 bytes each: one allocation */
+    if ((r = buf_reserve(b, 160 + 4 * (len / 3 + 5 * (size_t)count))) != PS_OK)
+        goto out;
+    if ((r = buf_append_str(b, "{\"key\":\"")) != PS_OK ||
+        (r = buf_append_str(b, j->k->cfg->id)) != PS_OK ||
+        (r = buf_append_str(b, "\",\"alg\":\"")) != PS_OK ||
+        (r = buf_append_str(b, alg_info(j->alg)->name)) != PS_OK ||
+        (r = buf_append_str(b, "\",\"certNo\":\"")) != PS_OK ||
+        (r = buf_append_str(b, j->k->certno)) != PS_OK ||
+        (r = buf_append_str(b, "\",\"signatures\":[")) != PS_OK)
         goto out;
     for (uint16_t i = 0; i < count; i++) {
         uint8_t der[160];
@@ -192,7 +200,16 @@ static int hash_reply(struct buf *b, const struct hash_job *j, const uint8_t *p,
             (r = buf_append_str(b, b64)) != PS_OK || (r = buf_append(b, "\"", 1)) != PS_OK)
             goto out;
     }
-    r = buf_printf(b, "],\"audit_seq\":%llu}\n", (unsigned long long)seq);
+    {
+        char num[24], *q = num + sizeof(num);
+
+        do
+            *--q = (char)('0' + seq % 10);
+        while ((seq /= 10) != 0);
+        if ((r = buf_append_str(b, "],\"audit_seq\":")) == PS_OK &&
+            (r = buf_append(b, q, (size_t)(num + sizeof(num) - q))) == PS_OK)
+            r = buf_append(b, "}\n", 2);
+    }
 out:
     if (sigs == NULL || lens == NULL)
         r = PS_E_NOMEM;
