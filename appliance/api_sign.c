@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "../certs/proxykey.h"
+#include "../protocol/signreq.h"
 #include "../protocol/sigfmt.h"
 #include "api.h"
 #include "worker.h"
@@ -242,24 +243,19 @@ static void hash_done(void *ctx, int status, const uint8_t *p, size_t len)
     free(j);
 }
 
-/* Decode every hash; answers the error itself and returns -1 on failure. */
-static int decode_hashes(struct request *r, json_t *hashes, enum ps_alg alg, uint8_t *store,
-                         const uint8_t **ptrs, uint8_t *lens)
+/* Decode every hash (h[i].p NULL: not a string); answers the error itself and returns -1. */
+static int decode_hashes(struct request *r, const struct signreq_str *h, size_t n, enum ps_alg alg,
+                         uint8_t *store, const uint8_t **ptrs, uint8_t *lens)
 {
-    size_t i;
-    json_t *h;
-
-    json_array_foreach(hashes, i, h)
-    {
-        const char *s = json_string_value(h);
+    for (size_t i = 0; i < n; i++) {
         size_t bl = 0;
 
-        if (s == NULL) {
+        if (h[i].p == NULL) {
             http_error(r, 400, "invalid_request", "hashes[%zu] must be a base64 string", i);
             return -1;
         }
-        if (sodium_base642bin(store + i * IPC_MAX_DIGEST, IPC_MAX_DIGEST, s, strlen(s), NULL, &bl,
-                              NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+        if (sodium_base642bin(store + i * IPC_MAX_DIGEST, IPC_MAX_DIGEST, h[i].p, h[i].len, NULL,
+                              &bl, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
             http_error(r, 400, "invalid_base64",
                        "hashes[%zu] is not standard base64 of at most %d bytes", i, IPC_MAX_DIGEST);
             return -1;
@@ -282,12 +278,100 @@ static int decode_hashes(struct request *r, json_t *hashes, enum ps_alg alg, uin
     return 0;
 }
 
+/* The request's members, by the fast reader (the usual body) or else by jansson. */
+struct hash_req {
+    const char *key, *alg, *format;   /* alg, format NULL: absent */
+    char buf[3][SIGNREQ_MAX_STR + 1]; /* the fast reader's copies */
+    size_t n;
+    struct signreq_str *h; /* n entries, malloc'd */
+    json_t *root;          /* jansson's tree that h points into, or NULL */
+};
+
+/* A NUL-terminated copy of s in dst, or NULL when s is absent. */
+static const char *copy_str(char *dst, const struct signreq_str *s)
+{
+    if (s->p == NULL)
+        return NULL;
+    memcpy(dst, s->p, s->len);
+    dst[s->len] = 0;
+    return dst;
+}
+
+/* Returns 0 with q filled, or -1 with the error answered. */
+static int read_hash_req(struct request *r, size_t max, struct hash_req *q)
+{
+    const char *key = NULL, *alg_name = NULL, *format = NULL;
+    struct signreq fast;
+    json_t *root, *hashes = NULL;
+    json_error_t jerr;
+    int ret = -1;
+
+    if (!api_content_type_json(r)) {
+        http_error(r, 415, "unsupported_media_type",
+                   "send %s as Content-Type: application/json (got %.64s)", "the body",
+                   r->content_type);
+        return -1;
+    }
+    if (signreq_parse((const char *)r->body.data, r->body.len, max, &fast) == PS_OK) {
+        const char *pos = fast.hashes;
+
+        q->key = copy_str(q->buf[0], &fast.key);
+        q->alg = copy_str(q->buf[1], &fast.alg);
+        q->format = copy_str(q->buf[2], &fast.format);
+        q->n = fast.n;
+        if ((q->h = malloc(q->n * sizeof(*q->h))) == NULL) {
+            http_error(r, 500, "internal", "out of memory");
+            return -1;
+        }
+        for (size_t i = 0; i < q->n; i++)
+            signreq_next(&pos, &q->h[i]);
+        return 0;
+    }
+    if ((root = api_json_body(r, "the body")) == NULL)
+        return -1;
+    if (json_unpack_ex(root, &jerr, 0, "{s:s,s?s,s:o,s?s}", "key", &key, "alg", &alg_name, "hashes",
+                       &hashes, "format", &format) != 0) {
+        http_error(r, 400, "invalid_request",
+                   "%s (want {\"key\": str, \"alg\": str, \"hashes\": [b64...]})", jerr.text);
+        goto out;
+    }
+    if (!json_is_array(hashes) || (q->n = json_array_size(hashes)) == 0) {
+        http_error(r, 400, "invalid_request", "hashes must be a non-empty array");
+        goto out;
+    }
+    if (q->n > max) {
+        http_error(r, 413, "batch_too_large", "%zu hashes; at most %zu per request", q->n,
+                   r->w->cfg->max_hashes);
+        goto out;
+    }
+    q->key = key;
+    q->alg = alg_name;
+    q->format = format;
+    if ((q->h = malloc(q->n * sizeof(*q->h))) == NULL) {
+        http_error(r, 500, "internal", "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < q->n; i++) {
+        const char *v = json_string_value(json_array_get(hashes, i));
+
+        q->h[i].p = v;
+        q->h[i].len = v ? strlen(v) : 0;
+    }
+    ret = 0;
+out:
+    /* q's strings point into root: it lives as long as q */
+    if (ret == 0)
+        q->root = root;
+    else
+        json_decref(root);
+    return ret;
+}
+
 void api_sign_hash(struct request *r, const char *tail)
 {
     const struct config *cfg = r->w->cfg;
-    const char *key = NULL, *alg_name = NULL, *format = NULL;
-    json_t *root = NULL, *hashes = NULL;
-    json_error_t jerr;
+    size_t max = cfg->max_hashes < IPC_MAX_DIGESTS ? cfg->max_hashes : IPC_MAX_DIGESTS;
+    struct hash_req q = {0};
     const struct key_entry *k;
     struct hash_job *j = NULL;
     uint8_t *store = NULL, *lens = NULL;
@@ -297,28 +381,14 @@ void api_sign_hash(struct request *r, const char *tail)
     int rc;
 
     (void)tail;
-    if ((root = api_json_body(r, "the body")) == NULL)
-        return;
-    if (json_unpack_ex(root, &jerr, 0, "{s:s,s?s,s:o,s?s}", "key", &key, "alg", &alg_name, "hashes",
-                       &hashes, "format", &format) != 0) {
-        http_error(r, 400, "invalid_request",
-                   "%s (want {\"key\": str, \"alg\": str, \"hashes\": [b64...]})", jerr.text);
+    if (read_hash_req(r, max, &q) != 0)
         goto out;
-    }
-    if (!json_is_array(hashes) || (n = json_array_size(hashes)) == 0) {
-        http_error(r, 400, "invalid_request", "hashes must be a non-empty array");
-        goto out;
-    }
-    if (n > cfg->max_hashes || n > IPC_MAX_DIGESTS) {
-        http_error(r, 413, "batch_too_large", "%zu hashes; at most %zu per request", n,
-                   cfg->max_hashes);
-        goto out;
-    }
-    if (format && strcmp(format, "der") != 0 && strcmp(format, "raw") != 0) {
+    n = q.n;
+    if (q.format && strcmp(q.format, "der") != 0 && strcmp(q.format, "raw") != 0) {
         http_error(r, 400, "invalid_request", "format must be \"der\" or \"raw\"");
         goto out;
     }
-    if ((k = api_tenant_key(r, key)) == NULL || (alg = api_pick_alg(r, k, alg_name)) == ALG_NONE)
+    if ((k = api_tenant_key(r, q.key)) == NULL || (alg = api_pick_alg(r, k, q.alg)) == ALG_NONE)
         goto out;
     store = malloc(n * IPC_MAX_DIGEST);
     ptrs = calloc(n, sizeof(*ptrs));
@@ -328,12 +398,12 @@ void api_sign_hash(struct request *r, const char *tail)
         http_error(r, 500, "internal", "out of memory");
         goto out;
     }
-    if (decode_hashes(r, hashes, alg, store, ptrs, lens) != 0)
+    if (decode_hashes(r, q.h, n, alg, store, ptrs, lens) != 0)
         goto out;
     j->r = r;
     j->k = k;
     j->alg = alg;
-    j->raw = format && strcmp(format, "raw") == 0;
+    j->raw = q.format && strcmp(q.format, "raw") == 0;
     http_hold(r);
     rc = kh_sign(r->w->kh, r->tenant, k->cfg->id, alg, ptrs, lens, (uint16_t)n, hash_done, j);
     if (rc != PS_OK) {
@@ -348,7 +418,8 @@ out:
     free(store);
     free(ptrs);
     free(lens);
-    json_decref(root);
+    free(q.h);
+    json_decref(q.root);
 }
 
 /* ---- /v1/sign/cms ---- */
