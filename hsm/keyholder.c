@@ -51,8 +51,8 @@
 #define KH_MAX_WORKERS 64
 #define KH_OUT_MAX     (64 * 1024 * 1024)
 #define KH_COMMIT_MAX  4096 /* signatures in one transaction, at most */
-#define KH_SIGN_BATCH  256  /* signatures a signer takes at once, at most (one job may be more) */
-#define KH_HANDOVER_MS 20   /* a signed job waits at most this long for the rest of its batch */
+#define KH_SIGN_BATCH  512  /* signatures a signer takes at once, at most (one job may be more) */
+#define KH_HANDOVER_MS 30   /* a signed job waits at most this long for the rest of its batch */
 
 struct kh_peer {
     int fd;
