@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "../certs/proxykey.h"
+#include "../protocol/signreq.h"
 #include "../protocol/sigfmt.h"
 #include "api.h"
 #include "worker.h"
@@ -144,75 +145,117 @@ struct hash_job {
     int raw;
 };
 
-static void hash_done(void *ctx, int status, const uint8_t *p, size_t len)
+/*
+ * The reply {"key","alg","certNo","signatures":[b64...],"audit_seq"}, written straight into a
+ * buffer (this is the hot path: jansson would build and free a tree per request). No string
+ * needs escaping: key ids are [A-Za-z0-9._-] (config.c), certNo is hex, alg names are fixed
+ * and base64 is plain ASCII.
+ */
+static int hash_reply(struct buf *b, const struct hash_job *j, const uint8_t *p, size_t len,
+                      const char **why)
 {
-    struct hash_job *j = ctx;
-    struct request *r = j->r;
-    const uint8_t **sigs = NULL;
-    uint16_t *lens = NULL, count = 0;
-    uint64_t seq = 0;
-    json_t *arr = NULL;
+    int ec =
+        (alg_info(j->alg)->family == KT_EC_P256 || alg_info(j->alg)->family == KT_SM2) && !j->raw;
+    const uint8_t **sigs;
+    uint16_t *lens, count;
+    uint64_t seq;
+    int r = PS_E_INVAL;
 
-    if (status != PS_OK) {
-        api_kh_error(r, status, p, len);
-        goto out;
-    }
-    sigs = calloc(IPC_MAX_DIGESTS, sizeof(*sigs));
-    lens = calloc(IPC_MAX_DIGESTS, sizeof(*lens));
+    *why = "malformed reply from the keyholder";
+    if (len < 10)
+        return PS_E_INVAL;
+    count = (uint16_t)(p[8] << 8 | p[9]);
+    sigs = malloc(sizeof(*sigs) * (count ? count : 1));
+    lens = malloc(sizeof(*lens) * (count ? count : 1));
     if (sigs == NULL || lens == NULL ||
-        ipc_sign_reply_decode(p, len, &seq, &count, sigs, lens, IPC_MAX_DIGESTS) != PS_OK) {
-        http_error(r, 502, "keyholder_error", "malformed reply from the keyholder");
+        ipc_sign_reply_decode(p, len, &seq, &count, sigs, lens, count) != PS_OK)
         goto out;
-    }
-    arr = json_array();
+    /* base64 of the reply's signatures, DER adds at most 9 bytes each: one allocation */
+    if ((r = buf_reserve(b, 160 + 4 * (len / 3 + 5 * (size_t)count))) != PS_OK)
+        goto out;
+    if ((r = buf_append_str(b, "{\"key\":\"")) != PS_OK ||
+        (r = buf_append_str(b, j->k->cfg->id)) != PS_OK ||
+        (r = buf_append_str(b, "\",\"alg\":\"")) != PS_OK ||
+        (r = buf_append_str(b, alg_info(j->alg)->name)) != PS_OK ||
+        (r = buf_append_str(b, "\",\"certNo\":\"")) != PS_OK ||
+        (r = buf_append_str(b, j->k->certno)) != PS_OK ||
+        (r = buf_append_str(b, "\",\"signatures\":[")) != PS_OK)
+        goto out;
     for (uint16_t i = 0; i < count; i++) {
         uint8_t der[160];
         const uint8_t *sig = sigs[i];
-        size_t sl = lens[i];
-        char b64[2048];
+        size_t sl = lens[i],
+               bl = sodium_base64_ENCODED_LEN(IPC_MAX_SIG, sodium_base64_VARIANT_ORIGINAL);
+        char b64[sodium_base64_ENCODED_LEN(IPC_MAX_SIG, sodium_base64_VARIANT_ORIGINAL)];
 
-        if ((alg_info(j->alg)->family == KT_EC_P256 || alg_info(j->alg)->family == KT_SM2) &&
-            !j->raw) {
+        if (ec) {
             if (ecdsa_raw_to_der(sigs[i], lens[i], der, sizeof(der), &sl) != PS_OK) {
-                http_error(r, 502, "keyholder_error", "malformed ECDSA signature");
+                *why = "malformed ECDSA signature";
+                r = PS_E_INVAL;
                 goto out;
             }
             sig = der;
         }
-        sodium_bin2base64(b64, sizeof(b64), sig, sl, sodium_base64_VARIANT_ORIGINAL);
-        json_array_append_new(arr, json_string(b64));
+        sodium_bin2base64(b64, bl, sig, sl, sodium_base64_VARIANT_ORIGINAL);
+        if ((i && (r = buf_append(b, ",", 1)) != PS_OK) || (r = buf_append(b, "\"", 1)) != PS_OK ||
+            (r = buf_append_str(b, b64)) != PS_OK || (r = buf_append(b, "\"", 1)) != PS_OK)
+            goto out;
     }
-    r->w->m.signatures += count;
-    http_respond_json(r, 200,
-                      json_pack("{s:s,s:s,s:s,s:O,s:I}", "key", j->k->cfg->id, "alg",
-                                alg_info(j->alg)->name, "certNo", j->k->certno, "signatures", arr,
-                                "audit_seq", (json_int_t)seq));
+    {
+        char num[24], *q = num + sizeof(num);
+
+        do
+            *--q = (char)('0' + seq % 10);
+        while ((seq /= 10) != 0);
+        if ((r = buf_append_str(b, "],\"audit_seq\":")) == PS_OK &&
+            (r = buf_append(b, q, (size_t)(num + sizeof(num) - q))) == PS_OK)
+            r = buf_append(b, "}\n", 2);
+    }
 out:
-    json_decref(arr);
+    if (sigs == NULL || lens == NULL)
+        r = PS_E_NOMEM;
     free(sigs);
     free(lens);
+    return r;
+}
+
+static void hash_done(void *ctx, int status, const uint8_t *p, size_t len)
+{
+    struct hash_job *j = ctx;
+    struct request *r = j->r;
+    struct buf b;
+    const char *why;
+    int rc;
+
+    buf_init(&b, IPC_MAX_PAYLOAD);
+    if (status != PS_OK) {
+        api_kh_error(r, status, p, len);
+    } else if ((rc = hash_reply(&b, j, p, len, &why)) == PS_E_INVAL) {
+        http_error(r, 502, "keyholder_error", "%s", why);
+    } else if (rc != PS_OK) {
+        http_error(r, 500, "internal", "out of memory");
+    } else {
+        r->w->m.signatures += (uint64_t)(p[8] << 8 | p[9]);
+        http_respond_buf(r, 200, "application/json", &b);
+    }
+    buf_free(&b);
     http_release(r);
     free(j);
 }
 
-/* Decode every hash; answers the error itself and returns -1 on failure. */
-static int decode_hashes(struct request *r, json_t *hashes, enum ps_alg alg, uint8_t *store,
-                         const uint8_t **ptrs, uint8_t *lens)
+/* Decode every hash (h[i].p NULL: not a string); answers the error itself and returns -1. */
+static int decode_hashes(struct request *r, const struct signreq_str *h, size_t n, enum ps_alg alg,
+                         uint8_t *store, const uint8_t **ptrs, uint8_t *lens)
 {
-    size_t i;
-    json_t *h;
-
-    json_array_foreach(hashes, i, h)
-    {
-        const char *s = json_string_value(h);
+    for (size_t i = 0; i < n; i++) {
         size_t bl = 0;
 
-        if (s == NULL) {
+        if (h[i].p == NULL) {
             http_error(r, 400, "invalid_request", "hashes[%zu] must be a base64 string", i);
             return -1;
         }
-        if (sodium_base642bin(store + i * IPC_MAX_DIGEST, IPC_MAX_DIGEST, s, strlen(s), NULL, &bl,
-                              NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+        if (sodium_base642bin(store + i * IPC_MAX_DIGEST, IPC_MAX_DIGEST, h[i].p, h[i].len, NULL,
+                              &bl, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
             http_error(r, 400, "invalid_base64",
                        "hashes[%zu] is not standard base64 of at most %d bytes", i, IPC_MAX_DIGEST);
             return -1;
@@ -235,12 +278,100 @@ static int decode_hashes(struct request *r, json_t *hashes, enum ps_alg alg, uin
     return 0;
 }
 
+/* The request's members, by the fast reader (the usual body) or else by jansson. */
+struct hash_req {
+    const char *key, *alg, *format;   /* alg, format NULL: absent */
+    char buf[3][SIGNREQ_MAX_STR + 1]; /* the fast reader's copies */
+    size_t n;
+    struct signreq_str *h; /* n entries, malloc'd */
+    json_t *root;          /* jansson's tree that h points into, or NULL */
+};
+
+/* A NUL-terminated copy of s in dst, or NULL when s is absent. */
+static const char *copy_str(char *dst, const struct signreq_str *s)
+{
+    if (s->p == NULL)
+        return NULL;
+    memcpy(dst, s->p, s->len);
+    dst[s->len] = 0;
+    return dst;
+}
+
+/* Returns 0 with q filled, or -1 with the error answered. */
+static int read_hash_req(struct request *r, size_t max, struct hash_req *q)
+{
+    const char *key = NULL, *alg_name = NULL, *format = NULL;
+    struct signreq fast;
+    json_t *root, *hashes = NULL;
+    json_error_t jerr;
+    int ret = -1;
+
+    if (!api_content_type_json(r)) {
+        http_error(r, 415, "unsupported_media_type",
+                   "send %s as Content-Type: application/json (got %.64s)", "the body",
+                   r->content_type);
+        return -1;
+    }
+    if (signreq_parse((const char *)r->body.data, r->body.len, max, &fast) == PS_OK) {
+        const char *pos = fast.hashes;
+
+        q->key = copy_str(q->buf[0], &fast.key);
+        q->alg = copy_str(q->buf[1], &fast.alg);
+        q->format = copy_str(q->buf[2], &fast.format);
+        q->n = fast.n;
+        if ((q->h = malloc(q->n * sizeof(*q->h))) == NULL) {
+            http_error(r, 500, "internal", "out of memory");
+            return -1;
+        }
+        for (size_t i = 0; i < q->n; i++)
+            signreq_next(&pos, &q->h[i]);
+        return 0;
+    }
+    if ((root = api_json_body(r, "the body")) == NULL)
+        return -1;
+    if (json_unpack_ex(root, &jerr, 0, "{s:s,s?s,s:o,s?s}", "key", &key, "alg", &alg_name, "hashes",
+                       &hashes, "format", &format) != 0) {
+        http_error(r, 400, "invalid_request",
+                   "%s (want {\"key\": str, \"alg\": str, \"hashes\": [b64...]})", jerr.text);
+        goto out;
+    }
+    if (!json_is_array(hashes) || (q->n = json_array_size(hashes)) == 0) {
+        http_error(r, 400, "invalid_request", "hashes must be a non-empty array");
+        goto out;
+    }
+    if (q->n > max) {
+        http_error(r, 413, "batch_too_large", "%zu hashes; at most %zu per request", q->n,
+                   r->w->cfg->max_hashes);
+        goto out;
+    }
+    q->key = key;
+    q->alg = alg_name;
+    q->format = format;
+    if ((q->h = malloc(q->n * sizeof(*q->h))) == NULL) {
+        http_error(r, 500, "internal", "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < q->n; i++) {
+        const char *v = json_string_value(json_array_get(hashes, i));
+
+        q->h[i].p = v;
+        q->h[i].len = v ? strlen(v) : 0;
+    }
+    ret = 0;
+out:
+    /* q's strings point into root: it lives as long as q */
+    if (ret == 0)
+        q->root = root;
+    else
+        json_decref(root);
+    return ret;
+}
+
 void api_sign_hash(struct request *r, const char *tail)
 {
     const struct config *cfg = r->w->cfg;
-    const char *key = NULL, *alg_name = NULL, *format = NULL;
-    json_t *root = NULL, *hashes = NULL;
-    json_error_t jerr;
+    size_t max = cfg->max_hashes < IPC_MAX_DIGESTS ? cfg->max_hashes : IPC_MAX_DIGESTS;
+    struct hash_req q = {0};
     const struct key_entry *k;
     struct hash_job *j = NULL;
     uint8_t *store = NULL, *lens = NULL;
@@ -250,28 +381,14 @@ void api_sign_hash(struct request *r, const char *tail)
     int rc;
 
     (void)tail;
-    if ((root = api_json_body(r, "the body")) == NULL)
-        return;
-    if (json_unpack_ex(root, &jerr, 0, "{s:s,s?s,s:o,s?s}", "key", &key, "alg", &alg_name, "hashes",
-                       &hashes, "format", &format) != 0) {
-        http_error(r, 400, "invalid_request",
-                   "%s (want {\"key\": str, \"alg\": str, \"hashes\": [b64...]})", jerr.text);
+    if (read_hash_req(r, max, &q) != 0)
         goto out;
-    }
-    if (!json_is_array(hashes) || (n = json_array_size(hashes)) == 0) {
-        http_error(r, 400, "invalid_request", "hashes must be a non-empty array");
-        goto out;
-    }
-    if (n > cfg->max_hashes || n > IPC_MAX_DIGESTS) {
-        http_error(r, 413, "batch_too_large", "%zu hashes; at most %zu per request", n,
-                   cfg->max_hashes);
-        goto out;
-    }
-    if (format && strcmp(format, "der") != 0 && strcmp(format, "raw") != 0) {
+    n = q.n;
+    if (q.format && strcmp(q.format, "der") != 0 && strcmp(q.format, "raw") != 0) {
         http_error(r, 400, "invalid_request", "format must be \"der\" or \"raw\"");
         goto out;
     }
-    if ((k = api_tenant_key(r, key)) == NULL || (alg = api_pick_alg(r, k, alg_name)) == ALG_NONE)
+    if ((k = api_tenant_key(r, q.key)) == NULL || (alg = api_pick_alg(r, k, q.alg)) == ALG_NONE)
         goto out;
     store = malloc(n * IPC_MAX_DIGEST);
     ptrs = calloc(n, sizeof(*ptrs));
@@ -281,12 +398,12 @@ void api_sign_hash(struct request *r, const char *tail)
         http_error(r, 500, "internal", "out of memory");
         goto out;
     }
-    if (decode_hashes(r, hashes, alg, store, ptrs, lens) != 0)
+    if (decode_hashes(r, q.h, n, alg, store, ptrs, lens) != 0)
         goto out;
     j->r = r;
     j->k = k;
     j->alg = alg;
-    j->raw = format && strcmp(format, "raw") == 0;
+    j->raw = q.format && strcmp(q.format, "raw") == 0;
     http_hold(r);
     rc = kh_sign(r->w->kh, r->tenant, k->cfg->id, alg, ptrs, lens, (uint16_t)n, hash_done, j);
     if (rc != PS_OK) {
@@ -301,7 +418,8 @@ out:
     free(store);
     free(ptrs);
     free(lens);
-    json_decref(root);
+    free(q.h);
+    json_decref(q.root);
 }
 
 /* ---- /v1/sign/cms ---- */

@@ -277,7 +277,9 @@ void http_stream_end(struct request *r)
     stream_resume(st);
 }
 
-void http_respond(struct request *r, int status, const char *ctype, const void *body, size_t len)
+/* The response; its body is body/len, or (take set) the bytes of *take, moved. */
+static void respond(struct request *r, int status, const char *ctype, const void *body, size_t len,
+                    struct buf *take)
 {
     struct stream *st = r->st;
     char sbuf[8], lbuf[24];
@@ -293,6 +295,8 @@ void http_respond(struct request *r, int status, const char *ctype, const void *
     metrics_count(r);
     if (st == NULL || st->c == NULL || st->c->dead)
         return;
+    if (take)
+        len = buf_unread(take);
     snprintf(sbuf, sizeof(sbuf), "%d", status);
     snprintf(lbuf, sizeof(lbuf), "%zu", len);
 #define NV(n, v)                                                                                   \
@@ -303,8 +307,14 @@ void http_respond(struct request *r, int status, const char *ctype, const void *
     NV("content-length", lbuf);
     NV("x-request-id", r->request_id);
 #undef NV
-    buf_init(&st->resp, len + 1);
-    if (!head && buf_append(&st->resp, body, len) != PS_OK) {
+    if (take) {
+        buf_free(&st->resp);
+        st->resp = *take;
+        buf_init(take, take->max);
+    } else {
+        buf_init(&st->resp, len + 1);
+    }
+    if (!head && !take && buf_append(&st->resp, body, len) != PS_OK) {
         nghttp2_submit_rst_stream(st->c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
         queue_flush(st->c);
         return;
@@ -315,6 +325,16 @@ void http_respond(struct request *r, int status, const char *ctype, const void *
     if (nghttp2_submit_response(st->c->h2, st->id, nv, nnv, head || len == 0 ? NULL : &prd) != 0)
         nghttp2_submit_rst_stream(st->c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_INTERNAL_ERROR);
     queue_flush(st->c);
+}
+
+void http_respond(struct request *r, int status, const char *ctype, const void *body, size_t len)
+{
+    respond(r, status, ctype, body, len, NULL);
+}
+
+void http_respond_buf(struct request *r, int status, const char *ctype, struct buf *body)
+{
+    respond(r, status, ctype, NULL, 0, body);
 }
 
 void http_respond_json(struct request *r, int status, json_t *j)
@@ -780,7 +800,9 @@ static void conn_flush(struct conn *c)
 {
     if (c->dead)
         return;
-    if (c->state == CS_H2) {
+    /* Collect every frame nghttp2 has (up to the high-water mark) before writing, so that
+     * the replies of one loop turn leave in as few TLS records and writes as possible. */
+    while (c->state == CS_H2) {
         while (buf_unread(&c->out) < OUT_HIGH_WATER) {
             const uint8_t *p;
             ssize_t n = nghttp2_session_mem_send(c->h2, &p);
@@ -795,11 +817,15 @@ static void conn_flush(struct conn *c)
                 conn_close(c);
                 return;
             }
-            if (tls_write_out(c) < 0) {
-                conn_close(c);
-                return;
-            }
         }
+        if (buf_unread(&c->out) < OUT_HIGH_WATER)
+            break;
+        if (tls_write_out(c) < 0) {
+            conn_close(c);
+            return;
+        }
+        if (buf_unread(&c->out)) /* the socket is full: EPOLLOUT brings us back */
+            break;
     }
     if (tls_write_out(c) < 0) {
         conn_close(c);

@@ -52,6 +52,8 @@ void http_hold(struct request *r);
 void http_release(struct request *r);
 /* Send a response; body is copied. */
 void http_respond(struct request *r, int status, const char *ctype, const void *body, size_t len);
+/* The same with the bytes of *body, which it takes (body is left empty). */
+void http_respond_buf(struct request *r, int status, const char *ctype, struct buf *body);
 /* Send a JSON response and decref j. */
 void http_respond_json(struct request *r, int status, json_t *j);
 /* {"error":{"code":code,"message":...}} */

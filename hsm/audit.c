@@ -28,8 +28,11 @@ int audit_open(const char *path, struct audit **out, char *err, size_t errlen)
 
     if ((a = calloc(1, sizeof(*a))) == NULL)
         return PS_E_NOMEM;
-    if (sqlite3_open_v2(path, &a->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-            SQLITE_OK ||
+    /* NOMUTEX: one thread at a time uses the connection (the keyholder's committer), so
+     * SQLite's per-call connection lock is pure cost */
+    if (sqlite3_open_v2(path, &a->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK ||
         sqlite3_exec(a->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_prepare_v2(a->db,
                            "INSERT INTO audit(seq, ts_ms, tenant, key, alg, digest) "

@@ -28,6 +28,7 @@ struct audit_rec {
     size_t leaf_len;
 };
 
+/* The connection is not locked: use an audit (and its ledger) from one thread at a time. */
 int audit_open(const char *path, struct audit **out, char *err, size_t errlen) PS_WUR;
 /* Append n records in one transaction; recs[i] is ledger leaf (and, for a signature, audit
  * seq) *first_index + i. */

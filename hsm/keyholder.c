@@ -2,13 +2,18 @@
  * keyholder.c - signs digests for workers, after checking policy and writing the audit record.
  *
  * Threads:
- *   main      polls the worker sockets, decodes frames, checks policy, queues sign jobs,
- *             answers status requests and flushes replies the committer could not write.
- *   signer*N  one PKCS#11 session each; pop a job, sign every digest, pass it on.
+ *   main      polls the worker sockets, decodes frames, checks policy, queues the sign jobs
+ *             of one poll round at once, answers status requests and flushes replies the
+ *             committer could not write.
+ *   signer*N  one PKCS#11 session each; take the jobs waiting (up to KH_SIGN_BATCH
+ *             signatures), sign them, and pass them on together: at the end of the batch, or
+ *             earlier once the first unpassed one has waited KH_HANDOVER_MS.
  *   committer takes every signed job waiting, writes all their audit records and ledger
  *             leaves in one transaction (group commit), signs a checkpoint when one is due
  *             (a bundle leaf needs one at once; else every checkpoint_interval seconds
  *             while the log grows), and only then sends the replies.
+ * Hand-offs and commits are per batch, not per request: a commit (fsync) costs about as
+ * much CPU as an RSA signature, and each thread wake-up several microseconds.
  * Ledger reads (the latest checkpoint, inclusion and consistency proofs) are answered by the
  * main thread from its own read connection, without waiting for the committer.
  * A worker that sends a malformed frame is cut off (its socket is closed).
@@ -46,6 +51,8 @@
 #define KH_MAX_WORKERS 64
 #define KH_OUT_MAX     (64 * 1024 * 1024)
 #define KH_COMMIT_MAX  4096 /* signatures in one transaction, at most */
+#define KH_SIGN_BATCH  512  /* signatures a signer takes at once, at most (one job may be more) */
+#define KH_HANDOVER_MS 30   /* a signed job waits at most this long for the rest of its batch */
 
 struct kh_peer {
     int fd;
@@ -156,6 +163,40 @@ static struct kh_job *q_pop(struct kh_queue *q, int all)
     return j;
 }
 
+/* Pop the jobs at the head of q up to max_sigs signatures (at least one job); blocks until
+ * there is one. What is left wakes another signer. */
+static struct kh_job *q_pop_batch(struct kh_queue *q, size_t max_sigs)
+{
+    struct kh_job *head, *last;
+    size_t sigs;
+
+    pthread_mutex_lock(&q->lock);
+    while (q->head == NULL)
+        pthread_cond_wait(&q->cond, &q->lock);
+    head = last = q->head;
+    sigs = head->req.count;
+    while (last->next && sigs + last->next->req.count <= max_sigs) {
+        last = last->next;
+        sigs += last->req.count;
+    }
+    q->head = last->next;
+    if (q->head == NULL)
+        q->tail = NULL;
+    else
+        pthread_cond_signal(&q->cond);
+    last->next = NULL;
+    pthread_mutex_unlock(&q->lock);
+    return head;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -251,46 +292,69 @@ static int sm2_sign(EVP_PKEY *k, const uint8_t *e, size_t elen, uint8_t *sig, si
     return r;
 }
 
+/* Sign every digest of j; on failure its reply becomes the error. */
+static void sign_job(CK_SESSION_HANDLE s, struct kh_job *j)
+{
+    const struct ps_alg_info *ai = alg_info(j->req.alg);
+    uint8_t sig[IPC_MAX_SIG];
+
+    buf_init(&j->reply, IPC_HDR_LEN + 10 + (size_t)j->req.count * (IPC_MAX_SIG + 2));
+    if (ipc_sign_reply_begin(&j->reply, j->id, 0, j->req.count, &j->reply_start) != PS_OK)
+        fatalx("reply buffer");
+    for (uint16_t i = 0; i < j->req.count && !j->failed; i++) {
+        size_t sl = sizeof(sig);
+
+        if ((j->sm2key ? sm2_sign(j->sm2key, j->req.digests[i].p, j->req.digests[i].len, sig, &sl)
+                       : p11_sign(kh.p11, s, j->p11key, j->req.alg, j->req.digests[i].p,
+                                  j->req.digests[i].len, sig, &sl)) != PS_OK ||
+            ipc_sign_reply_add(&j->reply, sig, sl) != PS_OK) {
+            CK_RV rv = p11_last_rv();
+            char msg[128];
+
+            __atomic_add_fetch(&kh.n_hsm_err, 1, __ATOMIC_RELAXED);
+            log_warnx("signing with key %s (%s) failed: %s", j->key->cfg->id, ai->name,
+                      p11_rv_str(rv));
+            snprintf(msg, sizeof(msg), "HSM refused to sign: %s", p11_rv_str(rv));
+            buf_reset(&j->reply);
+            if (ipc_frame_append(&j->reply, j->id, IPC_SIGN, (uint16_t)-PS_E_HSM, msg,
+                                 strlen(msg)) != PS_OK)
+                fatalx("reply buffer");
+            j->failed = 1;
+        }
+    }
+    if (!j->failed)
+        ipc_sign_reply_finish(&j->reply, j->reply_start);
+}
+
 static void *signer_thread(void *arg)
 {
     CK_SESSION_HANDLE s;
-    uint8_t sig[IPC_MAX_SIG];
 
     (void)arg;
     if (p11_session(kh.p11, &s) != PS_OK)
         fatalx("cannot open a PKCS#11 session for a signer thread: %s", p11_rv_str(p11_last_rv()));
     for (;;) {
-        struct kh_job *j = q_pop(&kh.signq, 0);
-        const struct ps_alg_info *ai = alg_info(j->req.alg);
+        struct kh_job *j = q_pop_batch(&kh.signq, KH_SIGN_BATCH), *done = NULL, *tail = NULL;
+        double since = 0;
 
-        buf_init(&j->reply, IPC_HDR_LEN + 10 + (size_t)j->req.count * (IPC_MAX_SIG + 2));
-        if (ipc_sign_reply_begin(&j->reply, j->id, 0, j->req.count, &j->reply_start) != PS_OK)
-            fatalx("reply buffer");
-        for (uint16_t i = 0; i < j->req.count && !j->failed; i++) {
-            size_t sl = sizeof(sig);
+        while (j) {
+            struct kh_job *next = j->next;
 
-            if ((j->sm2key
-                     ? sm2_sign(j->sm2key, j->req.digests[i].p, j->req.digests[i].len, sig, &sl)
-                     : p11_sign(kh.p11, s, j->p11key, j->req.alg, j->req.digests[i].p,
-                                j->req.digests[i].len, sig, &sl)) != PS_OK ||
-                ipc_sign_reply_add(&j->reply, sig, sl) != PS_OK) {
-                CK_RV rv = p11_last_rv();
-                char msg[128];
-
-                __atomic_add_fetch(&kh.n_hsm_err, 1, __ATOMIC_RELAXED);
-                log_warnx("signing with key %s (%s) failed: %s", j->key->cfg->id, ai->name,
-                          p11_rv_str(rv));
-                snprintf(msg, sizeof(msg), "HSM refused to sign: %s", p11_rv_str(rv));
-                buf_reset(&j->reply);
-                if (ipc_frame_append(&j->reply, j->id, IPC_SIGN, (uint16_t)-PS_E_HSM, msg,
-                                     strlen(msg)) != PS_OK)
-                    fatalx("reply buffer");
-                j->failed = 1;
+            sign_job(s, j);
+            if (done == NULL) {
+                done = j;
+                since = mono_s();
+            } else {
+                tail->next = j;
             }
+            tail = j;
+            /* one hand-off for the batch, unless it takes long: then what is signed goes */
+            if (next == NULL || mono_s() - since >= KH_HANDOVER_MS / 1000.0) {
+                q_push_list(&kh.commitq, done, tail);
+                done = NULL;
+            }
+            j = next;
         }
-        if (!j->failed)
-            ipc_sign_reply_finish(&j->reply, j->reply_start);
-        q_push(&kh.commitq, j);
     }
     return NULL;
 }

@@ -25,7 +25,7 @@ void buf_reset(struct buf *b)
         b->data[0] = 0;
 }
 
-static int buf_reserve(struct buf *b, size_t n)
+int buf_reserve(struct buf *b, size_t n)
 {
     size_t need, ncap;
     uint8_t *p;

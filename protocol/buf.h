@@ -23,6 +23,8 @@ struct buf {
 void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);
 void buf_reset(struct buf *b);
+/* Room for n more bytes (and the NUL kept after them) without growing again. */
+int buf_reserve(struct buf *b, size_t n) PS_WUR;
 int buf_append(struct buf *b, const void *p, size_t n) PS_WUR;
 int buf_append_str(struct buf *b, const char *s) PS_WUR;
 int buf_printf(struct buf *b, const char *fmt, ...) PS_WUR __attribute__((format(printf, 2, 3)));

@@ -26,16 +26,23 @@ void merkle_node_hash(const uint8_t left[MERKLE_HASH_LEN], const uint8_t right[M
                       uint8_t out[MERKLE_HASH_LEN])
 {
     uint8_t msg[1 + 2 * MERKLE_HASH_LEN];
+    SHA256_CTX st;
 
     msg[0] = 0x01;
     memcpy(msg + 1, left, MERKLE_HASH_LEN);
     memcpy(msg + 1 + MERKLE_HASH_LEN, right, MERKLE_HASH_LEN);
-    SHA256(msg, sizeof(msg), out);
+    /* not SHA256(): in OpenSSL 3 that fetches the algorithm and allocates a context per call */
+    SHA256_Init(&st);
+    SHA256_Update(&st, msg, sizeof(msg));
+    SHA256_Final(out, &st);
 }
 
 void merkle_empty_root(uint8_t out[MERKLE_HASH_LEN])
 {
-    SHA256((const uint8_t *)"", 0, out);
+    SHA256_CTX st;
+
+    SHA256_Init(&st);
+    SHA256_Final(out, &st);
 }
 
 /* The largest power of two strictly less than n (n >= 2): RFC 6962's split point k. */

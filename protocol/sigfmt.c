@@ -1,33 +1,50 @@
 #include "sigfmt.h"
 
+#include <string.h>
+
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
 
+/* A minimal DER INTEGER of the unsigned big-endian n bytes at p (n <= 66): 2 + its length. */
+static size_t der_uint(const uint8_t *p, size_t n, uint8_t *out)
+{
+    size_t i = 0, l;
+
+    while (i < n && p[i] == 0)
+        i++;
+    l = i == n ? 1 : n - i + (p[i] & 0x80 ? 1 : 0);
+    out[0] = 0x02;
+    out[1] = (uint8_t)l;
+    if (i == n || p[i] & 0x80)
+        out[2] = 0; /* zero, or the pad that keeps the number positive */
+    if (i < n)
+        memcpy(out + 2 + l - (n - i), p + i, n - i);
+    return 2 + l;
+}
+
+/* Encoded by hand (this runs for every ECDSA signature a worker returns; i2d_ECDSA_SIG
+ * went through two BIGNUMs and an ASN.1 template per call). */
 int ecdsa_raw_to_der(const uint8_t *raw, size_t rawlen, uint8_t *der, size_t cap, size_t *derlen)
 {
-    ECDSA_SIG *sig = NULL;
-    BIGNUM *r = NULL, *s = NULL;
-    unsigned char *p = der;
-    int n, ret = PS_E_INVAL;
+    uint8_t body[2 * (2 + 67)];
+    size_t n = rawlen / 2, bl, hl;
 
     if (rawlen == 0 || rawlen % 2 || rawlen > 132 || cap < rawlen + 9)
         return PS_E_INVAL;
-    r = BN_bin2bn(raw, (int)(rawlen / 2), NULL);
-    s = BN_bin2bn(raw + rawlen / 2, (int)(rawlen / 2), NULL);
-    if (r == NULL || s == NULL || (sig = ECDSA_SIG_new()) == NULL || !ECDSA_SIG_set0(sig, r, s))
-        goto out;
-    r = s = NULL;
-    if ((n = i2d_ECDSA_SIG(sig, NULL)) <= 0 || (size_t)n > cap)
-        goto out;
-    if (i2d_ECDSA_SIG(sig, &p) != n)
-        goto out;
-    *derlen = (size_t)n;
-    ret = PS_OK;
-out:
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
-    return ret;
+    bl = der_uint(raw, n, body);
+    bl += der_uint(raw + n, n, body + bl);
+    der[0] = 0x30;
+    if (bl < 128) {
+        der[1] = (uint8_t)bl;
+        hl = 2;
+    } else {
+        der[1] = 0x81;
+        der[2] = (uint8_t)bl;
+        hl = 3;
+    }
+    memcpy(der + hl, body, bl);
+    *derlen = hl + bl;
+    return PS_OK;
 }
 
 int ecdsa_der_to_raw(const uint8_t *der, size_t derlen, size_t n, uint8_t *raw)

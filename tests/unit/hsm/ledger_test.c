@@ -309,6 +309,48 @@ static void test_leaf_valid(void)
     }
 }
 
+/* The leaf text as snprintf made it (the format ledger.h documents), 0 if it does not fit. */
+static size_t ref_leaf(char *out, size_t cap, uint64_t index, int64_t ts_ms, const char *tenant,
+                       const char *key, const char *alg, const uint8_t *d, size_t dlen)
+{
+    int n = snprintf(out, cap, "signature %llu %lld %s %s %s ", (unsigned long long)index,
+                     (long long)ts_ms, tenant, key, alg);
+
+    if (n < 0 || (size_t)n + 2 * dlen + 2 > cap)
+        return 0;
+    for (size_t i = 0; i < dlen; i++)
+        n += snprintf(out + n, cap - (size_t)n, "%02x", d[i]);
+    out[n++] = '\n';
+    out[n] = 0;
+    return (size_t)n;
+}
+
+static void test_signature_leaf_text(void)
+{
+    static const uint64_t idx[] = {0, 9, 10, 12345, UINT64_MAX};
+    static const int64_t ts[] = {0, 1, -1, 1700000000000LL, INT64_MAX, INT64_MIN};
+    static const char *const names[] = {"t", "platform-a", "@tsa"};
+    uint8_t d[64];
+    int ok = 1, n = 0;
+
+    for (size_t i = 0; i < sizeof(d); i++)
+        d[i] = (uint8_t)(i * 37 + 5);
+    for (size_t a = 0; a < 5; a++)
+        for (size_t b = 0; b < 6; b++)
+            for (size_t c = 0; c < 3; c++)
+                for (size_t dl = 0; dl <= 64; dl += 16)
+                    for (size_t cap = 40; cap <= 260; cap += 11, n++) {
+                        char x[300], y[300];
+                        size_t lx = ledger_signature_leaf(x, cap, idx[a], ts[b], names[c], "key-1",
+                                                          "ecdsa-sha256", d, dl);
+                        size_t ly = ref_leaf(y, cap, idx[a], ts[b], names[c], "key-1",
+                                             "ecdsa-sha256", d, dl);
+
+                        ok &= lx == ly && (lx == 0 || memcmp(x, y, lx + 1) == 0);
+                    }
+    CHECK(ok, "signature leaf text is the documented format (%d cases, incl. caps too small)", n);
+}
+
 int main(void)
 {
     int fd = mkstemp(dbpath);
@@ -319,6 +361,7 @@ int main(void)
     unlink(dbpath);
     test_appends_and_proofs();
     test_leaf_valid();
+    test_signature_leaf_text();
     unlink(dbpath);
     {
         char p[sizeof(dbpath) + 8];

@@ -2,6 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+
 #include "../../../protocol/sigfmt.h"
 #include "../unit.h"
 
@@ -62,6 +65,51 @@ static int roundtrip(const uint8_t *raw, size_t rawlen, const char *what)
         return 0;
     }
     return 1;
+}
+
+/* The DER is byte for byte what OpenSSL's i2d_ECDSA_SIG makes of the same r and s. */
+static int same_as_openssl(const uint8_t *raw, size_t rawlen)
+{
+    uint8_t der[MAXDER], *ref = NULL;
+    size_t dl = 0;
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(raw, (int)(rawlen / 2), NULL);
+    BIGNUM *s = BN_bin2bn(raw + rawlen / 2, (int)(rawlen / 2), NULL);
+    int n, ok;
+
+    ok = sig && r && s && ECDSA_SIG_set0(sig, r, s);
+    if (!ok) {
+        BN_free(r);
+        BN_free(s);
+    }
+    ok = ok && (n = i2d_ECDSA_SIG(sig, &ref)) > 0 &&
+         ecdsa_raw_to_der(raw, rawlen, der, sizeof(der), &dl) == PS_OK && dl == (size_t)n &&
+         memcmp(der, ref, dl) == 0;
+    OPENSSL_free(ref);
+    ECDSA_SIG_free(sig);
+    return ok;
+}
+
+static void test_openssl(void)
+{
+    static const size_t sizes[] = {1, 32, 48, 66};
+    uint8_t raw[MAXRAW];
+    int ok = 1;
+
+    for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+        size_t n = sizes[si];
+
+        for (int t = 0; t < 300; t++) {
+            for (size_t i = 0; i < 2 * n; i++)
+                raw[i] = rnd();
+            if (t % 3 == 1)
+                memset(raw, 0, (size_t)t % (n + 1)); /* leading zeros, r = 0 too */
+            if (t % 5 == 2)
+                raw[n] |= 0x80;
+            ok &= same_as_openssl(raw, 2 * n);
+        }
+    }
+    CHECK(ok, "DER is i2d_ECDSA_SIG's for random, zero-led and high-bit r, s (1..66 bytes)");
 }
 
 static void test_roundtrip(void)
@@ -198,6 +246,7 @@ static void test_reject(void)
 int main(void)
 {
     test_roundtrip();
+    test_openssl();
     test_reject();
     return unit_done();
 }
