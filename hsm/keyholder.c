@@ -40,6 +40,7 @@
 #include "../certs/keyreg.h"
 #include "audit.h"
 #include "ledger.h"
+#include "ledgerhead.h"
 #include "../protocol/checkpoint.h"
 #include "ipc.h"
 #include "p11.h"
@@ -106,6 +107,7 @@ static struct kh {
     struct p11_key *ledger_p11;
     struct note_signer ledger_signer;
     CK_SESSION_HANDLE commit_session;
+    CK_SESSION_HANDLE head_session; /* R/W: the ledger head object (setup, then the committer) */
     unsigned long long n_checkpoints, n_leaves;
     struct kh_peer peers[KH_MAX_WORKERS];
     int npeers;
@@ -430,6 +432,57 @@ static int ledger_sign_cb(void *ctx, const uint8_t *msg, size_t len,
     return PS_OK;
 }
 
+static void ready_fail(int ready_fd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+
+/* After a checkpoint: record it as the ledger head in the token (hsm/ledgerhead.h). */
+static void head_record(uint64_t size, const uint8_t root[MERKLE_HASH_LEN])
+{
+    if (ledger_head_write(kh.p11, kh.head_session, size, root) != PS_OK) {
+        __atomic_add_fetch(&kh.n_hsm_err, 1, __ATOMIC_RELAXED);
+        log_warnx("the ledger head (size %" PRIu64 ") could not be written to the token: %s", size,
+                  p11_rv_str(p11_last_rv()));
+    }
+}
+
+/* At start: the stored tree must extend the head recorded in the token (hsm/ledgerhead.h). */
+static void head_check(int ready_fd)
+{
+    struct ledger *l = audit_ledger(kh.audit);
+    struct merkle_proof proof;
+    uint8_t root[MERKLE_HASH_LEN], cur[MERKLE_HASH_LEN];
+    uint64_t size = 0;
+    char err[256];
+    int r = ledger_head_read(kh.p11, kh.head_session, &size, root);
+
+    if (r == PS_E_NOTFOUND) {
+        log_info("the token has no ledger head yet; it is recorded from the next checkpoint");
+        return;
+    }
+    if (r != PS_OK)
+        ready_fail(ready_fd, "the ledger head in token %s cannot be read (%s)",
+                   kh.cfg->pkcs11_token, r == PS_E_INVAL ? "malformed" : "token error");
+    ledger_root(l, cur);
+    if (ledger_size(l) < size)
+        ready_fail(ready_fd,
+                   "the ledger in %s/audit.db has %" PRIu64 " leaves, but token %s recorded a "
+                   "checkpoint of %" PRIu64 ": state_dir was restored from an older copy or "
+                   "replaced. Serving would fork the ledger; restore the latest state_dir (see "
+                   "docs/backup-restore.md, 'The ledger head')",
+                   kh.cfg->state_dir, ledger_size(l), kh.cfg->pkcs11_token, size);
+    proof.len = 0;
+    if (ledger_consistency(kh.ledger_rd, size, ledger_size(l), &proof, err, sizeof(err)) != PS_OK ||
+        merkle_verify_consistency(size, ledger_size(l), &proof, root, cur) != PS_OK)
+        ready_fail(ready_fd,
+                   "the ledger in %s/audit.db does not extend the checkpoint of %" PRIu64
+                   " leaves that token %s recorded: it was replaced or rewritten (see "
+                   "docs/backup-restore.md, 'The ledger head')",
+                   kh.cfg->state_dir, size, kh.cfg->pkcs11_token);
+    log_info("the ledger extends the head recorded in the token (%" PRIu64 " of %" PRIu64
+             " leaves)",
+             size, ledger_size(l));
+}
+
 /*
  * Sign and store a checkpoint of the committed tree if it grew since the last one (or none
  * exists). Only committed leaves are covered, so a checkpoint can never disagree with an
@@ -460,6 +513,8 @@ static int checkpoint_now(void)
                   r == PS_E_STORAGE ? "storage failed" : err);
     else
         __atomic_add_fetch(&kh.n_checkpoints, 1, __ATOMIC_RELAXED);
+    if (r == PS_OK)
+        head_record(cp.size, cp.root);
     buf_free(&note);
     return r;
 }
@@ -920,8 +975,6 @@ static void on_term(int sig)
 }
 
 static void ready_fail(int ready_fd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3), noreturn));
-static void ready_fail(int ready_fd, const char *fmt, ...)
 {
     char msg[512], line[600];
     va_list ap;
@@ -1053,6 +1106,10 @@ static void kh_setup(int ready_fd)
         kh.ledger_key = k;
         kh.ledger_p11 = &kh.p11keys[k - kh.reg.keys];
         kh.ledger_signer.sign = ledger_sign_cb;
+        if (p11_session_rw(kh.p11, &kh.head_session) != PS_OK)
+            ready_fail(ready_fd, "cannot open a read/write session on token %s: %s",
+                       kh.cfg->pkcs11_token, p11_rv_str(p11_last_rv()));
+        head_check(ready_fd);
     }
 }
 

@@ -181,6 +181,64 @@ int p11_aes_key(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, in
                : PS_E_HSM;
 }
 
+int p11_data_find(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, CK_OBJECT_HANDLE *h,
+                  size_t max, size_t *n)
+{
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_LABEL, (void *)label, strlen(label)},
+    };
+    CK_ULONG got = 0;
+    int r = PS_E_HSM;
+
+    *n = 0;
+    if (!rv_ok(m->f->C_FindObjectsInit(s, tmpl, 2)))
+        return PS_E_HSM;
+    if (rv_ok(m->f->C_FindObjects(s, h, max, &got))) {
+        *n = got;
+        r = PS_OK;
+    }
+    m->f->C_FindObjectsFinal(s);
+    return r;
+}
+
+int p11_data_value(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, uint8_t *out,
+                   size_t *len)
+{
+    CK_ATTRIBUTE a = {CKA_VALUE, out, *len};
+
+    if (!rv_ok(m->f->C_GetAttributeValue(s, h, &a, 1)) ||
+        a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
+        return PS_E_HSM;
+    *len = a.ulValueLen;
+    return PS_OK;
+}
+
+int p11_data_create(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, const uint8_t *v,
+                    size_t len, CK_OBJECT_HANDLE *h)
+{
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE;
+    static const char app[] = "portseal";
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_LABEL, (void *)label, strlen(label)},
+        {CKA_APPLICATION, (void *)app, sizeof(app) - 1},
+        {CKA_VALUE, (void *)v, len},
+    };
+
+    return rv_ok(m->f->C_CreateObject(s, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), h)) ? PS_OK
+                                                                                   : PS_E_HSM;
+}
+
+int p11_object_destroy(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
+{
+    return rv_ok(m->f->C_DestroyObject(s, h)) ? PS_OK : PS_E_HSM;
+}
+
 int p11_aes_gcm(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, int encrypt,
                 const uint8_t iv[12], const uint8_t *aad, size_t aadlen, const uint8_t *in,
                 size_t inlen, uint8_t *out, size_t *outlen)

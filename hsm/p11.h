@@ -68,6 +68,15 @@ int p11_aes_gcm(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key,
 int p11_pubkey_spki(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, uint8_t **der,
                     size_t *derlen) PS_WUR;
 /* 1 if the session still answers C_GetSessionInfo and the user is logged in. */
+/* Private token data objects (CKO_DATA) by label: find up to max (*n of them), read one's
+ * value (*len: room in, length out), create one (R/W session), destroy an object. */
+int p11_data_find(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, CK_OBJECT_HANDLE *h,
+                  size_t max, size_t *n) PS_WUR;
+int p11_data_value(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, uint8_t *out,
+                   size_t *len) PS_WUR;
+int p11_data_create(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, const uint8_t *v,
+                    size_t len, CK_OBJECT_HANDLE *h) PS_WUR;
+int p11_object_destroy(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h) PS_WUR;
 int p11_session_alive(struct p11_module *m, CK_SESSION_HANDLE s);
 /* Human-readable name of a CK_RV (static). */
 const char *p11_rv_str(CK_RV rv);

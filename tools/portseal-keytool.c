@@ -37,6 +37,7 @@
 
 #include "../hsm/ledger.h"
 #include "../hsm/p11.h"
+#include "../hsm/ledgerhead.h"
 #include "../hsm/pinfile.h"
 #include "../hsm/sm2wrap.h"
 #include "../protocol/sigfmt.h"
@@ -54,7 +55,9 @@ static void usage(void)
         "       portseal-keytool pubkey --module M --token T --pin-file F --label L --out FILE\n"
         "       portseal-keytool sm2-generate --module M --token T --pin-file F --label L "
         "--wrap-key W --subject /CN=NAME --out WRAPPED --csr CSR\n"
-        "       portseal-keytool ledger-verify AUDIT_DB\n");
+        "       portseal-keytool ledger-verify AUDIT_DB\n"
+        "       portseal-keytool ledger-head --module M --token T --pin-file F\n"
+        "       portseal-keytool ledger-head-reset --module M --token T --pin-file F\n");
     exit(2);
 }
 
@@ -206,6 +209,47 @@ static int write_file(const char *path, const void *p, size_t n, mode_t mode)
     return ok ? 0 : -1;
 }
 
+/*
+ * The ledger head the keyholder records in the token after every checkpoint ("SIZE ROOTHEX"):
+ * print it, or delete it (an operator's deliberate acknowledgement that state_dir starts over or
+ * was restored; docs/backup-restore.md). The keyholder must be stopped.
+ */
+static int cmd_ledger_head(struct p11_module *m, int reset)
+{
+    CK_SESSION_HANDLE rw;
+    uint8_t root[MERKLE_HASH_LEN];
+    uint64_t size = 0;
+    unsigned n = 0;
+    int r;
+
+    if (p11_session_rw(m, &rw) != PS_OK) {
+        fprintf(stderr, "portseal-keytool: cannot open a read/write session\n");
+        return 1;
+    }
+    r = ledger_head_read(m, rw, &size, root);
+    if (r == PS_E_NOTFOUND) {
+        printf("no ledger head recorded in the token\n");
+        return 0;
+    }
+    if (r != PS_OK)
+        fprintf(stderr, "portseal-keytool: the ledger head cannot be read\n");
+    if (r == PS_OK) {
+        printf("ledger head: %" PRIu64 " ", size);
+        for (size_t i = 0; i < sizeof(root); i++)
+            printf("%02x", root[i]);
+        printf("\n");
+    }
+    if (!reset)
+        return r == PS_OK ? 0 : 1;
+    if (ledger_head_reset(m, rw, &n) != PS_OK) {
+        fprintf(stderr, "portseal-keytool: the ledger head cannot be deleted\n");
+        return 1;
+    }
+    printf("deleted (%u object%s): the keyholder records a new head from its next checkpoint\n", n,
+           n == 1 ? "" : "s");
+    return 0;
+}
+
 static int cmd_sm2_generate(struct p11_module *m, const struct opts *o)
 {
     CK_SESSION_HANDLE rw;
@@ -278,7 +322,7 @@ int main(int argc, char **argv)
     size_t derlen;
     EVP_PKEY *pub = NULL;
     FILE *f;
-    int rc = 1;
+    int rc = 1, head;
 
     if (argc < 2)
         usage();
@@ -313,10 +357,11 @@ int main(int argc, char **argv)
             usage();
         *dst = argv[++i];
     }
-    if (o.module == NULL || o.token == NULL || o.pin_file == NULL || o.label == NULL ||
-        o.out == NULL ||
-        (strcmp(o.cmd, "csr") != 0 && strcmp(o.cmd, "pubkey") != 0 &&
-         strcmp(o.cmd, "sm2-generate") != 0))
+    head = strcmp(o.cmd, "ledger-head") == 0 || strcmp(o.cmd, "ledger-head-reset") == 0;
+    if (o.module == NULL || o.token == NULL || o.pin_file == NULL ||
+        (!head && (o.label == NULL || o.out == NULL ||
+                   (strcmp(o.cmd, "csr") != 0 && strcmp(o.cmd, "pubkey") != 0 &&
+                    strcmp(o.cmd, "sm2-generate") != 0))))
         usage();
     if (pin_read(o.pin_file, &pin, err, sizeof(err)) != PS_OK) {
         fprintf(stderr, "portseal-keytool: %s\n", err);
@@ -328,6 +373,10 @@ int main(int argc, char **argv)
         goto out;
     }
     pin_wipe(&pin);
+    if (head) {
+        rc = cmd_ledger_head(m, strcmp(o.cmd, "ledger-head-reset") == 0);
+        goto out;
+    }
     if (strcmp(o.cmd, "sm2-generate") == 0) {
         rc = cmd_sm2_generate(m, &o);
         goto out;
