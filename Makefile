@@ -16,6 +16,10 @@ DEB_PACKAGES = build-essential pkg-config libssl-dev libnghttp2-dev libjansson-d
 	libsqlite3-dev libxml2-dev libxml2-utils libarchive-dev p11-kit libp11-kit-dev softhsm2 opensc \
 	nghttp2-client curl xmlsec1 python3 python3-h2 clang libclang-rt-14-dev clang-format procps \
 	iproute2 sqlite3 time python3-jwcrypto zlib1g-dev unzip libcurl4-openssl-dev
+# the status page is compiled in with xxd; tests/integration/ui.sh loads it in Chromium (client
+# certificate from an NSS database made with certutil/pk12util) and checks metrics.sh's output
+# with the Prometheus client's parser
+DEB_PACKAGES += xxd chromium libnss3-tools python3-prometheus-client
 
 MAINS = appliance/portseald.c tools/portseal-keytool.c
 MAINS += tools/portseal-verify.c
@@ -38,6 +42,17 @@ $(BUILD)/obj/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# The status page (appliance/api_ui.c): the files of appliance/ui/ as C arrays (xxd -i).
+UI_FILES = appliance/ui/index.html appliance/ui/app.js appliance/ui/style.css
+$(BUILD)/gen/ui_files.h: $(UI_FILES)
+	@mkdir -p $(dir $@)
+	@echo "  GEN $@"
+	@{ echo "/* generated from appliance/ui/ by the Makefile (xxd -i): do not edit */"; \
+	  for f in $(notdir $(UI_FILES)); do (cd appliance/ui && xxd -i $$f) | \
+	    sed 's/^unsigned/static const unsigned/'; done; } > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/appliance/api_ui.o: $(BUILD)/gen/ui_files.h
+$(BUILD)/obj/appliance/api_ui.o: override CPPFLAGS += -I$(BUILD)/gen
 
 $(BUILD)/libportseal.a: $(LIB_OBJ)
 	ar rcs $@ $^

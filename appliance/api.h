@@ -94,5 +94,10 @@ void api_p2p_stream(struct request *r, const char *tail);
 void api_p2p_stream_tick(struct worker *w);
 /* open streams of this worker (for /metrics) */
 unsigned api_p2p_stream_count(void);
+/* api_aeo.c: the worker's AEO store (NULL if it cannot be opened; for /metrics) */
+struct aeostore;
+struct aeostore *api_aeo_store(struct worker *w);
+/* api_ui.c: the status page (GET /ui/ and its files, compiled in from appliance/ui/) */
+void api_ui(struct request *r, const char *tail);
 
 #endif

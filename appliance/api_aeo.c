@@ -380,3 +380,8 @@ void api_aeo_operator(struct request *r, const char *tail)
     }
     http_respond_json(r, 200, answer_json(&a, tail, at));
 }
+
+struct aeostore *api_aeo_store(struct worker *w)
+{
+    return store(w);
+}

@@ -75,6 +75,7 @@ const char *const config_directives[] = {"listen",
                                          "p2p_name",
                                          "p2p_stream_max",
                                          "admin_socket",
+                                         "log_format",
                                          NULL};
 
 static void cfg_defaults(struct config *cfg)
@@ -561,6 +562,11 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
             return cfg_err(err, errlen, line, "aeo_origin wants 1-64 of [A-Za-z0-9._:/-], e.g. CN");
         return set_str(&cfg->aeo_origin, w[1]);
     }
+    if (strcmp(d, "log_format") == 0) {
+        if (strcmp(w[1], "text") != 0 && strcmp(w[1], "json") != 0)
+            return cfg_err(err, errlen, line, "log_format is text or json");
+        return set_str(&cfg->log_format, w[1]);
+    }
     if (strcmp(d, "pkcs11_env") == 0) {
         if (strchr(w[1], '=') == NULL || cfg->n_env == CFG_MAX_ENV)
             return cfg_err(err, errlen, line, "pkcs11_env wants NAME=VALUE (at most %d)",
@@ -655,6 +661,8 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
         return PS_E_NOMEM;
     /* started as root, workers never keep root: unprivileged unless told which user */
     if (cfg->user == NULL && set_str(&cfg->user, "nobody") != PS_OK)
+        return PS_E_NOMEM;
+    if (cfg->log_format == NULL && set_str(&cfg->log_format, "text") != PS_OK)
         return PS_E_NOMEM;
     if (cfg->listen_host == NULL) {
         snprintf(err, errlen, "missing directive 'listen'");
@@ -825,6 +833,8 @@ void config_free(struct config *cfg)
     cfg->p2p_name = NULL;
     free(cfg->admin_socket); /* the parent's admin socket */
     cfg->admin_socket = NULL;
+    free(cfg->log_format);
+    cfg->log_format = NULL;
     for (size_t i = 0; i < cfg->n_env; i++)
         free(cfg->pkcs11_env[i]);
     for (size_t i = 0; i < cfg->ntenants; i++) {

@@ -130,6 +130,7 @@ struct config {
     unsigned aeo_digest_interval; /* seconds between register digest comparisons */
     unsigned p2p_stream_max;      /* open GET /v1/p2p/stream responses per worker; 0: none */
     char *admin_socket;           /* the parent's admin socket (NULL: state_dir/admin.sock) */
+    char *log_format;             /* "text" (default) or "json": one JSON object per log line */
 };
 
 /* Parse text; on error returns PS_E_CONFIG with "line N: reason" in err. */

@@ -284,7 +284,7 @@ static void respond(struct request *r, int status, const char *ctype, const void
     struct stream *st = r->st;
     char sbuf[8], lbuf[24];
     nghttp2_data_provider prd;
-    nghttp2_nv nv[4];
+    nghttp2_nv nv[4 + HTTP_MAX_RESP_HEADERS];
     size_t nnv = 0;
     int head = strcmp(r->method, "HEAD") == 0;
 
@@ -306,6 +306,9 @@ static void respond(struct request *r, int status, const char *ctype, const void
     NV("content-type", ctype);
     NV("content-length", lbuf);
     NV("x-request-id", r->request_id);
+    for (size_t h = 0; r->resp_headers && r->resp_headers[h] && h < 2 * HTTP_MAX_RESP_HEADERS;
+         h += 2)
+        NV(r->resp_headers[h], r->resp_headers[h + 1]);
 #undef NV
     if (take) {
         buf_free(&st->resp);

@@ -46,7 +46,11 @@ struct request {
     int header_error;       /* 414 or 431 when a header did not fit */
     size_t header_bytes;    /* header block size, RFC 9113 accounting */
     char last_event_id[32]; /* the Last-Event-ID header (server-sent events), "" if none */
+    /* more response headers for http_respond: name, value, ..., NULL (static strings, at most
+     * HTTP_MAX_RESP_HEADERS pairs); the status page's security headers */
+    const char *const *resp_headers;
 };
+#define HTTP_MAX_RESP_HEADERS 8
 
 void http_hold(struct request *r);
 void http_release(struct request *r);

@@ -10,6 +10,9 @@
 
 void log_init(const char *procname, int debug);
 void log_setproc(const char *procname);
+/* 1: from now on each line is one JSON object {"ts","level","proc","pid","func","msg"} (and
+ * "error": strerror(errno) for log_warn), for the log_format json directive; 0: text lines. */
+void log_set_json(int on);
 void log_msg(int level, const char *func, int with_errno, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void fatal_impl(const char *func, int with_errno, const char *fmt, ...)

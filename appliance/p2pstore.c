@@ -684,3 +684,43 @@ int p2pstore_in_top(struct p2pstore *s, uint64_t *n)
     sqlite3_finalize(st);
     return r;
 }
+
+static struct p2p_peer_stats *stats_peer(struct p2p_peer_stats *st, size_t max, size_t *n,
+                                         const char *peer)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(st[i].peer, peer) == 0)
+            return &st[i];
+    if (*n == max || strlen(peer) >= sizeof(st[0].peer))
+        return NULL;
+    memset(&st[*n], 0, sizeof(st[0]));
+    memcpy(st[*n].peer, peer, strlen(peer) + 1);
+    return &st[(*n)++];
+}
+
+int p2pstore_stats(struct p2pstore *s, int64_t now_ms, struct p2p_peer_stats *st, size_t max,
+                   size_t *n)
+{
+    sqlite3_stmt *out = prep(s, "SELECT peer, COUNT(*), MIN(queued_ms) FROM outbox"
+                                " WHERE status IN ('queued', 'sending')"
+                                " AND (expires IS NULL OR expires * 1000 > ?) GROUP BY peer"),
+                 *in = prep(s, "SELECT peer, COUNT(*) FROM inbox GROUP BY peer");
+    struct p2p_peer_stats *p;
+    int rc = SQLITE_ERROR;
+
+    if (out && in) {
+        sqlite3_bind_int64(out, 1, now_ms);
+        while ((rc = sqlite3_step(out)) == SQLITE_ROW)
+            if ((p = stats_peer(st, max, n, (const char *)sqlite3_column_text(out, 0))) != NULL) {
+                p->out_pending = (uint64_t)sqlite3_column_int64(out, 1);
+                p->out_oldest_ms = sqlite3_column_int64(out, 2);
+            }
+        if (rc == SQLITE_DONE)
+            while ((rc = sqlite3_step(in)) == SQLITE_ROW)
+                if ((p = stats_peer(st, max, n, (const char *)sqlite3_column_text(in, 0))) != NULL)
+                    p->in_messages = (uint64_t)sqlite3_column_int64(in, 1);
+    }
+    sqlite3_finalize(out);
+    sqlite3_finalize(in);
+    return rc == SQLITE_DONE ? PS_OK : PS_E_STORAGE;
+}

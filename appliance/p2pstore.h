@@ -145,4 +145,20 @@ json_t *p2pstore_gaps(struct p2pstore *s);
  * poll (GET /v1/p2p/stream asks it every tick to learn what other workers stored). */
 int p2pstore_in_top(struct p2pstore *s, uint64_t *n) PS_WUR;
 
+/* ---- for /metrics ---- */
+
+/* One peer's figures: the outbox's pending messages (queued or being sent, not expired) and
+ * when the oldest of them was queued, and the inbox's stored messages. */
+struct p2p_peer_stats {
+    char peer[P2P_ID_MAX + 1];
+    uint64_t out_pending;
+    int64_t out_oldest_ms; /* queued_ms of the oldest pending message; 0 when none */
+    uint64_t in_messages;
+};
+/* Add the store's figures to st[0..*n): the caller may fill in peers first (their figures
+ * zero); peers found in the store but not in st are appended while *n < max. The outbox part
+ * reads the pending messages only (index outbox_due); the inbox count is an index scan. */
+int p2pstore_stats(struct p2pstore *s, int64_t now_ms, struct p2p_peer_stats *st, size_t max,
+                   size_t *n) PS_WUR;
+
 #endif

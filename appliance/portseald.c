@@ -501,6 +501,7 @@ static int reload(char *note, size_t notelen)
     }
     config_free(&P.cfg);
     P.cfg = nc; /* children forked from now on get it */
+    log_set_json(strcmp(P.cfg.log_format, "json") == 0);
     log_info("reload: configuration read again; restarting the keyholder and the workers");
     for (int i = 0; i < P.cfg.workers; i++)
         if (P.workers[i].pid > 0 && kill(P.workers[i].pid, SIGTERM) == 0)
@@ -592,6 +593,7 @@ int main(int argc, char **argv)
         fatalx("%s: %s", P.cfg_path, err);
     if (config_usable(&P.cfg, err, sizeof(err)) != PS_OK)
         fatalx("%s", err);
+    log_set_json(strcmp(P.cfg.log_format, "json") == 0); /* inherited by the children */
     if (test_only) {
         printf("configuration %s is valid\n", P.cfg_path);
         return 0;

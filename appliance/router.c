@@ -48,6 +48,9 @@ const struct route routes[] = {
     {"GET", "/v1/p2p/messages", 0, api_p2p_messages, 0, ROUTE_OFFICER, "p2p_messages"},
     {"GET", "/v1/p2p/messages/", 1, api_p2p_message, 0, ROUTE_OFFICER, "p2p_message"},
     {"GET", "/v1/p2p/stream", 0, api_p2p_stream, 0, ROUTE_OFFICER, "p2p_stream"},
+    /* the status page (api_ui.c): local identities, as /metrics which it reads */
+    {"GET", "/ui/", 0, api_ui, 0, 0, "ui"},
+    {"GET", "/ui/", 1, api_ui, 0, 0, "ui_file"},
     {NULL, NULL, 0, NULL, 0, 0, NULL},
 };
 

@@ -627,41 +627,68 @@ static void *committer_thread(void *arg)
 static void handle_status(struct kh_peer *p, uint32_t id)
 {
     struct buf b;
-    uint64_t leaves = 0;
+    uint64_t leaves = 0, cp_size = 0;
+    int64_t cp_ms = 0;
     uint8_t flags[2];
-    int hsm_ok, st_ok;
+    int hsm_ok, st_ok, have_cp;
 
     hsm_ok = p11_session_alive(kh.p11, kh.status_session);
     st_ok = kh.storage_ok && ledger_committed_size(kh.ledger_rd, &leaves) == PS_OK;
+    have_cp =
+        kh.storage_ok && ledger_checkpoint_latest_time(kh.ledger_rd, &cp_size, &cp_ms) == PS_OK;
     flags[0] = (uint8_t)hsm_ok;
     flags[1] = (uint8_t)st_ok;
-    buf_init(&b, 8192);
+    buf_init(&b, 256 * 1024); /* up to 256 keys with a few algorithms each */
+    /* metric names and help texts: docs/metrics.md (checked by
+     * tests/unit/appliance/metrics_doc_test) */
     if (buf_append(&b, flags, 2) != PS_OK ||
-        buf_printf(&b,
-                   "# TYPE portseal_signatures_total counter\n"
-                   "portseal_signatures_total %llu\n"
-                   "# TYPE portseal_keyholder_requests_total counter\n"
-                   "portseal_keyholder_requests_total %llu\n"
-                   "# TYPE portseal_keyholder_denied_total counter\n"
-                   "portseal_keyholder_denied_total %llu\n"
-                   "# TYPE portseal_hsm_errors_total counter\n"
-                   "portseal_hsm_errors_total %llu\n"
-                   "# TYPE portseal_audit_commits_total counter\n"
-                   "portseal_audit_commits_total %llu\n"
-                   "# TYPE portseal_hsm_up gauge\n"
-                   "portseal_hsm_up %d\n"
-                   "# TYPE portseal_ledger_leaves gauge\n"
-                   "portseal_ledger_leaves %llu\n"
-                   "# TYPE portseal_ledger_checkpoints_total counter\n"
-                   "portseal_ledger_checkpoints_total %llu\n",
-                   __atomic_load_n(&kh.n_sig, __ATOMIC_RELAXED),
-                   __atomic_load_n(&kh.n_req, __ATOMIC_RELAXED),
-                   __atomic_load_n(&kh.n_denied, __ATOMIC_RELAXED),
-                   __atomic_load_n(&kh.n_hsm_err, __ATOMIC_RELAXED),
-                   __atomic_load_n(&kh.n_commits, __ATOMIC_RELAXED), hsm_ok,
-                   (unsigned long long)leaves,
-                   __atomic_load_n(&kh.n_checkpoints, __ATOMIC_RELAXED)) != PS_OK ||
-        buf_printf(&b, "# TYPE portseal_signatures_by_key_total counter\n") != PS_OK) {
+        buf_printf(
+            &b,
+            "# HELP portseal_signatures_total Signatures made and recorded (all keys).\n"
+            "# TYPE portseal_signatures_total counter\n"
+            "portseal_signatures_total %llu\n"
+            "# HELP portseal_keyholder_requests_total Signing requests the keyholder received.\n"
+            "# TYPE portseal_keyholder_requests_total counter\n"
+            "portseal_keyholder_requests_total %llu\n"
+            "# HELP portseal_keyholder_denied_total Signing requests refused by policy.\n"
+            "# TYPE portseal_keyholder_denied_total counter\n"
+            "portseal_keyholder_denied_total %llu\n"
+            "# HELP portseal_hsm_errors_total Signing operations that failed in the HSM.\n"
+            "# TYPE portseal_hsm_errors_total counter\n"
+            "portseal_hsm_errors_total %llu\n"
+            "# HELP portseal_audit_commits_total Audit and ledger transactions committed.\n"
+            "# TYPE portseal_audit_commits_total counter\n"
+            "portseal_audit_commits_total %llu\n"
+            "# HELP portseal_hsm_up 1 if the keyholder's PKCS#11 session answers.\n"
+            "# TYPE portseal_hsm_up gauge\n"
+            "portseal_hsm_up %d\n"
+            "# HELP portseal_ledger_leaves Leaves in the ledger (committed).\n"
+            "# TYPE portseal_ledger_leaves gauge\n"
+            "portseal_ledger_leaves %llu\n"
+            "# HELP portseal_ledger_checkpoints_total Checkpoints signed since the "
+            "keyholder started.\n"
+            "# TYPE portseal_ledger_checkpoints_total counter\n"
+            "portseal_ledger_checkpoints_total %llu\n",
+            __atomic_load_n(&kh.n_sig, __ATOMIC_RELAXED),
+            __atomic_load_n(&kh.n_req, __ATOMIC_RELAXED),
+            __atomic_load_n(&kh.n_denied, __ATOMIC_RELAXED),
+            __atomic_load_n(&kh.n_hsm_err, __ATOMIC_RELAXED),
+            __atomic_load_n(&kh.n_commits, __ATOMIC_RELAXED), hsm_ok, (unsigned long long)leaves,
+            __atomic_load_n(&kh.n_checkpoints, __ATOMIC_RELAXED)) != PS_OK ||
+        (have_cp &&
+         buf_printf(&b,
+                    "# HELP portseal_ledger_checkpoint_leaves Ledger size the latest checkpoint "
+                    "covers.\n"
+                    "# TYPE portseal_ledger_checkpoint_leaves gauge\n"
+                    "portseal_ledger_checkpoint_leaves %llu\n"
+                    "# HELP portseal_ledger_checkpoint_timestamp_seconds When the latest "
+                    "checkpoint was signed (unix time).\n"
+                    "# TYPE portseal_ledger_checkpoint_timestamp_seconds gauge\n"
+                    "portseal_ledger_checkpoint_timestamp_seconds %.3f\n",
+                    (unsigned long long)cp_size, (double)cp_ms / 1000.0) != PS_OK) ||
+        buf_printf(&b, "# HELP portseal_signatures_by_key_total Signatures by tenant, key and "
+                       "algorithm.\n"
+                       "# TYPE portseal_signatures_by_key_total counter\n") != PS_OK) {
         buf_free(&b);
         return;
     }
@@ -680,7 +707,7 @@ static void handle_status(struct kh_peer *p, uint32_t id)
     {
         struct buf f;
 
-        buf_init(&f, 16384);
+        buf_init(&f, b.len + 64);
         if (ipc_frame_append(&f, id, IPC_STATUS, 0, b.data, b.len) == PS_OK)
             peer_send(p, p->gen, f.data, f.len);
         buf_free(&f);

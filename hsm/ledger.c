@@ -637,3 +637,25 @@ int ledger_leaf_valid(const uint8_t *leaf, size_t len)
             return fields == worker_leaves[i].fields;
     return 0;
 }
+
+int ledger_checkpoint_latest_time(struct ledger_reader *r, uint64_t *size, int64_t *ts_ms)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, ret = PS_E_STORAGE;
+
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT size, ts_ms FROM ledger_checkpoints ORDER BY size DESC LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return PS_E_STORAGE;
+    }
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *size = (uint64_t)sqlite3_column_int64(st, 0);
+        *ts_ms = sqlite3_column_int64(st, 1);
+        ret = PS_OK;
+    } else if (rc == SQLITE_DONE) {
+        ret = PS_E_NOTFOUND;
+    }
+    sqlite3_finalize(st);
+    return ret;
+}

@@ -81,6 +81,8 @@ int ledger_consistency(struct ledger_reader *r, uint64_t old_size, uint64_t new_
                        struct merkle_proof *p, char *err, size_t errlen) PS_WUR;
 /* The latest checkpoint's note appended to out, and its size; PS_E_NOTFOUND if none. */
 int ledger_checkpoint_latest(struct ledger_reader *r, struct buf *out, uint64_t *size) PS_WUR;
+/* The latest checkpoint's size and when it was signed (unix ms); PS_E_NOTFOUND if none. */
+int ledger_checkpoint_latest_time(struct ledger_reader *r, uint64_t *size, int64_t *ts_ms) PS_WUR;
 
 /*
  * Full check from leaf 0: every leaf present once (an audit row or a stored leaf, not both),

@@ -171,7 +171,8 @@ static const char full[] = "# a full configuration\n"
                            "aeo_origin CN\n"
                            "aeo_poll_interval 5\n"
                            "aeo_digest_interval 60\n"
-                           "admin_socket /run/ps/admin.sock\n";
+                           "admin_socket /run/ps/admin.sock\n"
+                           "log_format json\n";
 
 static int streq(const char *a, const char *b)
 {
@@ -779,6 +780,7 @@ static const struct {
     {"sm2_wrap_key", offsetof(struct config, sm2_wrap_key)},
     {"ledger_origin", offsetof(struct config, ledger_origin)},
     {"aeo_origin", offsetof(struct config, aeo_origin)},
+    {"log_format", offsetof(struct config, log_format)},
 };
 
 static long long num_of(const struct config *c, size_t i)
@@ -1014,8 +1016,25 @@ static void test_reference(void)
     config_free(&def);
 }
 
+/* log_format text|json (appliance/log.c writes the lines; log_test checks them) */
+static void test_log_format(void)
+{
+    struct config c;
+
+    CHECK(parses_with(NULL, &c) && strcmp(c.log_format, "text") == 0,
+          "log_format: text by default");
+    config_free(&c);
+    CHECK(parses_with("log_format json", &c) && strcmp(c.log_format, "json") == 0,
+          "log_format json");
+    config_free(&c);
+    CHECK(fails_at("log_format xml", "text or json") && fails_at("log_format", "one value") &&
+              fails_at("log_format json text", "one value"),
+          "log_format: other values are refused");
+}
+
 int main(void)
 {
+    test_log_format();
     test_full();
     test_defaults();
     test_syntax_ok();

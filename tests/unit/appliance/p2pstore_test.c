@@ -247,6 +247,61 @@ static void test_outbox(struct p2pstore *s)
     p2p_claim_free(&c);
 }
 
+/* p2pstore_stats (for /metrics), on a store of its own */
+static void test_stats(void)
+{
+    char sdir[] = "/tmp/p2pstore-stats.XXXXXX", err[512], cmd[128];
+    struct p2p_peer_stats st[4];
+    struct p2pstore *s = NULL;
+    enum p2p_in_state state;
+    struct p2p_claim c;
+    struct buf rc;
+    uint64_t seq, gap;
+    size_t n;
+    int ok = 1;
+
+    if (mkdtemp(sdir) == NULL || p2pstore_open(sdir, &s, err, sizeof(err)) != PS_OK) {
+        CHECK(0, "stats: a store of its own");
+        return;
+    }
+    buf_init(&rc, 4096);
+    memset(st, 0, sizeof(st));
+    snprintf(st[0].peer, sizeof(st[0].peer), "zz");
+    n = 1;
+    CHECK(p2pstore_stats(s, 5000, st, 4, &n) == PS_OK && n == 1 && st[0].out_pending == 0 &&
+              st[0].in_messages == 0,
+          "stats: an empty store leaves the caller's peers at zero and adds none");
+    for (int i = 0; i < 3; i++) {
+        char id[16], d[65];
+
+        snprintf(id, sizeof(id), "st-%d", i);
+        memset(d, 'a' + i, 64);
+        d[64] = 0;
+        ok &= put_in(s, id, (uint64_t)i + 1, d, &state, &rc, &gap) == PS_OK;
+    }
+    ok &= add_out(s, "st-o1", P2P_ROUTINE, 0, &seq) == PS_OK;          /* queued at 1000 ms */
+    ok &= add_out(s, "st-o2", P2P_ROUTINE, 1764321361, &seq) == PS_OK; /* created + 1 s */
+    ok &= add_out(s, "st-o3", P2P_URGENT, 0, &seq) == PS_OK;           /* claimed below */
+    ok &= p2pstore_out_claim(s, "sz", 1500, 60000, &c) == PS_OK;       /* urgent first: st-o3 */
+    CHECK(ok && strcmp(c.id, "st-o3") == 0, "stats: 3 messages in, 3 out (one claimed)");
+    p2p_claim_free(&c);
+    CHECK(p2pstore_stats(s, 2000, st, 4, &n) == PS_OK && n == 2 && strcmp(st[1].peer, "sz") == 0 &&
+              st[1].out_pending == 3 && st[1].out_oldest_ms == 1000 && st[1].in_messages == 3 &&
+              st[0].out_pending == 0,
+          "stats: a peer of the store is added: 3 pending (queued and being sent), oldest at "
+          "1000 ms, 3 received");
+    n = 1;
+    CHECK(p2pstore_stats(s, 1764321361000, st, 4, &n) == PS_OK && n == 2 && st[1].out_pending == 2,
+          "stats: an expired message is no longer pending");
+    n = 1;
+    CHECK(p2pstore_stats(s, 5000, st, 1, &n) == PS_OK && n == 1, "stats: no more peers than max");
+    buf_free(&rc);
+    p2pstore_close(s);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", sdir);
+    if (system(cmd) != 0)
+        printf("# could not remove %s\n", sdir);
+}
+
 int main(void)
 {
     struct p2pstore *s = NULL;
@@ -258,6 +313,7 @@ int main(void)
     CHECK(p2pstore_open(dir, &s, err, sizeof(err)) == PS_OK, "open (%s)", err);
     test_inbox(s);
     test_outbox(s);
+    test_stats();
     p2pstore_close(s);
     CHECK(p2pstore_open(dir, &s, err, sizeof(err)) == PS_OK, "reopen");
     list = p2pstore_list(s, "out", 0, 100, 0);

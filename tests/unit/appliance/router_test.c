@@ -89,6 +89,9 @@ int main(void)
             {"GET", "/v1/p2p/messages"},
             {"GET", "/v1/p2p/messages/x"},
             {"GET", "/v1/p2p/stream"},
+            /* the status page (issue 8) */
+            {"GET", "/ui/"},
+            {"GET", "/ui/app.js"},
         };
 
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
@@ -128,6 +131,16 @@ int main(void)
     CHECK(miss("GET", "/v1/tsa", 405) && miss("POST", "/v1/tsa/", 404) &&
               miss("POST", "/v1/verify/cms/", 404),
           "GET /v1/tsa is 405; trailing slashes are 404");
+    rt = m("GET", "/ui/", &tail, &status);
+    CHECK(rt != NULL && strcmp(rt->name, "ui") == 0 && *tail == 0 &&
+              !(rt->flags & (ROUTE_PUBLIC | ROUTE_PARTNER | ROUTE_PARTNER_OK)),
+          "GET /ui/ -> the status page, for local identities as /metrics");
+    rt = m("GET", "/ui/style.css", &tail, &status);
+    CHECK(rt != NULL && strcmp(rt->name, "ui_file") == 0 && strcmp(tail, "style.css") == 0 &&
+              rt->flags == 0,
+          "GET /ui/style.css -> ui_file, tail 'style.css', local identities");
+    CHECK(miss("GET", "/ui", 404) && miss("GET", "/ui/a/b.js", 404) && miss("POST", "/ui/", 405),
+          "/ui without the slash and deeper paths are 404; POST /ui/ is 405");
     rt = m("GET", "/healthz", &tail, &status);
     CHECK(rt != NULL && (rt->flags & ROUTE_PUBLIC) && rt->max_body == 0,
           "healthz is public, no body");
