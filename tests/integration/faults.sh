@@ -248,8 +248,13 @@ check "the copied PIN differs from the real one" sh -c "! cmp -s '$TMP/pincopy/h
 variant wrong-pin -e "s|^pin_file .*|pin_file $TMP/pincopy/hsm/pin|" \
     -e "s|^pkcs11_env SOFTHSM2_CONF=.*|pkcs11_env SOFTHSM2_CONF=$TMP/pincopy/hsm/softhsm2.conf|"
 start_fails wrong-pin 'PIN_INCORRECT|wrong PIN'
-# the same copy with the right PIN starts: the copy itself is sound
+# the same copy with the right PIN starts: the copy itself is sound. The variants run on a fresh
+# state_dir, so the copy's ledger head (recorded by the running instance) is reset first: the
+# keyholder would rightly refuse an empty ledger behind a recorded head (ledger_head.sh)
 cp "$INST/hsm/pin" "$TMP/pincopy/hsm/pin"
+SOFTHSM2_CONF=$TMP/pincopy/hsm/softhsm2.conf "$KEYTOOL" ledger-head-reset \
+    --module "$(awk '$1 == "pkcs11_module" { print $2 }' "$CONF")" \
+    --token "$(awk '$1 == "pkcs11_token" { print $2 }' "$CONF")" --pin-file "$INST/hsm/pin" >/dev/null
 variant right-pin -e "s|^pin_file .*|pin_file $TMP/pincopy/hsm/pin|" \
     -e "s|^pkcs11_env SOFTHSM2_CONF=.*|pkcs11_env SOFTHSM2_CONF=$TMP/pincopy/hsm/softhsm2.conf|"
 "$PORTSEALD" -c "$TMP/right-pin.conf" </dev/null >"$TMP/right-pin.log" 2>&1 &
