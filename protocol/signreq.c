@@ -68,10 +68,13 @@ static int hashes(struct rd *r, size_t max, struct signreq *q)
 
 int signreq_parse(const char *p, size_t len, size_t max_hashes, struct signreq *out)
 {
-    struct rd r = {p, p + len};
+    struct rd r = {p, p};
     struct signreq_str name;
 
     memset(out, 0, sizeof(*out));
+    if (p == NULL || len == 0)
+        return PS_E_UNSUPPORTED; /* an empty body: jansson says why */
+    r.end = p + len;
     if (peek(&r) != '{')
         return PS_E_UNSUPPORTED;
     r.p++;

@@ -88,12 +88,14 @@ check "sg, back, catches up with cn's change made while it was down" \
     wait_until 20 status_is sg AEOCN4403777777 valid
 
 # --- divergence: a copy changed behind the puller's back is re-synced -------------------------
-sqlite3 "$TMP/sg/state/aeo/register.db" "update partner_records set status = 'valid' where origin = 'CN' and aeo_id = 'AEOCN440312345A'"
-check "(sg's copy now wrongly says valid)" status_is sg AEOCN440312345A valid
+# (the courier may be writing: wait for the lock; and the digest check may undo the change at
+# once, so the check looks at the log rather than racing it)
+check "(sg's copy is changed behind the puller's back)" sqlite3 -cmd ".timeout 10000" \
+    "$TMP/sg/state/aeo/register.db" "update partner_records set status = 'valid' where origin = 'CN' and aeo_id = 'AEOCN440312345A'"
 check "the digest check finds the divergence within 20 s" \
-    wait_until 20 grep -q 'our copy of CN at seq 5 differs from cn' "$TMP/sg/portseald.log"
+    wait_until 20 grep -q 'our copy of CN at seq [0-9]* differs from cn' "$TMP/sg/portseald.log"
 check "and a full re-sync restores the copy" wait_until 10 status_is sg AEOCN440312345A suspended
-check "the re-sync is logged" grep -q 'full re-sync of CN from cn: 5 records' "$TMP/sg/portseald.log"
+check "the re-sync is logged" grep -q 'full re-sync of CN from cn: [0-9]* records' "$TMP/sg/portseald.log"
 check "sg's ledger verifies from leaf 0" "$KEYTOOL" ledger-verify "$TMP/sg/state/audit.db"
 
 # --- a hostile fake partner ----------------------------------------------------------------------
