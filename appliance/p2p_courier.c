@@ -70,7 +70,7 @@ void p2p_courier_free(struct p2p_courier *p)
 static void hex(const uint8_t *d, size_t n, char *out)
 {
     for (size_t i = 0; i < n; i++)
-        sprintf(out + 2 * i, "%02x", d[i]);
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
 /* What became of one message of a batch. */
