@@ -23,6 +23,7 @@
 
 #include <openssl/sha.h>
 
+#include "../protocol/strnum.h"
 #include "aeostore.h"
 #include "courier.h"
 #include "log.h"
@@ -116,8 +117,7 @@ static void batch_leaf(struct aeo_pull *p, size_t i, const char *origin,
     if (c->cfg->ledger_key == NULL || in->records == 0)
         return;
     SHA256(r->body.data, r->body.len, h);
-    for (size_t k = 0; k < sizeof(h); k++)
-        snprintf(hex + 2 * k, 3, "%02x", h[k]);
+    strnum_hex(h, sizeof(h), hex);
     snprintf(leaf, sizeof(leaf), "aeo-batch %" PRId64 " %s %s %" PRIu64 " %" PRIu64 " %s\n",
              c->now_ms, c->cfg->partners[i].id, origin, in->from, in->to, hex);
     if (courier_ledger_append(c, leaf, &idx, why, sizeof(why)) != PS_OK)
@@ -239,8 +239,7 @@ static int digest_matches(struct aeo_pull *p, size_t i)
     if (aeostore_origin_state(p->s, pt->aeo_origin, &st) != PS_OK ||
         aeostore_digest_upto(p->s, pt->aeo_origin, st.last_seq, d) != PS_OK)
         return -1;
-    for (size_t k = 0; k < sizeof(d); k++)
-        snprintf(hex + 2 * k, 3, "%02x", d[k]);
+    strnum_hex(d, sizeof(d), hex);
     snprintf(path, sizeof(path), "/v1/aeo/digest?seq=%" PRIu64, st.last_seq);
     if (courier_request(c, i, "GET", path, NULL, NULL, 0, &r) != PS_OK ||
         (r.status != 200 && r.status != 409)) {

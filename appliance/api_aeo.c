@@ -245,8 +245,7 @@ void api_aeo_digest(struct request *r, const char *tail)
         http_error(r, 503, "storage_unavailable", "the AEO register cannot be read");
         return;
     }
-    for (size_t i = 0; i < sizeof(d); i++)
-        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    strnum_hex(d, sizeof(d), hex);
     http_respond_json(r, 200,
                       json_pack("{s:s,s:I,s:I,s:s}", "origin", r->w->cfg->aeo_origin, "seq",
                                 (json_int_t)seq, "last_seq", (json_int_t)last, "digest", hex));

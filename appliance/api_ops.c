@@ -100,37 +100,34 @@ static int http_metrics_text(struct worker *w, struct buf *b)
     return r;
 }
 
+/* One family with this worker's sample: name{worker="ID"} v. */
+static int worker_metric(struct buf *b, const struct worker *w, const char *name, const char *type,
+                         const char *help, unsigned long long v)
+{
+    return family(b, name, type, help) | buf_printf(b, "%s{worker=\"%d\"} %llu\n", name, w->id, v);
+}
+
 static int worker_metrics_text(struct worker *w, struct buf *b)
 {
     const struct worker_metrics *m = &w->m;
     int r = http_metrics_text(w, b);
 
-    r |= family(b, "portseal_connections_open", "gauge", "Open client connections of this worker.");
-    r |= buf_printf(b, "portseal_connections_open{worker=\"%d\"} %u\n", w->id, w->nconns);
-    r |= family(b, "portseal_connections_accepted_total", "counter",
-                "Client connections this worker accepted.");
-    r |= buf_printf(b, "portseal_connections_accepted_total{worker=\"%d\"} %llu\n", w->id,
-                    m->conns_accepted);
-    r |= family(b, "portseal_connections_refused_total", "counter",
-                "Client connections refused (connection_rate) or evicted (max_connections).");
-    r |= buf_printf(b, "portseal_connections_refused_total{worker=\"%d\"} %llu\n", w->id,
-                    m->conns_refused);
-    r |= family(b, "portseal_tls_handshake_failures_total", "counter",
-                "TLS handshakes that failed or timed out.");
-    r |= buf_printf(b, "portseal_tls_handshake_failures_total{worker=\"%d\"} %llu\n", w->id,
-                    m->tls_failures);
-    r |= family(b, "portseal_http1_refused_total", "counter",
-                "Connections without HTTP/2 (answered 505 and closed).");
-    r |= buf_printf(b, "portseal_http1_refused_total{worker=\"%d\"} %llu\n", w->id,
-                    m->http1_refused);
-    r |= family(b, "portseal_keyholder_pending", "gauge",
-                "Requests of this worker waiting for the keyholder.");
-    r |= buf_printf(b, "portseal_keyholder_pending{worker=\"%d\"} %zu\n", w->id,
-                    kh_client_pending(w->kh));
-    r |= family(b, "portseal_p2p_streams_open", "gauge",
-                "Open GET /v1/p2p/stream responses of this worker.");
-    r |= buf_printf(b, "portseal_p2p_streams_open{worker=\"%d\"} %u\n", w->id,
-                    api_p2p_stream_count());
+    r |= worker_metric(b, w, "portseal_connections_open", "gauge",
+                       "Open client connections of this worker.", w->nconns);
+    r |= worker_metric(b, w, "portseal_connections_accepted_total", "counter",
+                       "Client connections this worker accepted.", m->conns_accepted);
+    r |= worker_metric(b, w, "portseal_connections_refused_total", "counter",
+                       "Client connections refused (connection_rate) or evicted (max_connections).",
+                       m->conns_refused);
+    r |= worker_metric(b, w, "portseal_tls_handshake_failures_total", "counter",
+                       "TLS handshakes that failed or timed out.", m->tls_failures);
+    r |= worker_metric(b, w, "portseal_http1_refused_total", "counter",
+                       "Connections without HTTP/2 (answered 505 and closed).", m->http1_refused);
+    r |= worker_metric(b, w, "portseal_keyholder_pending", "gauge",
+                       "Requests of this worker waiting for the keyholder.",
+                       kh_client_pending(w->kh));
+    r |= worker_metric(b, w, "portseal_p2p_streams_open", "gauge",
+                       "Open GET /v1/p2p/stream responses of this worker.", api_p2p_stream_count());
     return r == PS_OK ? PS_OK : PS_E_LIMIT;
 }
 

@@ -18,6 +18,7 @@
 
 #include "../protocol/jws.h"
 #include "../protocol/p2p.h"
+#include "../protocol/strnum.h"
 #include "courier.h"
 #include "log.h"
 #include "p2pstore.h"
@@ -65,12 +66,6 @@ void p2p_courier_free(struct p2p_courier *p)
         return;
     p2pstore_close(p->s);
     free(p);
-}
-
-static void hex(const uint8_t *d, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
 /* What became of one message of a batch. */
@@ -140,7 +135,7 @@ static void sign_batch(struct p2p_courier *p, struct item *it, size_t n)
         if (!it[k].fresh)
             continue;
         p2p_digest(it[k].m.payload.data, it[k].m.payload.len, d);
-        hex(d, sizeof(d), dh);
+        strnum_hex(d, sizeof(d), dh);
         snprintf(it[k].leaf, sizeof(it[k].leaf),
                  "p2p-message %" PRId64 " %s %s %s %" PRIu64 " %s\n", c->now_ms, c->cfg->p2p_name,
                  it[k].m.peer, it[k].m.id, it[k].m.seq, dh);
@@ -233,7 +228,7 @@ static void record_batch(struct p2p_courier *p, size_t i, struct item *it, size_
 
             if (it[k].outcome != O_ACKED)
                 continue;
-            hex(it[k].rdigest, sizeof(it[k].rdigest), dh);
+            strnum_hex(it[k].rdigest, sizeof(it[k].rdigest), dh);
             snprintf(it[k].leaf, sizeof(it[k].leaf), "p2p-receipt %" PRId64 " %s %s %s %s\n", now,
                      it[k].m.peer, c->cfg->p2p_name, it[k].m.id, dh);
             leaves[nl] = it[k].leaf;

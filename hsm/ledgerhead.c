@@ -1,4 +1,5 @@
 #include "ledgerhead.h"
+#include "../protocol/strnum.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -63,8 +64,8 @@ int ledger_head_write(struct p11_module *m, CK_SESSION_HANDLE s, uint64_t size,
     char text[32 + 2 * MERKLE_HASH_LEN];
     int len = snprintf(text, sizeof(text), "%" PRIu64 " ", size), r;
 
-    for (size_t i = 0; i < MERKLE_HASH_LEN; i++)
-        len += snprintf(text + len, sizeof(text) - (size_t)len, "%02x", root[i]);
+    strnum_hex(root, MERKLE_HASH_LEN, text + len);
+    len += 2 * MERKLE_HASH_LEN;
     if ((r = p11_data_find(m, s, LEDGER_HEAD_LABEL, old, HEAD_MAX, &n)) != PS_OK ||
         (r = p11_data_create(m, s, LEDGER_HEAD_LABEL, (const uint8_t *)text, (size_t)len, &nh)) !=
             PS_OK)

@@ -1,5 +1,6 @@
 /* evidence.c - evidence uploads, sealing steps, bundle ledger leaves and proofs; see evidence.h. */
 #include "evidence.h"
+#include "strnum.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,17 +12,6 @@
 #include <sodium.h>
 
 #define MAX_ZIP_OVERHEAD (1u << 20)
-
-void evidence_hex(const uint8_t *p, size_t n, char *out)
-{
-    static const char hx[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hx[p[i] >> 4];
-        out[2 * i + 1] = hx[p[i] & 15];
-    }
-    out[2 * n] = 0;
-}
 
 void evidence_sha256(const uint8_t *p, size_t n, uint8_t out[32])
 {
@@ -36,7 +26,7 @@ void evidence_sha256_hex(const uint8_t *p, size_t n, char out[65])
     uint8_t h[32];
 
     evidence_sha256(p, n, h);
-    evidence_hex(h, 32, out);
+    strnum_hex(h, 32, out);
 }
 
 /* ---- metadata ---- */
@@ -412,9 +402,9 @@ int evidence_leaf_format(uint64_t unix_ms, const uint8_t manifest[32], const uin
     char m[65], p[65], t[65];
 
     buf_reset(out);
-    evidence_hex(manifest, 32, m);
-    evidence_hex(p7s, 32, p);
-    evidence_hex(tst, 32, t);
+    strnum_hex(manifest, 32, m);
+    strnum_hex(p7s, 32, p);
+    strnum_hex(tst, 32, t);
     return buf_printf(out, "bundle %llu %s %s %s\n", (unsigned long long)unix_ms, m, p, t);
 }
 

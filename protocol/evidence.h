@@ -157,6 +157,5 @@ void evidence_proof_free(struct evidence_proof *p);
 /* SHA-256 of p[0..n) (OpenSSL's, with the CPU's SHA instructions), and as lowercase hex. */
 void evidence_sha256(const uint8_t *p, size_t n, uint8_t out[32]);
 void evidence_sha256_hex(const uint8_t *p, size_t n, char out[65]);
-void evidence_hex(const uint8_t *p, size_t n, char *out);
 
 #endif

@@ -1,4 +1,5 @@
 #include <limits.h>
+#include <string.h>
 
 #include "../../../protocol/strnum.h"
 #include "../unit.h"
@@ -53,5 +54,16 @@ int main(void)
     CHECK(bad("-9223372036854775809", LLONG_MIN, LLONG_MAX), "LLONG_MIN - 1 overflows");
     CHECK(bad("99999999999999999999999", 0, 100), "huge overflow");
     CHECK(bad("18446744073709551617", 0, LLONG_MAX), "2^64 + 1 (would wrap as unsigned)");
+    {
+        static const uint8_t bytes[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xff};
+        char out[2 * sizeof(bytes) + 2];
+
+        memset(out, 'x', sizeof(out));
+        strnum_hex(bytes, sizeof(bytes), out);
+        CHECK(strcmp(out, "00017f80abff") == 0, "strnum_hex: lower-case, two digits per byte");
+        CHECK(out[sizeof(out) - 1] == 'x', "strnum_hex: writes exactly 2n + 1 bytes");
+        strnum_hex(bytes, 0, out);
+        CHECK(out[0] == 0, "strnum_hex: no bytes gives the empty string");
+    }
     return unit_done();
 }
