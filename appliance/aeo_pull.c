@@ -60,6 +60,7 @@ struct aeo_pull *aeo_pull_new(struct courier *c)
         free(p);
         return NULL;
     }
+    aeostore_set_id_owner(p->s, config_aeo_id_owner, c->cfg);
     return p;
 }
 

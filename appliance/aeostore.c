@@ -13,7 +13,34 @@ struct aeostore {
     sqlite3 *db;
     char own_origin[AEO_ORIGIN_MAX + 1];
     struct aeo_id_rules rules;
+    aeostore_id_ok_fn id_ok; /* which origin may hold which identifier, or NULL: any */
+    const void *id_ok_ctx;
 };
+
+void aeostore_set_id_owner(struct aeostore *s, aeostore_id_ok_fn ok, const void *ctx)
+{
+    s->id_ok = ok;
+    s->id_ok_ctx = ctx;
+}
+
+static int id_allowed(const struct aeostore *s, const char *origin, const char *aeo_id)
+{
+    return s->id_ok == NULL || s->id_ok(s->id_ok_ctx, origin, aeo_id);
+}
+
+/* A record the rules accept and whose identifier the register of origin may hold. */
+static int record_ok(const struct aeostore *s, const char *origin, const struct aeo_record *r,
+                     char *why, size_t whylen)
+{
+    if (aeo_record_check(r, &s->rules, why, whylen) != PS_OK)
+        return PS_E_INVAL;
+    if (!id_allowed(s, origin, r->aeo_id)) {
+        snprintf(why, whylen, "%s is not an identifier of origin %s (see aeo_id_prefix)", r->aeo_id,
+                 origin);
+        return PS_E_INVAL;
+    }
+    return PS_OK;
+}
 
 static const char schema[] =
     "PRAGMA journal_mode=WAL;"
@@ -166,7 +193,7 @@ int aeostore_import(struct aeostore *s, const struct aeo_list *l, int64_t now, c
     memset(res, 0, sizeof(*res));
     res->imported = l->n;
     for (size_t i = 0; i < l->n; i++)
-        if (aeo_record_check(&l->rec[i], &s->rules, why, sizeof(why)) != PS_OK) {
+        if (record_ok(s, s->own_origin, &l->rec[i], why, sizeof(why)) != PS_OK) {
             snprintf(err, errlen, "record %zu: %s", i + 1, why);
             return PS_E_INVAL;
         }
@@ -361,7 +388,8 @@ out:
 }
 
 /* A batch's own consistency: its seqs run from..to, every record passes the rules. */
-static int batch_check(struct aeostore *s, const struct aeo_batch *b, char *err, size_t errlen)
+static int batch_check(struct aeostore *s, const char *origin, const struct aeo_batch *b, char *err,
+                       size_t errlen)
 {
     char why[256];
 
@@ -376,7 +404,7 @@ static int batch_check(struct aeostore *s, const struct aeo_batch *b, char *err,
                      (unsigned long long)b->records.rec[i].seq, (unsigned long long)(b->from + i));
             return PS_E_INVAL;
         }
-        if (aeo_record_check(&b->records.rec[i], &s->rules, why, sizeof(why)) != PS_OK) {
+        if (record_ok(s, origin, &b->records.rec[i], why, sizeof(why)) != PS_OK) {
             snprintf(err, errlen, "records[%zu]: %s", i, why);
             return PS_E_INVAL;
         }
@@ -413,7 +441,7 @@ int aeostore_apply_batch(struct aeostore *s, const char *partner, const char *or
     struct aeostore_origin_state o;
     int rc;
 
-    if ((rc = batch_check(s, b, err, errlen)) != PS_OK)
+    if ((rc = batch_check(s, origin, b, err, errlen)) != PS_OK)
         return rc;
     if ((rc = origin_locked(s, partner, origin, &o, err, errlen)) != PS_OK)
         return rc;
@@ -501,7 +529,7 @@ int aeostore_replace(struct aeostore *s, const char *partner, const char *origin
     int rc;
 
     for (size_t i = 0; i < n; i++)
-        if ((rc = batch_check(s, &f[i].batch, err, errlen)) != PS_OK)
+        if ((rc = batch_check(s, origin, &f[i].batch, err, errlen)) != PS_OK)
             return rc;
     if ((rc = origin_locked(s, partner, origin, &o, err, errlen)) != PS_OK)
         return rc;
@@ -581,29 +609,56 @@ int aeostore_digest_upto(struct aeostore *s, const char *origin, uint64_t upto,
 
 /* The records of aeo_id in one register: ours (origin NULL) or the first partner origin that
  * has it (its name into a->origin). */
-static int load_history(struct aeostore *s, const char *aeo_id, int own, struct aeo_list *l,
-                        struct aeostore_answer *a)
+/* The history of aeo_id in our register (origin NULL) or in the copy of origin. */
+static int load_history(struct aeostore *s, const char *aeo_id, const char *origin,
+                        struct aeo_list *l)
 {
     sqlite3_stmt *st;
     int rc = PS_OK, step;
 
     if (prepare(s,
-                own ? "SELECT " REC_COLS ", imported_by FROM own_records WHERE aeo_id = ?"
-                    : "SELECT " REC_COLS ", origin FROM partner_records WHERE aeo_id = ?"
-                      " AND origin = (SELECT MIN(origin) FROM partner_records WHERE aeo_id = ?1)",
+                origin == NULL ? "SELECT " REC_COLS " FROM own_records WHERE aeo_id = ?"
+                               : "SELECT " REC_COLS
+                                 " FROM partner_records WHERE aeo_id = ? AND origin = ?",
                 &st) != PS_OK)
         return PS_E_STORAGE;
     sqlite3_bind_text(st, 1, aeo_id, -1, SQLITE_STATIC);
+    if (origin)
+        sqlite3_bind_text(st, 2, origin, -1, SQLITE_STATIC);
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         struct aeo_record r;
 
         row_record(st, 0, &r);
-        if (!own)
-            snprintf(a->origin, sizeof(a->origin), "%s", (const char *)sqlite3_column_text(st, 8));
         if ((rc = aeo_list_push(l, &r)) != PS_OK)
             break;
     }
     if (rc == PS_OK && step != SQLITE_DONE)
+        rc = PS_E_STORAGE;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* The first partner origin (by name) whose copy holds aeo_id and may hold it, into a->origin;
+ * PS_E_NOTFOUND when none. */
+static int partner_origin_of(struct aeostore *s, const char *aeo_id, struct aeostore_answer *a)
+{
+    sqlite3_stmt *st;
+    int rc = PS_E_NOTFOUND, step;
+
+    if (prepare(s, "SELECT DISTINCT origin FROM partner_records WHERE aeo_id = ? ORDER BY origin",
+                &st) != PS_OK)
+        return PS_E_STORAGE;
+    sqlite3_bind_text(st, 1, aeo_id, -1, SQLITE_STATIC);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *o = (const char *)sqlite3_column_text(st, 0);
+
+        if (o && id_allowed(s, o, aeo_id)) {
+            snprintf(a->origin, sizeof(a->origin), "%s", o);
+            rc = PS_OK;
+            break;
+        }
+    }
+    if (rc != PS_OK && step != SQLITE_DONE)
         rc = PS_E_STORAGE;
     sqlite3_finalize(st);
     return rc;
@@ -651,9 +706,11 @@ int aeostore_lookup(struct aeostore *s, const char *aeo_id, int64_t at, struct a
         return PS_E_STORAGE;
     a->own = 1;
     snprintf(a->origin, sizeof(a->origin), "%s", s->own_origin);
-    if ((rc = load_history(s, aeo_id, 1, &l, a)) == PS_OK && l.n == 0) {
+    rc = id_allowed(s, s->own_origin, aeo_id) ? load_history(s, aeo_id, NULL, &l) : PS_OK;
+    if (rc == PS_OK && l.n == 0) {
         a->own = 0;
-        rc = load_history(s, aeo_id, 0, &l, a);
+        if ((rc = partner_origin_of(s, aeo_id, a)) == PS_OK)
+            rc = load_history(s, aeo_id, a->origin, &l);
     }
     if (rc == PS_OK && l.n == 0)
         rc = PS_E_NOTFOUND;

@@ -46,6 +46,12 @@ struct aeostore;
 int aeostore_open(const char *state_dir, const char *own_origin, const struct aeo_id_rules *rules,
                   struct aeostore **out, char *err, size_t errlen) PS_WUR;
 void aeostore_close(struct aeostore *s);
+/* Which register may hold an identifier: ok(ctx, origin, aeo_id) is 1 when the register of
+ * origin (ours or a partner's) may hold aeo_id (config_aeo_id_allowed). Set, it is checked on
+ * every record imported or applied, and a lookup asks only registers that may hold the id.
+ * Without it (the default) any register may hold any identifier that passes the rules. */
+typedef int (*aeostore_id_ok_fn)(const void *ctx, const char *origin, const char *aeo_id);
+void aeostore_set_id_owner(struct aeostore *s, aeostore_id_ok_fn ok, const void *ctx);
 
 /* ---- our own register ---- */
 

@@ -34,11 +34,13 @@ static struct aeostore *store(struct worker *w)
     static struct aeostore *s;
     char err[512];
 
-    if (s == NULL &&
-        aeostore_open(w->cfg->state_dir, w->cfg->aeo_origin, NULL, &s, err, sizeof(err)) != PS_OK) {
+    if (s != NULL)
+        return s;
+    if (aeostore_open(w->cfg->state_dir, w->cfg->aeo_origin, NULL, &s, err, sizeof(err)) != PS_OK) {
         log_warnx("%s", err);
-        s = NULL;
+        return s = NULL;
     }
+    aeostore_set_id_owner(s, config_aeo_id_owner, w->cfg); /* aeo_id_prefix */
     return s;
 }
 

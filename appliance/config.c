@@ -70,6 +70,7 @@ const char *const config_directives[] = {"listen",
                                          "route_limit",
                                          "partner",
                                          "aeo_origin",
+                                         "aeo_id_prefix",
                                          "aeo_poll_interval",
                                          "aeo_digest_interval",
                                          "p2p_name",
@@ -243,6 +244,108 @@ static int aeo_origin_default(struct config *cfg)
     return set_str(&cfg->aeo_origin, config_aeo_origin_valid(o) ? o : "portseal");
 }
 
+/* aeo_id_prefix: "any", or 1-8 comma-separated prefixes of 1-16 characters A-Z 0-9 */
+#define AEO_ID_PREFIXES_MAX 8
+static int aeo_id_prefix_valid(const char *s)
+{
+    size_t items = 0;
+
+    if (strcmp(s, "any") == 0)
+        return 1;
+    while (1) {
+        size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+
+        if (n == 0 || n > AEO_PREFIX_MAX || ++items > AEO_ID_PREFIXES_MAX)
+            return 0;
+        if (s[n] == 0)
+            return 1;
+        if (s[n] != ',')
+            return 0;
+        s += n + 1;
+    }
+}
+
+/* The length of the longest prefix of list (an aeo_id_prefix value) that begins id; 0: none. */
+static size_t aeo_id_prefix_match(const char *list, const char *id)
+{
+    size_t best = 0;
+
+    if (strcmp(list, "any") == 0)
+        return 0;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+
+        if (n > best && strncmp(p, id, n) == 0)
+            best = n;
+        p += n + (p[n] == ',');
+    }
+    return best;
+}
+
+/* 1 if the prefix lists a and b share an item */
+static int aeo_id_prefix_overlap(const char *a, const char *b)
+{
+    if (strcmp(a, "any") == 0 || strcmp(b, "any") == 0)
+        return 0;
+    for (const char *p = a; *p;) {
+        size_t n = strcspn(p, ",");
+
+        for (const char *q = b; *q;) {
+            size_t m = strcspn(q, ",");
+
+            if (m == n && strncmp(p, q, n) == 0)
+                return 1;
+            q += m + (q[m] == ',');
+        }
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+/* An origin's default prefixes: "AEO" + the origin when the default identifier table has that
+ * prefix (CN -> AEOCN, SG -> AEOSG), else "any". */
+static int aeo_id_prefix_default(const char *origin, char **out)
+{
+    struct aeo_id_rules t;
+    char p[AEO_PREFIX_MAX + 8];
+
+    aeo_id_rules_default(&t);
+    snprintf(p, sizeof(p), "AEO%.20s", origin);
+    for (size_t i = 0; i < t.n; i++)
+        if (strcmp(t.rule[i].prefix, p) == 0)
+            return set_str(out, p);
+    return set_str(out, "any");
+}
+
+int config_aeo_id_allowed(const struct config *cfg, const char *origin, const char *aeo_id)
+{
+    const char *mine = NULL;
+    size_t best = 0, at;
+
+    /* the origin with the longest matching prefix owns the identifier */
+    for (size_t i = 0; i <= cfg->npartners; i++) {
+        const char *o = i < cfg->npartners ? cfg->partners[i].aeo_origin : cfg->aeo_origin;
+        const char *l = i < cfg->npartners ? cfg->partners[i].aeo_id_prefix : cfg->aeo_id_prefix;
+
+        if (o == NULL || l == NULL)
+            continue;
+        if (strcmp(o, origin) == 0)
+            mine = l;
+        if ((at = aeo_id_prefix_match(l, aeo_id)) > best)
+            best = at;
+    }
+    if (mine == NULL)
+        return 0; /* no origin of this configuration */
+    if (best == 0)
+        return strcmp(mine, "any") == 0;
+    return aeo_id_prefix_match(mine, aeo_id) == best;
+}
+
+int config_aeo_id_owner(const void *cfg, const char *origin, const char *aeo_id)
+{
+    return config_aeo_id_allowed(cfg, origin, aeo_id);
+}
+
 int config_aeo_origin_valid(const char *s)
 {
     size_t n = strlen(s);
@@ -346,6 +449,12 @@ static int parse_partner(struct config *cfg, char **w, int n, int line, char *er
             if (!config_aeo_origin_valid(eq))
                 return cfg_err(err, errlen, line, "aeo_origin= wants 1-64 of [A-Za-z0-9._:/-]");
             r = set_str(&p->aeo_origin, eq);
+        } else if (strcmp(w[i], "aeo_id_prefix") == 0) {
+            if (!aeo_id_prefix_valid(eq))
+                return cfg_err(err, errlen, line,
+                               "aeo_id_prefix= wants any, or up to 8 comma-separated prefixes of "
+                               "1-16 of [A-Z0-9]");
+            r = set_str(&p->aeo_id_prefix, eq);
         } else if (strcmp(w[i], "url") == 0) {
             if (strncmp(eq, "https://", 8) != 0 || strlen(eq) > 255 || strpbrk(eq + 8, "/?#@") ||
                 strchr(eq + 8, ':') == NULL)
@@ -359,6 +468,8 @@ static int parse_partner(struct config *cfg, char **w, int n, int line, char *er
     if (p->root == NULL || p->cn == NULL)
         return cfg_err(err, errlen, line, "partner %s needs root= and cn=", p->id);
     if (p->aeo_origin == NULL && (r = aeo_origin_default_partner(p)) != PS_OK)
+        return r;
+    if (p->aeo_id_prefix == NULL && (r = aeo_id_prefix_default(p->aeo_origin, &p->aeo_id_prefix)))
         return r;
     for (size_t i = 0; i + 1 < cfg->npartners; i++)
         if (strcmp(cfg->partners[i].cn, p->cn) == 0)
@@ -562,6 +673,13 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
             return cfg_err(err, errlen, line, "aeo_origin wants 1-64 of [A-Za-z0-9._:/-], e.g. CN");
         return set_str(&cfg->aeo_origin, w[1]);
     }
+    if (strcmp(d, "aeo_id_prefix") == 0) {
+        if (!aeo_id_prefix_valid(w[1]))
+            return cfg_err(err, errlen, line,
+                           "aeo_id_prefix wants any, or up to 8 comma-separated prefixes of 1-16 "
+                           "of [A-Z0-9], e.g. AEOCN");
+        return set_str(&cfg->aeo_id_prefix, w[1]);
+    }
     if (strcmp(d, "log_format") == 0) {
         if (strcmp(w[1], "text") != 0 && strcmp(w[1], "json") != 0)
             return cfg_err(err, errlen, line, "log_format is text or json");
@@ -698,6 +816,19 @@ static int cfg_check(struct config *cfg, char *err, size_t errlen)
         return PS_E_NOMEM;
     if (cfg->aeo_origin == NULL && (r = aeo_origin_default(cfg)) != PS_OK)
         return r;
+    if (cfg->aeo_id_prefix == NULL &&
+        (r = aeo_id_prefix_default(cfg->aeo_origin, &cfg->aeo_id_prefix)) != PS_OK)
+        return r;
+    for (size_t i = 0; i < cfg->npartners; i++)
+        for (size_t j = 0; j <= i; j++)
+            if (aeo_id_prefix_overlap(cfg->partners[i].aeo_id_prefix,
+                                      j == i ? cfg->aeo_id_prefix : cfg->partners[j].aeo_id_prefix))
+                return cfg_err(err, errlen, cfg->partners[i].line,
+                               "partner %s: AEO identifier prefixes %s overlap %s%s (%s): an "
+                               "identifier belongs to one origin",
+                               cfg->partners[i].id, cfg->partners[i].aeo_id_prefix,
+                               j == i ? "ours" : cfg->partners[j].id, j == i ? "" : "'s",
+                               j == i ? cfg->aeo_id_prefix : cfg->partners[j].aeo_id_prefix);
     for (size_t i = 0; i < cfg->npartners; i++)
         for (size_t j = 0; j <= i; j++)
             if (strcmp(cfg->partners[i].aeo_origin,
@@ -823,7 +954,7 @@ void config_free(struct config *cfg)
         &cfg->pkcs11_module, &cfg->pkcs11_token, &cfg->pin_file,     &cfg->sm2_wrap_key,
         &cfg->verify_ca,     &cfg->tsa_key,      &cfg->tsa_policy,   &cfg->ledger_key,
         &cfg->ledger_origin, &cfg->evidence_key, &cfg->exchange_key, &cfg->partner_cert,
-        &cfg->partner_key,   &cfg->aeo_origin,   &cfg->p2p_name};
+        &cfg->partner_key,   &cfg->aeo_origin,   &cfg->p2p_name,     &cfg->aeo_id_prefix};
 
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         free(*strs[i]);
@@ -848,6 +979,7 @@ void config_free(struct config *cfg)
         free(cfg->partners[i].url);
         free(cfg->partners[i].crl);
         free(cfg->partners[i].aeo_origin);
+        free(cfg->partners[i].aeo_id_prefix);
     }
     for (size_t i = 0; i < cfg->nroute_limits; i++)
         free(cfg->route_limits[i].route);

@@ -42,7 +42,8 @@ struct cfg_partner {
     char *url;  /* https://host:port of the partner appliance, or NULL */
     char *crl;  /* the partner's CRLs (PEM), or NULL: no revocation check for this partner */
     int line;
-    char *aeo_origin; /* origin of its AEO feed (aeo_origin=, default: the id in upper case) */
+    char *aeo_origin;    /* origin of its AEO feed (aeo_origin=, default: the id in upper case) */
+    char *aeo_id_prefix; /* identifier prefixes its feed may carry, comma-separated, or "any" */
 };
 
 /* route_limit NAME [body=BYTES] [headers=BYTES]: one route's own limits (-1: not set). */
@@ -125,7 +126,8 @@ struct config {
     size_t nofficers;
     struct cfg_route_limit route_limits[CFG_MAX_ROUTE_LIMITS];
     size_t nroute_limits;
-    char *aeo_origin; /* our AEO feed's origin (default: ledger_origin before its first '/') */
+    char *aeo_origin;    /* our AEO feed's origin (default: ledger_origin before its first '/') */
+    char *aeo_id_prefix; /* identifier prefixes of our register, comma-separated, or "any" */
     unsigned aeo_poll_interval;   /* seconds between feed pulls per partner, without notify */
     unsigned aeo_digest_interval; /* seconds between register digest comparisons */
     unsigned p2p_stream_max;      /* open GET /v1/p2p/stream responses per worker; 0: none */
@@ -150,6 +152,12 @@ int config_oid_valid(const char *s);
 int config_origin_valid(const char *s);
 /* 1 if s can be an AEO feed origin: 1-64 of A-Z a-z 0-9 . _ : / - (protocol/aeo.h). */
 int config_aeo_origin_valid(const char *s);
+/* May the AEO register of origin (ours or a partner's) hold identifier aeo_id? The origin whose
+ * aeo_id_prefix matches aeo_id alone may (the longest matching prefix decides); an identifier
+ * that no origin's prefixes match may be held by an origin whose aeo_id_prefix is "any". */
+int config_aeo_id_allowed(const struct config *cfg, const char *origin, const char *aeo_id);
+/* The same with cfg as a const void * (for aeostore_set_id_owner). */
+int config_aeo_id_owner(const void *cfg, const char *origin, const char *aeo_id);
 /* Names of all directives, NULL-terminated (for the documentation check). */
 extern const char *const config_directives[];
 

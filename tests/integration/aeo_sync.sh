@@ -5,7 +5,7 @@
 # registers with provenance. Faults: the partner away (last good state keeps serving, catch-up
 # after), a copy that diverged (digest check, full re-sync), and a hostile fake partner made of
 # openssl s_server serving a replayed batch, a tampered one, one signed under another root, a
-# gap, a malformed record, and a TLS certificate that is not the partner's: each refused with
+# gap, a malformed record, one of cn's identifiers, and a TLS certificate that is not the partner's: each refused with
 # a logged reason, nothing applied.
 . "$(dirname "$0")/lib.sh"
 FAKE_PID=
@@ -47,6 +47,12 @@ out=$("$REPO/tools/portseal" --instance "$TMP/cn" aeo import "$TMP/cn1.csv" 2>&1
 check "cn imports its register ($out)" test "${out##*register at seq }" = 3
 out=$("$REPO/tools/portseal" --instance "$TMP/sg" aeo import "$TMP/sg1.csv" 2>&1)
 check "sg imports its register ($out)" test "${out##*register at seq }" = 2
+# aeo_id_prefix (default AEO + origin): cn's register holds AEOCN identifiers only, so a
+# register carrying one of sg's is refused whole, naming the record
+on_cn
+api POST /v1/aeo/register -H 'content-type: text/csv' --data-binary "@$TMP/sg1.csv"
+check "cn refuses to import sg's operators (400 invalid_register, record 1)" sh -c "
+    [ '$STATUS' = 400 ] && grep -q 'record 1: AEOSG2019123456KA is not an identifier of origin CN' '$TMP/body'"
 
 # --- both lookups after sync -------------------------------------------------------------------
 check "sg's officer sees cn's operator (cn notified, sg pulled) within 20 s" \
@@ -154,6 +160,9 @@ serve "$(fake_sign sgx $((LAST + 2)) $((LAST + 3)))"
 check "a gap is refused" wait_until 20 refused_with 'gap: expected'
 serve "$(fake_sign sgx $((LAST + 1)) $((LAST + 2)) AEOXX1)"
 check "a malformed record is refused" wait_until 20 refused_with 'batch: '
+serve "$(fake_sign sgx $((LAST + 1)) $((LAST + 1)) AEOCN4403123456)"
+check "a batch carrying one of cn's identifiers is refused (aeo_id_prefix)" \
+    wait_until 20 refused_with 'AEOCN4403123456 is not an identifier of origin SG'
 check "none of it was applied: cn's copy of sg is unchanged" test "$(cn_copy)" = 2
 check "and cn still answers for sg's operators" status_is cn AEOSG2019123456KA valid
 serve "$(fake_sign sgx $((LAST + 1)) $((LAST + 2)))"

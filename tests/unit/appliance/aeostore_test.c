@@ -279,6 +279,64 @@ static void test_partner(struct aeostore *s)
     free(j1);
 }
 
+/* CN holds AEOCN identifiers, SG AEOSG ones (what config_aeo_id_allowed says by default) */
+static int owner(const void *ctx, const char *origin, const char *aeo_id)
+{
+    (void)ctx;
+    return strncmp(aeo_id, "AEO", 3) == 0 && strncmp(aeo_id + 3, origin, 2) == 0;
+}
+
+/* aeostore_set_id_owner: what a register may hold, at import, at apply and at lookup */
+static void test_owner(struct aeostore *s)
+{
+    struct aeostore_origin_state st;
+    struct aeostore_import_result res;
+    struct aeostore_answer a;
+    struct aeo_list l = {0};
+    struct aeo_batch b;
+    uint64_t before;
+
+    /* a record stored before the rule: SG's copy holds an AEOCN identifier we do not */
+    CHECK(aeostore_origin_state(s, "SG", &st) == PS_OK, "SG's copy");
+    memset(&b, 0, sizeof(b));
+    snprintf(b.origin, sizeof(b.origin), "SG");
+    b.from = b.to = st.last_seq + 1;
+    if (aeo_list_push(&b.records, &(struct aeo_record){0}) != PS_OK)
+        abort();
+    b.records.rec[0] = rec(b.from, "AEOCN4403888888", "Planted Ltd", AEO_VALID);
+    CHECK(aeostore_apply_batch(s, "sg", "SG", &b, "/CN=x", T0 + 1, NULL, 0, err, sizeof(err)) ==
+                  PS_OK &&
+              aeostore_lookup(s, "AEOCN4403888888", T0 + 2, &a) == PS_OK && !a.own,
+          "without an owner rule, SG's copy answers for an AEOCN identifier (%s)", err);
+    aeostore_set_id_owner(s, owner, NULL);
+    CHECK(aeostore_lookup(s, "AEOCN4403888888", T0 + 2, &a) == PS_E_NOTFOUND,
+          "with it, the lookup skips a register that may not hold the identifier");
+    CHECK(aeostore_lookup(s, "AEOSG20231234567X", T0, &a) == PS_OK && !a.own &&
+              strcmp(a.origin, "SG") == 0,
+          "and still asks SG for SG's operators");
+    b.from = b.to = b.from + 1;
+    b.records.rec[0].seq = b.from;
+    CHECK(aeostore_apply_batch(s, "sg", "SG", &b, "/CN=x", T0 + 1, NULL, 0, err, sizeof(err)) ==
+                  PS_E_INVAL &&
+              strstr(err, "AEOCN4403888888 is not an identifier of origin SG") &&
+              aeostore_origin_state(s, "SG", &st) == PS_OK && st.last_seq == b.from - 1,
+          "a partner batch carrying another origin's identifier is refused whole: %s", err);
+    aeo_batch_free(&b);
+
+    before = own_rows(s);
+    if (aeo_list_push(&l, &(struct aeo_record){0}) != PS_OK ||
+        aeo_list_push(&l, &(struct aeo_record){0}) != PS_OK)
+        abort();
+    l.rec[0] = rec(0, "AEOCN4403000001", "Ours Ltd", AEO_VALID);
+    l.rec[1] = rec(0, "AEOSG20239999999Z", "Theirs Pte Ltd", AEO_VALID);
+    CHECK(aeostore_import(s, &l, T0 + 30, "officer-1", &res, err, sizeof(err)) == PS_E_INVAL &&
+              strstr(err, "record 2: AEOSG20239999999Z is not an identifier of origin CN") &&
+              own_rows(s) == before,
+          "an import with another origin's identifier is refused whole: %s", err);
+    aeo_list_free(&l);
+    aeostore_set_id_owner(s, NULL, NULL);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/aeostore-test.XXXXXX", sub[128], db[160];
@@ -299,6 +357,7 @@ int main(void)
         return unit_done();
     test_own(s);
     test_partner(s);
+    test_owner(s);
     aeostore_close(s);
     CHECK(aeostore_open(dir, "CN", NULL, &s, err, sizeof(err)) == PS_OK && own_rows(s) == 5,
           "reopened: the register is still at seq 5");

@@ -169,6 +169,7 @@ static const char full[] = "# a full configuration\n"
                            "partner sg root=/etc/ps/sg-root.pem cn=partner.sg url=https://sg:8443 "
                            "crl=/etc/ps/sg.crl\n"
                            "aeo_origin CN\n"
+                           "aeo_id_prefix AEOCN,AEOX\n"
                            "aeo_poll_interval 5\n"
                            "aeo_digest_interval 60\n"
                            "admin_socket /run/ps/admin.sock\n"
@@ -267,6 +268,19 @@ static void test_full(void)
           "partner with root, cn, url, crl");
     CHECK(streq(c.aeo_origin, "CN") && streq(c.partners[0].aeo_origin, "SG"),
           "aeo_origin, and a partner's AEO origin defaults to its id in upper case");
+    CHECK(streq(c.aeo_id_prefix, "AEOCN,AEOX") && streq(c.partners[0].aeo_id_prefix, "AEOSG"),
+          "aeo_id_prefix, and a partner's defaults to AEO + its origin when the table has it");
+    CHECK(config_aeo_id_allowed(&c, "CN", "AEOCN4403123456") &&
+              config_aeo_id_allowed(&c, "CN", "AEOX1") &&
+              !config_aeo_id_allowed(&c, "SG", "AEOCN4403123456"),
+          "an identifier under our prefixes is ours alone");
+    CHECK(config_aeo_id_allowed(&c, "SG", "AEOSG2019123456KA") &&
+              !config_aeo_id_allowed(&c, "CN", "AEOSG2019123456KA"),
+          "an identifier under a partner's prefix is that partner's alone");
+    CHECK(!config_aeo_id_allowed(&c, "CN", "AEOKR123") &&
+              !config_aeo_id_allowed(&c, "SG", "AEOKR1"),
+          "an identifier no prefix claims: no origin here may hold it (none is \"any\")");
+    CHECK(!config_aeo_id_allowed(&c, "HK", "AEOSG2019123456KA"), "an origin we do not know");
     CHECK(config_key(&c, "t2.rsa") == &c.keys[1] && config_key(&c, "t2") == NULL &&
               config_key(&c, "T1-EC") == NULL,
           "config_key finds by exact id");
@@ -579,6 +593,40 @@ static void test_tsa(void)
               "a partner's aeo_origin= is checked");
         CHECK(fails_at("partner p1 root=/r.pem cn=x aeo_origin=portseal", "already ours"),
               "a partner cannot have our AEO origin");
+        CHECK(fails_at("aeo_id_prefix aeocn", "aeo_id_prefix"), "aeo_id_prefix in lower case");
+        CHECK(fails_at("aeo_id_prefix AEOCN,", "aeo_id_prefix"), "aeo_id_prefix: empty item");
+        CHECK(fails_at("aeo_id_prefix A,B,C,D,E,F,G,H,I", "aeo_id_prefix"), "more than 8");
+        CHECK(fails_at("aeo_id_prefix ABCDEFGHIJKLMNOPQ", "aeo_id_prefix"),
+              "a 17-character prefix");
+        CHECK(fails_at("partner p1 root=/r.pem cn=x aeo_id_prefix=AE-O", "aeo_id_prefix"),
+              "a partner's aeo_id_prefix= is checked");
+        t = join(NULL, "aeo_id_prefix AEOCN,AEOXX\npartner p1 root=/r.pem cn=x aeo_id_prefix=AEOXX",
+                 NULL);
+        CHECK(fails_len(t, strlen(t), EXTRA_LINE + 1, NULL, "overlap ours"),
+              "a partner's prefixes may not overlap ours (an identifier belongs to one origin)");
+        free(t);
+        t = join(NULL,
+                 "partner p1 root=/r.pem cn=x aeo_id_prefix=AEOP\n"
+                 "partner p2 root=/r.pem cn=y aeo_id_prefix=AEOQ,AEOP",
+                 NULL);
+        CHECK(fails_len(t, strlen(t), EXTRA_LINE + 1, NULL, "overlap p1's"),
+              "nor another partner's");
+        free(t);
+        {
+            struct config c2;
+
+            CHECK(parses_with("partner p1 root=/r.pem cn=x aeo_id_prefix=any\n"
+                              "partner p2 root=/r.pem cn=y aeo_id_prefix=AEOP,AEOPQ",
+                              &c2),
+                  "\"any\" overlaps nothing; AEOP and AEOPQ are two prefixes");
+            CHECK(streq(c2.aeo_id_prefix, "any") && config_aeo_id_allowed(&c2, "P1", "AEOKR1") &&
+                      !config_aeo_id_allowed(&c2, "P1", "AEOP1") &&
+                      config_aeo_id_allowed(&c2, "P2", "AEOPQ1") &&
+                      !config_aeo_id_allowed(&c2, "portseal", "AEOP1") &&
+                      config_aeo_id_allowed(&c2, "portseal", "AEOKR1"),
+                  "an \"any\" origin holds what no prefix claims, and nothing a prefix claims");
+            config_free(&c2);
+        }
         CHECK(fails_at("partner p1 root=/r.pem cn=x url=http://h:1", "url="),
               "partner url must be https://HOST:PORT");
         CHECK(fails_at("partner p1 root=/r.pem cn=x url=https://h:1/path", "url="),
@@ -780,6 +828,7 @@ static const struct {
     {"sm2_wrap_key", offsetof(struct config, sm2_wrap_key)},
     {"ledger_origin", offsetof(struct config, ledger_origin)},
     {"aeo_origin", offsetof(struct config, aeo_origin)},
+    {"aeo_id_prefix", offsetof(struct config, aeo_id_prefix)},
     {"log_format", offsetof(struct config, log_format)},
 };
 
