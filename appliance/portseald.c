@@ -28,6 +28,7 @@
 
 #include "../certs/keyreg.h"
 #include "../certs/partner.h"
+#include "../certs/tls.h"
 #include "../certs/trust.h"
 #include "../hsm/keyholder.h"
 #include "admin.h"
@@ -76,6 +77,7 @@ static int config_usable(const struct config *cfg, char *err, size_t errlen)
     struct keyreg reg;
     struct partner_trust pt;
     X509_STORE *st;
+    SSL_CTX *ctx;
 
     if (cfg->workers > MAX_WORKERS) {
         snprintf(err, errlen, "at most %d workers", MAX_WORKERS);
@@ -91,6 +93,13 @@ static int config_usable(const struct config *cfg, char *err, size_t errlen)
     if (partner_trust_load(cfg, &pt, err, errlen) != PS_OK)
         return PS_E_CONFIG;
     partner_trust_free(&pt);
+    /* what the workers and the courier load when they start: a bad file would stop them all */
+    if ((ctx = tls_server_ctx(cfg, err, errlen)) == NULL)
+        return PS_E_CONFIG;
+    SSL_CTX_free(ctx);
+    if (cfg->partner_cert && cfg->partner_key &&
+        tls_pair_check(cfg->partner_cert, cfg->partner_key, err, errlen) != PS_OK)
+        return PS_E_CONFIG;
     return PS_OK;
 }
 
@@ -187,11 +196,54 @@ static void close_siblings(int keep)
  * Start the keyholder with a fresh socket for every worker (and the courier). Returns 0 when it
  * reports ready; on failure fills err with its reason.
  */
+/*
+ * Wait for the keyholder's "OK[ detail]" or "ERR reason" line on fd (a login can take a while
+ * on a real HSM), then close fd. 0 and the detail (if ok is not NULL), or -1 and the reason.
+ */
+static int read_ready(int fd, char *ok, size_t oklen, char *err, size_t errlen)
+{
+    char line[600];
+    size_t got = 0;
+
+    for (;;) {
+        struct pollfd pf = {fd, POLLIN, 0};
+        ssize_t r;
+
+        if (poll(&pf, 1, 60000) <= 0) {
+            snprintf(err, errlen, "the keyholder did not become ready within 60 s");
+            break;
+        }
+        r = read(fd, line + got, sizeof(line) - 1 - got);
+        if (r <= 0) {
+            snprintf(err, errlen, "the keyholder exited during start-up");
+            break;
+        }
+        got += (size_t)r;
+        line[got] = 0;
+        if (strchr(line, '\n') == NULL && got < sizeof(line) - 1)
+            continue;
+        close(fd);
+        line[strcspn(line, "\n")] = 0;
+        if (strncmp(line, "OK", 2) == 0) {
+            if (ok && oklen > 0) {
+                const char *d = line[2] == ' ' ? line + 3 : "";
+                size_t n = strnlen(d, oklen - 1);
+
+                memcpy(ok, d, n);
+                ok[n] = 0;
+            }
+            return 0;
+        }
+        snprintf(err, errlen, "%s", strncmp(line, "ERR ", 4) == 0 ? line + 4 : line);
+        return -1;
+    }
+    close(fd);
+    return -1;
+}
+
 static int start_keyholder(char *err, size_t errlen)
 {
     int kh_fds[MAX_WORKERS + 1], ready[2], ctl[2], n = P.cfg.workers + courier_wanted();
-    char line[600];
-    size_t got = 0;
     pid_t pid;
 
     if (pipe2(ready, O_CLOEXEC) != 0 || socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, ctl) != 0)
@@ -225,33 +277,28 @@ static int start_keyholder(char *err, size_t errlen)
     P.kh.ctl = ctl[0];
     P.kh.pid = pid;
     P.kh.started = mono_now();
-    /* wait for "OK" or "ERR reason" (a login can take a while on a real HSM) */
-    for (;;) {
-        struct pollfd pf = {ready[0], POLLIN, 0};
-        ssize_t r;
+    return read_ready(ready[0], NULL, 0, err, errlen);
+}
 
-        if (poll(&pf, 1, 60000) <= 0) {
-            snprintf(err, errlen, "the keyholder did not become ready within 60 s");
-            break;
-        }
-        r = read(ready[0], line + got, sizeof(line) - 1 - got);
-        if (r <= 0) {
-            snprintf(err, errlen, "the keyholder exited during start-up");
-            break;
-        }
-        got += (size_t)r;
-        line[got] = 0;
-        if (strchr(line, '\n') == NULL && got < sizeof(line) - 1)
-            continue;
+/* portseald -t: the keyholder's start-up against the token, in a child (keyholder_check). */
+static int check_token(char *keys, size_t keyslen, char *err, size_t errlen)
+{
+    int ready[2], rc, st;
+    pid_t pid;
+
+    if (pipe2(ready, O_CLOEXEC) != 0)
+        fatal("pipe");
+    if ((pid = fork()) < 0)
+        fatal("fork");
+    if (pid == 0) {
         close(ready[0]);
-        if (strncmp(line, "OK", 2) == 0)
-            return 0;
-        line[strcspn(line, "\n")] = 0;
-        snprintf(err, errlen, "%s", strncmp(line, "ERR ", 4) == 0 ? line + 4 : line);
-        return -1;
+        keyholder_check(&P.cfg, ready[1]);
     }
-    close(ready[0]);
-    return -1;
+    close(ready[1]);
+    rc = read_ready(ready[0], keys, keyslen, err, errlen);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    return rc;
 }
 
 static void start_worker(int i)
@@ -595,7 +642,13 @@ int main(int argc, char **argv)
         fatalx("%s", err);
     log_set_json(strcmp(P.cfg.log_format, "json") == 0); /* inherited by the children */
     if (test_only) {
-        printf("configuration %s is valid\n", P.cfg_path);
+        char keys[64] = "";
+
+        if (check_token(keys, sizeof(keys), err, sizeof(err)) != 0)
+            fatalx("%s", err);
+        printf("configuration %s is valid; token %s: logged in, %s keys match their "
+               "certificates\n",
+               P.cfg_path, P.cfg.pkcs11_token, keys);
         return 0;
     }
     /* Nothing we write is for other users: the audit database, the pid file, the stores.

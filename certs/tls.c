@@ -113,6 +113,24 @@ fail:
     return NULL;
 }
 
+int tls_pair_check(const char *cert_file, const char *key_file, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    int rc = PS_E_CONFIG;
+
+    if (ctx == NULL)
+        ssl_err(err, errlen, "SSL_CTX_new", NULL);
+    else if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1)
+        ssl_err(err, errlen, "cannot load certificate", cert_file);
+    else if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
+             SSL_CTX_check_private_key(ctx) != 1)
+        ssl_err(err, errlen, "cannot load its key (or it is another certificate's)", key_file);
+    else
+        rc = PS_OK;
+    SSL_CTX_free(ctx);
+    return rc;
+}
+
 static int has_client_auth_eku(X509 *x)
 {
     uint32_t xku = X509_get_extended_key_usage(x);

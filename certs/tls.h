@@ -18,6 +18,9 @@
 
 /* New server context; NULL with a reason in err. SSL_CTX_free it. */
 SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen);
+/* PS_OK if the PEM chain in cert_file and the key in key_file load and belong together (the
+ * courier's partner_cert and partner_key); else a reason in err. */
+int tls_pair_check(const char *cert_file, const char *key_file, char *err, size_t errlen);
 
 struct client_id {
     enum cert_state cert;

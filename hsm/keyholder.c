@@ -1048,8 +1048,9 @@ static void load_sm2(int ready_fd, CK_SESSION_HANDLE s, size_t i)
                    k->cfg->cert_file, k->cfg->sm2_file);
 }
 
-/* Load the module, log in, find every configured key and check it matches its certificate. */
-static void kh_setup(int ready_fd)
+/* Load the module, log in, find every configured key and check it matches its certificate;
+ * then (unless token_only) open the audit database and check the ledger head. */
+static void kh_setup(int ready_fd, int token_only)
 {
     char err[512], path[4096];
     struct pin pin;
@@ -1106,6 +1107,8 @@ static void kh_setup(int ready_fd)
             ready_fail(ready_fd, "key %s: certificate %s does not match the token's key '%s'",
                        k->cfg->id, k->cfg->cert_file, k->cfg->label);
     }
+    if (token_only)
+        return;
     snprintf(path, sizeof(path), "%s/audit.db", kh.cfg->state_dir);
     if (audit_open(path, &kh.audit, err, sizeof(err)) != PS_OK)
         ready_fail(ready_fd, "%s", err);
@@ -1140,6 +1143,23 @@ static void kh_setup(int ready_fd)
     }
 }
 
+void keyholder_check(const struct config *cfg, int ready_fd)
+{
+    char line[64];
+    int n;
+
+    log_setproc("keyholder");
+    privsep_harden();
+    if (CRYPTO_secure_malloc_init(256 * 1024, 32) != 1)
+        log_warnx("no secure heap: SM2 private keys live in ordinary memory");
+    kh.cfg = cfg;
+    kh_setup(ready_fd, 1);
+    n = snprintf(line, sizeof(line), "OK %zu\n", kh.reg.n);
+    if (write(ready_fd, line, (size_t)n) != n)
+        log_warn("ready pipe");
+    exit(0);
+}
+
 void keyholder_main(const struct config *cfg, const int *fds, int nfds, int ready_fd, int ctl_fd)
 {
     struct pollfd pfd[KH_MAX_WORKERS + 2];
@@ -1156,7 +1176,7 @@ void keyholder_main(const struct config *cfg, const int *fds, int nfds, int read
     kh.cfg = cfg;
     if (nfds > KH_MAX_WORKERS)
         ready_fail(ready_fd, "too many workers");
-    kh_setup(ready_fd);
+    kh_setup(ready_fd, 0);
     pthread_mutex_init(&kh.signq.lock, NULL);
     pthread_cond_init(&kh.signq.cond, NULL);
     pthread_mutex_init(&kh.commitq.lock, NULL);

@@ -16,4 +16,12 @@
 void keyholder_main(const struct config *cfg, const int *fds, int nfds, int ready_fd, int ctl_fd)
     __attribute__((noreturn));
 
+/*
+ * portseald -t: the keyholder's start-up up to the ledger, which it leaves alone (nothing in
+ * state_dir is opened): the module loads, the token is there, the PIN logs in, and every key
+ * is on the token and matches its certificate (SM2: unwraps and matches). Writes "OK <n keys>\n"
+ * or "ERR <reason>\n" to ready_fd, then exits (0 or 1). Run it in a child of its own.
+ */
+void keyholder_check(const struct config *cfg, int ready_fd) __attribute__((noreturn));
+
 #endif
