@@ -203,9 +203,15 @@ static json_t *cmd_status(void)
     }
     json_object_update_new(ans, A.h.children());
     json_object_set_new(ans, "keys", keys_json(cfg, ans));
-    for (size_t i = 0; i < cfg->ntenants; i++)
+    for (size_t i = 0; i < cfg->ntenants; i++) {
+        const struct cfg_tenant *q = &cfg->tenants[i];
+
+        /* sign_rate and sign_burst are null for a tenant without a limit */
         json_array_append_new(
-            t, json_pack("{s:s,s:s}", "id", cfg->tenants[i].id, "cn", cfg->tenants[i].cn));
+            t, json_pack("{s:s,s:s,s:o,s:o}", "id", q->id, "cn", q->cn, "sign_rate",
+                         q->sign_rate ? json_integer(q->sign_rate) : json_null(), "sign_burst",
+                         q->sign_rate ? json_integer(q->sign_burst) : json_null()));
+    }
     for (size_t i = 0; i < cfg->nofficers; i++)
         json_array_append_new(
             o, json_pack("{s:s,s:s}", "id", cfg->officers[i].id, "cn", cfg->officers[i].cn));

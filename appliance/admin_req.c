@@ -5,8 +5,8 @@
 #include <jansson.h>
 
 static const char *const field_names[AF_COUNT] = {
-    "id",    "cn",   "root",   "url", "crl",  "aeo_origin",
-    "label", "cert", "tenant", "sm2", "algs", "profile",
+    "id",   "cn",     "root", "url",  "crl",     "aeo_origin", "label",
+    "cert", "tenant", "sm2",  "algs", "profile", "sign_rate",  "sign_burst",
 };
 
 #define F(x) (1u << (x))
@@ -19,7 +19,8 @@ static const struct {
     {"status", ADMIN_STATUS, 0, 0, 0},
     {"reload", ADMIN_RELOAD, 0, 0, 0},
     {"config-check", ADMIN_CONFIG_CHECK, 0, 0, 0},
-    {"tenant-add", ADMIN_TENANT_ADD, F(AF_ID) | F(AF_CN), 0, 1},
+    {"tenant-add", ADMIN_TENANT_ADD, F(AF_ID) | F(AF_CN), F(AF_SIGN_RATE) | F(AF_SIGN_BURST), 1},
+    {"tenant-limit", ADMIN_TENANT_LIMIT, F(AF_ID) | F(AF_SIGN_RATE), F(AF_SIGN_BURST), 1},
     {"officer-add", ADMIN_OFFICER_ADD, F(AF_ID) | F(AF_CN), 0, 1},
     {"partner-add", ADMIN_PARTNER_ADD, F(AF_ID) | F(AF_ROOT) | F(AF_CN),
      F(AF_URL) | F(AF_CRL) | F(AF_AEO_ORIGIN), 1},
@@ -112,6 +113,11 @@ int admin_req_parse(const char *line, size_t len, struct admin_req *rq, char *er
             ps_errf(PS_E_INVAL, err, errlen, "%s needs member %s", cmds[c].name, field_names[i]);
             goto out;
         }
+    if (rq->cmd == ADMIN_TENANT_LIMIT && strcmp(rq->f[AF_SIGN_RATE], "unlimited") == 0 &&
+        rq->f[AF_SIGN_BURST][0]) {
+        ps_errf(PS_E_INVAL, err, errlen, "sign_rate unlimited takes no sign_burst");
+        goto out;
+    }
     r = PS_OK;
 out:
     json_decref(j);
@@ -135,7 +141,7 @@ static int add_line(const struct admin_req *rq, struct buf *b)
         int plain; /* members that are positional words after the id */
         enum admin_field opts[7];
     } lines[] = {
-        {ADMIN_TENANT_ADD, "tenant", AF_CN, {AF_COUNT}},
+        {ADMIN_TENANT_ADD, "tenant", AF_CN, {AF_SIGN_RATE, AF_SIGN_BURST, AF_COUNT}},
         {ADMIN_OFFICER_ADD, "officer", AF_CN, {AF_COUNT}},
         {ADMIN_PARTNER_ADD,
          "partner",
@@ -153,8 +159,9 @@ static int add_line(const struct admin_req *rq, struct buf *b)
             continue;
         if ((r = buf_printf(b, "%s %s", lines[i].directive, rq->f[AF_ID])) != PS_OK)
             return r;
-        if (lines[i].plain != AF_COUNT)
-            return buf_printf(b, " %s", rq->f[lines[i].plain]);
+        if (lines[i].plain != AF_COUNT &&
+            (r = buf_printf(b, " %s", rq->f[lines[i].plain])) != PS_OK)
+            return r;
         for (const enum admin_field *o = lines[i].opts; *o != AF_COUNT; o++)
             if (rq->f[*o][0] && (r = buf_printf(b, " %s=%s", field_names[*o], rq->f[*o])) != PS_OK)
                 return r;
@@ -163,16 +170,17 @@ static int add_line(const struct admin_req *rq, struct buf *b)
     return PS_E_INVAL;
 }
 
-/* Does this line (up to its end) start with the words "key ID"? */
-static int is_key_line(const char *p, size_t n, const char *id)
+/* Does this line (up to its end) start with the words "DIRECTIVE ID"? */
+static int is_line_of(const char *p, size_t n, const char *directive, const char *id)
 {
-    size_t i = 0, il = strlen(id);
+    size_t i = 0, il = strlen(id), dl = strlen(directive);
 
     while (i < n && (p[i] == ' ' || p[i] == '\t'))
         i++;
-    if (n - i < 4 || memcmp(p + i, "key", 3) != 0 || (p[i + 3] != ' ' && p[i + 3] != '\t'))
+    if (n - i < dl + 1 || memcmp(p + i, directive, dl) != 0 ||
+        (p[i + dl] != ' ' && p[i + dl] != '\t'))
         return 0;
-    i += 3;
+    i += dl;
     while (i < n && (p[i] == ' ' || p[i] == '\t'))
         i++;
     if (n - i < il || memcmp(p + i, id, il) != 0)
@@ -191,7 +199,7 @@ static int retire(const struct admin_req *rq, const char *text, size_t len, stru
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - text) + 1 : len;
 
-        if (is_key_line(text + pos, end - pos, rq->f[AF_ID])) {
+        if (is_line_of(text + pos, end - pos, "key", rq->f[AF_ID])) {
             found++;
             if ((r = buf_append_str(out, "# retired: ")) != PS_OK)
                 return r;
@@ -205,6 +213,66 @@ static int retire(const struct admin_req *rq, const char *text, size_t len, stru
     return PS_OK;
 }
 
+/* The tenant's line "tenant ID CN [options]" again, with rq's limits instead of its old ones. */
+static int tenant_line(const struct admin_req *rq, const char *p, size_t n, struct buf *out)
+{
+    size_t i = 0;
+    int word = 0, r;
+
+    while (i < n && p[i] != '\n' && p[i] != '\r') {
+        size_t s, e;
+
+        while (i < n && (p[i] == ' ' || p[i] == '\t'))
+            i++;
+        if (i == n || p[i] == '\n' || p[i] == '\r' || p[i] == '#')
+            break;
+        s = i;
+        while (i < n && p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+            i++;
+        e = i;
+        /* tenant, ID, CN are kept; the old sign_rate=/sign_burst= (or any option) go */
+        if (word++ < 3 &&
+            (r = buf_printf(out, "%s%.*s", word > 1 ? " " : "", (int)(e - s), p + s)) != PS_OK)
+            return r;
+    }
+    if (strcmp(rq->f[AF_SIGN_RATE], "unlimited") != 0) {
+        if ((r = buf_printf(out, " sign_rate=%s", rq->f[AF_SIGN_RATE])) != PS_OK ||
+            (rq->f[AF_SIGN_BURST][0] &&
+             (r = buf_printf(out, " sign_burst=%s", rq->f[AF_SIGN_BURST])) != PS_OK))
+            return r;
+    }
+    /* a trailing comment stays; so does the line's end */
+    if (i < n && p[i] == '#' && (r = buf_printf(out, " ")) != PS_OK)
+        return r;
+    return buf_append(out, p + i, n - i);
+}
+
+static int set_limit(const struct admin_req *rq, const char *text, size_t len, struct buf *out,
+                     char *err, size_t errlen)
+{
+    size_t pos = 0;
+    int found = 0, r;
+
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - text) + 1 : len;
+
+        if (is_line_of(text + pos, end - pos, "tenant", rq->f[AF_ID])) {
+            found++;
+            r = tenant_line(rq, text + pos, end - pos, out);
+        } else {
+            r = buf_append(out, text + pos, end - pos);
+        }
+        if (r != PS_OK)
+            return r;
+        pos = end;
+    }
+    if (!found)
+        return ps_errf(PS_E_NOTFOUND, err, errlen, "no tenant %s in the configuration",
+                       rq->f[AF_ID]);
+    return PS_OK;
+}
+
 int admin_req_edit(const struct admin_req *rq, const char *text, size_t len, struct buf *out,
                    size_t max, char *err, size_t errlen)
 {
@@ -213,6 +281,8 @@ int admin_req_edit(const struct admin_req *rq, const char *text, size_t len, str
     buf_init(out, max);
     if (rq->cmd == ADMIN_KEY_RETIRE)
         r = retire(rq, text, len, out, err, errlen);
+    else if (rq->cmd == ADMIN_TENANT_LIMIT)
+        r = set_limit(rq, text, len, out, err, errlen);
     else if (!admin_req_edits(rq))
         r = ps_errf(PS_E_INVAL, err, errlen, "%s does not change the configuration", rq->name);
     else if ((r = buf_append(out, text, len)) == PS_OK &&

@@ -6,11 +6,15 @@
  * A request is one JSON object on one line: {"cmd":"NAME", members...}. Commands and their
  * members (all strings; required unless in brackets):
  *   status, reload, config-check      (none)
- *   tenant-add, officer-add           id cn
+ *   tenant-add                        id cn [sign_rate] [sign_burst]
+ *   tenant-limit                      id sign_rate [sign_burst]
+ *   officer-add                       id cn
  *   partner-add                       id root cn [url] [crl] [aeo_origin]
  *   key-add                           id label cert [tenant] [sm2] [algs] [profile]
  * (root, crl, cert and sm2 are absolute paths.)
  *   key-retire                        id
+ * tenant-limit rewrites the tenant's line with the new sign_rate= and sign_burst= (sign_rate
+ * "unlimited", without sign_burst, removes both); numbers are checked by config_parse.
  * Unknown commands or members, non-string values, values with blanks or control characters
  * (they would change the file's structure), over-long values are refused with a reason.
  */
@@ -34,6 +38,7 @@ enum admin_cmd {
     ADMIN_PARTNER_ADD,
     ADMIN_KEY_ADD,
     ADMIN_KEY_RETIRE,
+    ADMIN_TENANT_LIMIT,
 };
 
 /* The members a request may carry; unset ones are "". */
@@ -50,6 +55,8 @@ enum admin_field {
     AF_SM2,
     AF_ALGS,
     AF_PROFILE,
+    AF_SIGN_RATE,
+    AF_SIGN_BURST,
     AF_COUNT
 };
 
@@ -65,8 +72,9 @@ int admin_req_parse(const char *line, size_t len, struct admin_req *rq, char *er
 /* 1 if the command changes the configuration file. */
 int admin_req_edits(const struct admin_req *rq);
 /*
- * The configuration text after the change rq asks for: an added directive line at the end, or
- * for key-retire the key's line turned into a comment ("# retired: key ..."). out is
+ * The configuration text after the change rq asks for: an added directive line at the end, for
+ * key-retire the key's line turned into a comment ("# retired: key ..."), for tenant-limit the
+ * tenant's line with its new limits (and its comment, if any, kept). out is
  * initialised here (hard maximum max bytes) and the caller frees it. The result is not parsed
  * here: the caller checks it with config_parse like any configuration.
  */

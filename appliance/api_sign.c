@@ -18,12 +18,38 @@
 #include "api.h"
 #include "worker.h"
 
+/* 429 for a tenant's sign_rate: the keyholder's text is "SECONDS reason" (hsm/ipc.h). */
+static void tenant_rate_limited(struct request *r, const uint8_t *msg, size_t len)
+{
+    size_t d = 0;
+    int n;
+
+    while (d < len && d < 9 && msg[d] >= '0' && msg[d] <= '9')
+        d++;
+    if (d == 0 || d == len || msg[d] != ' ')
+        d = 0;
+    snprintf(r->retry_after, sizeof(r->retry_after), "%.*s", (int)d, d ? (const char *)msg : "1");
+    r->retry_hdr[0] = "retry-after";
+    r->retry_hdr[1] = r->retry_after;
+    r->retry_hdr[2] = NULL;
+    r->resp_headers = r->retry_hdr;
+    if (d)
+        d++;
+    n = len - d > 300 ? 300 : (int)(len - d);
+    http_error(r, 429, "tenant_rate_limited", "%.*s", n, (const char *)msg + d);
+}
+
 /* Answer a failed keyholder request with the matching HTTP status. */
 void api_kh_error(struct request *r, int status, const uint8_t *msg, size_t len)
 {
     int n = len > 200 ? 200 : (int)len;
 
     switch (status) {
+    case PS_E_RATE: tenant_rate_limited(r, msg, len); break;
+    case PS_E_LIMIT:
+        http_error(r, 413, "tenant_batch_too_large", "%.*s", (int)(len > 300 ? 300 : len),
+                   (const char *)msg);
+        break;
     case PS_E_NOTFOUND: http_error(r, 404, "key_not_found", "%.*s", n, (const char *)msg); break;
     case PS_E_DENIED: http_error(r, 403, "forbidden", "%.*s", n, (const char *)msg); break;
     case PS_E_UNSUPPORTED:

@@ -535,6 +535,55 @@ static int parse_uint(const char *v, long long lo, long long hi, long long *out)
     return strnum_ll(v, lo, hi, out);
 }
 
+/* tenant ID CLIENT_CERT_CN [sign_rate=N] [sign_burst=N] */
+static int parse_tenant(struct config *cfg, char **w, int n, int line, char *err, size_t errlen)
+{
+    struct cfg_tenant t = {0};
+    long long v;
+    int r;
+
+    if (n < 3 || n > 5 || strncmp(w[2], "sign_rate=", 10) == 0 ||
+        strncmp(w[2], "sign_burst=", 11) == 0)
+        return cfg_err(err, errlen, line,
+                       "usage: tenant ID CLIENT_CERT_CN [sign_rate=N] [sign_burst=N]");
+    if (!valid_id(w[1]))
+        return cfg_err(err, errlen, line, "tenant id must be 1-64 of [A-Za-z0-9._-]");
+    if (cfg->ntenants == CFG_MAX_TENANTS)
+        return cfg_err(err, errlen, line, "too many tenants");
+    for (size_t i = 0; i < cfg->ntenants; i++)
+        if (strcmp(cfg->tenants[i].id, w[1]) == 0 || strcmp(cfg->tenants[i].cn, w[2]) == 0)
+            return cfg_err(err, errlen, line, "duplicate tenant id or CN");
+    for (int i = 3; i < n; i++) {
+        const char *eq = strchr(w[i], '=');
+        int rate = eq && (size_t)(eq - w[i]) == 9 && strncmp(w[i], "sign_rate", 9) == 0;
+        int burst = eq && (size_t)(eq - w[i]) == 10 && strncmp(w[i], "sign_burst", 10) == 0;
+        unsigned *dst = rate ? &t.sign_rate : &t.sign_burst;
+
+        if (!rate && !burst)
+            return cfg_err(err, errlen, line,
+                           "unknown tenant option '%s' (sign_rate=N, sign_burst=N)", w[i]);
+        if (*dst != 0)
+            return cfg_err(err, errlen, line, "tenant %s: %s= given twice", w[1],
+                           rate ? "sign_rate" : "sign_burst");
+        if (parse_uint(eq + 1, 1, rate ? CFG_MAX_SIGN_RATE : CFG_MAX_SIGN_BURST, &v) != PS_OK)
+            return cfg_err(
+                err, errlen, line, "tenant %s: %s= must be a number from 1 to %d (signatures%s)",
+                w[1], rate ? "sign_rate" : "sign_burst",
+                rate ? CFG_MAX_SIGN_RATE : CFG_MAX_SIGN_BURST, rate ? " per second" : "");
+        *dst = (unsigned)v;
+    }
+    if (t.sign_burst && !t.sign_rate)
+        return cfg_err(err, errlen, line, "tenant %s: sign_burst= needs sign_rate=", w[1]);
+    if (t.sign_rate && !t.sign_burst)
+        t.sign_burst = t.sign_rate;
+    if ((r = set_str(&t.id, w[1])) != PS_OK || (r = set_str(&t.cn, w[2])) != PS_OK) {
+        free(t.id);
+        return r;
+    }
+    cfg->tenants[cfg->ntenants++] = t;
+    return PS_OK;
+}
+
 static int parse_line(struct config *cfg, char **w, int n, int line, char *err, size_t errlen)
 {
     static const struct {
@@ -607,24 +656,8 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
     const char *d = w[0];
     long long v;
 
-    if (strcmp(d, "tenant") == 0) {
-        struct cfg_tenant *t;
-        int r;
-
-        if (n != 3)
-            return cfg_err(err, errlen, line, "usage: tenant ID CLIENT_CERT_CN");
-        if (!valid_id(w[1]))
-            return cfg_err(err, errlen, line, "tenant id must be 1-64 of [A-Za-z0-9._-]");
-        if (cfg->ntenants == CFG_MAX_TENANTS)
-            return cfg_err(err, errlen, line, "too many tenants");
-        for (size_t i = 0; i < cfg->ntenants; i++)
-            if (strcmp(cfg->tenants[i].id, w[1]) == 0 || strcmp(cfg->tenants[i].cn, w[2]) == 0)
-                return cfg_err(err, errlen, line, "duplicate tenant id or CN");
-        t = &cfg->tenants[cfg->ntenants++];
-        if ((r = set_str(&t->id, w[1])) != PS_OK || (r = set_str(&t->cn, w[2])) != PS_OK)
-            return r;
-        return PS_OK;
-    }
+    if (strcmp(d, "tenant") == 0)
+        return parse_tenant(cfg, w, n, line, err, errlen);
     if (strcmp(d, "key") == 0)
         return parse_key(cfg, w, n, line, err, errlen);
     if (strcmp(d, "partner") == 0)

@@ -28,9 +28,15 @@
 /* Owner of the key named by exchange_key (signs AEO feeds, P2P envelopes and receipts). */
 #define CFG_OWNER_EXCHANGE "@exchange"
 
+/* tenant ID CN [sign_rate=N] [sign_burst=N]: the keyholder's token bucket for the tenant's
+ * signatures (hsm/tenantlimit.h); sign_rate 0 = unlimited, sign_burst defaults to sign_rate. */
+#define CFG_MAX_SIGN_RATE  1000000
+#define CFG_MAX_SIGN_BURST 10000000
 struct cfg_tenant {
     char *id;
-    char *cn; /* client certificate subject CN that maps to this tenant */
+    char *cn;            /* client certificate subject CN that maps to this tenant */
+    unsigned sign_rate;  /* signatures per second; 0: no limit */
+    unsigned sign_burst; /* bucket size (signatures); 0 when sign_rate is 0 */
 };
 
 /* A partner administration (another customs): its certificates must chain to root (pinned,

@@ -49,6 +49,9 @@ struct request {
     /* more response headers for http_respond: name, value, ..., NULL (static strings, at most
      * HTTP_MAX_RESP_HEADERS pairs); the status page's security headers */
     const char *const *resp_headers;
+    /* api_kh_error's retry-after for a 429 (resp_headers points at retry_hdr then) */
+    char retry_after[12];
+    const char *retry_hdr[3];
 };
 #define HTTP_MAX_RESP_HEADERS 8
 

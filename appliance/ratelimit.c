@@ -20,7 +20,7 @@ struct rl_table {
     struct rl_slot *slots;
 };
 
-int rl_take(struct rl_bucket *b, double rate, double burst, double now)
+static void rl_refill(struct rl_bucket *b, double rate, double burst, double now)
 {
     if (b->last == 0) {
         b->tokens = burst;
@@ -30,9 +30,28 @@ int rl_take(struct rl_bucket *b, double rate, double burst, double now)
             b->tokens = burst;
     }
     b->last = now;
+}
+
+int rl_take(struct rl_bucket *b, double rate, double burst, double now)
+{
+    rl_refill(b, rate, burst, now);
     if (b->tokens < 1)
         return 0;
     b->tokens -= 1;
+    return 1;
+}
+
+int rl_take_n(struct rl_bucket *b, double n, double rate, double burst, double now, double *wait)
+{
+    rl_refill(b, rate, burst, now);
+    if (b->tokens < n) {
+        if (wait)
+            *wait = rate > 0 ? (n - b->tokens) / rate : 0;
+        return 0;
+    }
+    b->tokens -= n;
+    if (wait)
+        *wait = 0;
     return 1;
 }
 

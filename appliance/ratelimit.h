@@ -16,6 +16,10 @@ struct rl_bucket {
 /* Refill at rate per second up to burst, then take one token: 1 if there was one, else 0.
  * A bucket that was never used (last == 0) starts full. */
 int rl_take(struct rl_bucket *b, double rate, double burst, double now);
+/* The same for n tokens, all or none: 1 if there were n (taken), else 0 and nothing is taken;
+ * then *wait (when not NULL) is the seconds until n will be there at this rate (n <= burst;
+ * a larger n never passes and the caller must refuse it before). */
+int rl_take_n(struct rl_bucket *b, double n, double rate, double burst, double now, double *wait);
 
 struct rl_table;
 

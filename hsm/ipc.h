@@ -5,6 +5,8 @@
  *   u32 len | u32 id | u16 type | u16 status
  * Requests carry status 0. A reply repeats the request's id and type; status is 0 or
  * -(enum ps_err) and then the payload is a short error text.
+ * The text of a PS_E_RATE error (a tenant's sign_rate, hsm/tenantlimit.h) starts with the
+ * whole seconds to wait and a blank, for the worker's retry-after header.
  *
  * IPC_SIGN request:  u8 tlen, tenant | u8 klen, key id | u8 alg | u8 flags | u16 count |
  *                    count x (u8 dlen, digest)

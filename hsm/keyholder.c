@@ -47,6 +47,7 @@
 #include "pinfile.h"
 #include "policy.h"
 #include "sm2wrap.h"
+#include "tenantlimit.h"
 #include "../protocol/sigfmt.h"
 
 #define KH_MAX_WORKERS 64
@@ -120,6 +121,7 @@ static struct kh {
     unsigned long long *n_sig_by; /* [key index * ALG_MAX + alg]: signatures committed */
     int storage_ok;
     struct kh_job *batch_head, *batch_tail; /* main thread: decoded, not yet queued */
+    struct tenant_limits limits;            /* main thread: sign_rate buckets per tenant */
 } kh;
 
 /* Append a list of jobs (head..tail, linked by next) with one lock and one wake-up. */
@@ -704,6 +706,8 @@ static void handle_status(struct kh_peer *p, uint32_t id)
                                 alg_info((enum ps_alg)a)->name, v) != PS_OK)
                 break;
         }
+    if (tenant_limits_metrics(&kh.limits, &b) != PS_OK)
+        log_warnx("status reply: the tenant limits do not fit");
     {
         struct buf f;
 
@@ -882,6 +886,16 @@ static int handle_frame(struct kh_peer *p, const struct ipc_hdr *h, const uint8_
         send_error(p, p->gen, h->id, IPC_SIGN, r, why);
         job_free(j);
         return PS_OK;
+    }
+    { /* the tenant's sign_rate (hsm/tenantlimit.h): refused before anything is signed */
+        char lim[256];
+
+        if ((r = tenant_limits_take(&kh.limits, j->req.tenant, j->req.count, mono_s(), lim,
+                                    sizeof(lim))) != PS_OK) {
+            send_error(p, p->gen, h->id, IPC_SIGN, r, lim);
+            job_free(j);
+            return PS_OK;
+        }
     }
     j->peer = p;
     j->peer_gen = p->gen;
@@ -1121,6 +1135,8 @@ static void kh_setup(int ready_fd, int token_only)
         sqlite3_busy_timeout(rd, 2000);
     }
     kh.storage_ok = 1;
+    if (tenant_limits_init(&kh.limits, kh.cfg) != PS_OK)
+        ready_fail(ready_fd, "out of memory");
     if (kh.cfg->ledger_key) {
         const struct key_entry *k = keyreg_find(&kh.reg, kh.cfg->ledger_key);
         uint8_t pub[NOTE_ED25519_KEY_LEN];

@@ -21,6 +21,7 @@ const char *ps_strerror(int err)
     case PS_E_UNAVAIL: return "service unavailable";
     case PS_E_STORAGE: return "storage error";
     case PS_E_CONFIG: return "configuration error";
+    case PS_E_RATE: return "rate limit reached";
     }
     return "unknown error";
 }

@@ -23,6 +23,7 @@ enum ps_err {
     PS_E_UNAVAIL = -12,    /* service (keyholder, storage) unavailable */
     PS_E_STORAGE = -13,    /* database failed */
     PS_E_CONFIG = -14,     /* configuration invalid */
+    PS_E_RATE = -15,       /* a rate limit was reached (a tenant's sign_rate); try later */
 };
 
 /* Static string for an error code; never NULL. */

@@ -3,8 +3,9 @@
 # socket is root's and a non-root peer is refused (mode, then SO_PEERCRED) and logged, a stuck
 # or oversized client does not hold up the parent, tenants/officers added through the socket
 # work at once (a new tenant's certificate signs with a key generated, certified and imported
-# with `portseal keys`), a bad partner root or a broken file is refused with the reason and the
-# file unchanged, keys list with expiry, key retire, aeo import as before, p2p send/list
+# with `portseal keys`), tenant signing limits (add with limits, limit, list, remove; bad values
+# refused with the file unchanged), a bad partner root or a broken file is refused with the
+# reason and the file unchanged, keys list with expiry, key retire, aeo import as before, p2p send/list
 # between two paired appliances, evidence get, --help everywhere.
 . "$(dirname "$0")/lib.sh"
 PS=$REPO/tools/portseal
@@ -87,6 +88,44 @@ check "a second tenant with platform-a's CN is refused: $out" \
     bash -c '! "$1" --instance "$2" tenants add acme2 platform-a.cn.portseal.test 2>/dev/null && grep -q "duplicate tenant id or CN" <<<"$3"' _ "$PS" "$TMP/cn" "$out"
 out=$(psc tenants add 'bad id' x 2>&1)
 check "an id with a blank is refused: $out" grep -q 'printable characters without blanks' <<<"$out"
+
+# ---- tenant limits: add with limits, limit, list (table and --json), remove; bad values refused
+out=$(psc tenants add beta beta.cn.portseal.test --sign-rate 20 --sign-burst 40 2>&1)
+check "tenants add beta --sign-rate 20 --sign-burst 40: $out" grep -q "tenant beta added (sign_rate 20/s, sign_burst 40)" <<<"$out"
+check "  the line has the options" grep -qx 'tenant beta beta.cn.portseal.test sign_rate=20 sign_burst=40' "$CONF"
+out=$(psc tenants limit acme --sign-rate 5 2>&1)
+check "tenants limit acme --sign-rate 5: $out" grep -q "tenant acme: sign_rate 5/s, sign_burst 5" <<<"$out"
+check "  acme's line is rewritten in place" grep -qx 'tenant acme acme.cn.portseal.test sign_rate=5' "$CONF"
+out=$(psc tenants list)
+check "tenants list shows the limits"     bash -c 'grep -Eq "^acme +acme.cn.portseal.test +5 +5$" <<<"$1" && grep -Eq "^beta +beta.cn.portseal.test +20 +40$" <<<"$1" && grep -Eq "^platform-a +platform-a.cn.portseal.test +unlimited +-$" <<<"$1"' _ "$out"
+psc --json tenants list >"$TMP/tenants.json"
+check "tenants list --json: sign_rate and sign_burst (null without a limit)" python3 -c '
+import json, sys
+t = {x["id"]: x for x in json.load(open(sys.argv[1]))}
+assert (t["acme"]["sign_rate"], t["acme"]["sign_burst"]) == (5, 5)
+assert (t["beta"]["sign_rate"], t["beta"]["sign_burst"]) == (20, 40)
+assert t["platform-a"]["sign_rate"] is None and t["platform-a"]["sign_burst"] is None
+' "$TMP/tenants.json"
+as_cert "$TMP/acme.pem" "$TMP/acme.key"
+api GET /metrics
+check "/metrics has a rate-limit series for acme and beta (the reload took the limits)"     bash -c 'grep -qx "portseal_tenant_rate_limited_total{tenant=\"acme\"} 0" "$1" && grep -qx "portseal_tenant_rate_limited_total{tenant=\"beta\"} 0" "$1"' _ "$TMP/body"
+cp "$CONF" "$TMP/conf.limits"
+out=$(psc tenants limit acme --sign-rate 0 2>&1)
+check "a sign_rate of 0 is refused, naming the line: $out"     grep -q 'would not parse: line [0-9]*: tenant acme: sign_rate= must be a number from 1 to 1000000' <<<"$out"
+out=$(psc tenants limit acme --sign-rate 5 --sign-burst 20000000 2>&1)
+check "a sign_burst above 10000000 is refused: $out" grep -q 'sign_burst= must be a number from 1 to 10000000' <<<"$out"
+out=$(psc tenants add gamma gamma.cn --sign-burst 5 2>&1)
+check "--sign-burst without --sign-rate is refused: $out" grep -q -- '--sign-burst needs --sign-rate' <<<"$out"
+out=$(psc tenants limit nosuch --sign-rate 5 2>&1)
+check "a limit for an unknown tenant is refused: $out" grep -q 'no tenant nosuch in the configuration' <<<"$out"
+out=$(psc tenants limit acme 2>&1)
+check "tenants limit without --sign-rate or --unlimited is refused: $out" grep -q 'give --sign-rate N' <<<"$out"
+out=$(psc tenants limit acme --unlimited --sign-burst 3 2>&1)
+check "--unlimited with --sign-burst is refused: $out" grep -q -- '--unlimited takes no --sign-burst' <<<"$out"
+check "  and none of these changed the file" cmp -s "$CONF" "$TMP/conf.limits"
+out=$(psc tenants limit acme --unlimited 2>&1)
+check "tenants limit acme --unlimited: $out" grep -q "tenant acme: unlimited" <<<"$out"
+check "  the options are gone from the line" grep -qx 'tenant acme acme.cn.portseal.test' "$CONF"
 
 # ---- keys: generate in the token, CSR, certificate, import for acme, sign, retire
 check "keys generate a9-ec --type ec --tenant acme" psc keys generate a9-ec --type ec --tenant acme
@@ -187,7 +226,7 @@ check "p2p send to an unknown partner is refused with the reason: $out" grep -q 
 
 # ---- --help on every command and subcommand; usage errors are status 2
 for c in "" status reload config-check "keys list" "keys generate" "keys csr" "keys import" "keys rotate" \
-    "keys retire" "tenants add" "tenants list" "officers add" "officers list" "partners add" \
+    "keys retire" "tenants add" "tenants limit" "tenants list" "officers add" "officers list" "partners add" \
     "partners list" "aeo import" "p2p send" "p2p list" "evidence get"; do
     # shellcheck disable=SC2086
     "$PS" $c --help >"$TMP/help" 2>&1

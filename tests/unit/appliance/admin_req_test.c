@@ -106,6 +106,54 @@ static void test_parse(void)
     }
 }
 
+/* tenant-add with limits, tenant-limit (set, change, remove) */
+static void test_tenant_limit(void)
+{
+    const char *conf = "tenant a a.example\n"
+                       "  tenant   ab ab.example sign_rate=5 sign_burst=9 # platform AB\r\n"
+                       "tenant b b.example sign_rate=7\n";
+
+    CHECK(strcmp(edit("{\"cmd\":\"tenant-add\",\"id\":\"c\",\"cn\":\"c.example\","
+                      "\"sign_burst\":\"20\",\"sign_rate\":\"10\"}",
+                      ""),
+                 "tenant c c.example sign_rate=10 sign_burst=20\n") == 0,
+          "tenant-add with sign_rate and sign_burst writes them after the CN");
+    CHECK(parse("{\"cmd\":\"tenant-limit\",\"id\":\"a\"}") == PS_E_INVAL &&
+              strstr(err, "needs member sign_rate") != NULL,
+          "tenant-limit needs sign_rate (a number or unlimited)");
+    CHECK(refused("{\"cmd\":\"tenant-limit\",\"id\":\"a\",\"sign_rate\":\"unlimited\","
+                  "\"sign_burst\":\"3\"}",
+                  "takes no sign_burst"),
+          "tenant-limit: unlimited with a burst is refused");
+    CHECK(refused("{\"cmd\":\"tenant-limit\",\"id\":\"a\",\"cn\":\"x\",\"sign_rate\":\"1\"}",
+                  "takes no member 'cn'"),
+          "tenant-limit takes no cn");
+    CHECK(strcmp(edit("{\"cmd\":\"tenant-limit\",\"id\":\"a\",\"sign_rate\":\"3\"}", conf),
+                 "tenant a a.example sign_rate=3\n"
+                 "  tenant   ab ab.example sign_rate=5 sign_burst=9 # platform AB\r\n"
+                 "tenant b b.example sign_rate=7\n") == 0,
+          "tenant-limit sets a limit on exactly that tenant's line (not ab's)");
+    CHECK(strcmp(edit("{\"cmd\":\"tenant-limit\",\"id\":\"ab\",\"sign_rate\":\"50\","
+                      "\"sign_burst\":\"100\"}",
+                      conf),
+                 "tenant a a.example\n"
+                 "tenant ab ab.example sign_rate=50 sign_burst=100 # platform AB\r\n"
+                 "tenant b b.example sign_rate=7\n") == 0,
+          "tenant-limit replaces both options and keeps the comment and the line end");
+    CHECK(strcmp(edit("{\"cmd\":\"tenant-limit\",\"id\":\"b\",\"sign_rate\":\"unlimited\"}", conf),
+                 "tenant a a.example\n"
+                 "  tenant   ab ab.example sign_rate=5 sign_burst=9 # platform AB\r\n"
+                 "tenant b b.example\n") == 0,
+          "tenant-limit unlimited removes the options");
+    CHECK(strcmp(edit("{\"cmd\":\"tenant-limit\",\"id\":\"b\",\"sign_rate\":\"4\"}",
+                      "tenant b b.example sign_rate=7"),
+                 "tenant b b.example sign_rate=4") == 0,
+          "tenant-limit on a last line without newline");
+    CHECK(edit("{\"cmd\":\"tenant-limit\",\"id\":\"zz\",\"sign_rate\":\"4\"}", conf)[0] == 0 &&
+              strstr(err, "no tenant zz") != NULL,
+          "tenant-limit of a tenant not in the file says so");
+}
+
 static void test_edit(void)
 {
     const char *conf = "listen 127.0.0.1:1\nkey k1 tenant=a label=k1 cert=/k1.pem\n"
@@ -151,6 +199,7 @@ static void test_edit(void)
                   strstr(err, "larger than") != NULL,
               "an edit over the size limit is refused");
     }
+    test_tenant_limit();
     CHECK(parse("{\"cmd\":\"status\"}") == PS_OK, "status");
     {
         struct buf b;

@@ -1081,8 +1081,87 @@ static void test_log_format(void)
           "log_format: other values are refused");
 }
 
+/* tenant ID CN [sign_rate=N] [sign_burst=N] (hsm/tenantlimit.h enforces them) */
+static void test_tenant_limits(void)
+{
+    struct config c;
+    FILE *f;
+
+    CHECK(parses_with("tenant tb cn-b", &c) && c.ntenants == 2 && c.tenants[1].sign_rate == 0 &&
+              c.tenants[1].sign_burst == 0,
+          "tenant without options: no limit");
+    config_free(&c);
+    CHECK(parses_with("tenant tb cn-b sign_rate=5", &c) && c.tenants[1].sign_rate == 5 &&
+              c.tenants[1].sign_burst == 5,
+          "sign_rate alone: the burst is the rate");
+    config_free(&c);
+    CHECK(parses_with("tenant tb cn-b sign_burst=1000 sign_rate=100", &c) &&
+              c.tenants[1].sign_rate == 100 && c.tenants[1].sign_burst == 1000,
+          "sign_burst and sign_rate in any order");
+    config_free(&c);
+    CHECK(parses_with("tenant tb cn-b sign_rate=1000000 sign_burst=10000000", &c) &&
+              c.tenants[1].sign_rate == 1000000 && c.tenants[1].sign_burst == 10000000,
+          "the largest values");
+    config_free(&c);
+    CHECK(parses_with("tenant tb cn-b sign_rate=1 sign_burst=1", &c) &&
+              c.tenants[1].sign_rate == 1 && c.tenants[1].sign_burst == 1,
+          "the smallest values");
+    config_free(&c);
+    CHECK(fails_at("tenant tb cn-b sign_rate=0", "sign_rate= must be a number from 1 to 1000000"),
+          "sign_rate=0 is refused, naming the line (no limit: leave it out)");
+    CHECK(fails_at("tenant tb cn-b sign_rate=1000001", "sign_rate= must be a number"),
+          "sign_rate above the range");
+    CHECK(fails_at("tenant tb cn-b sign_rate=-3", "sign_rate= must be a number"),
+          "a negative sign_rate");
+    CHECK(fails_at("tenant tb cn-b sign_rate=5x", "sign_rate= must be a number"),
+          "sign_rate with junk after the number");
+    CHECK(fails_at("tenant tb cn-b sign_rate=", "sign_rate= must be a number"),
+          "an empty sign_rate");
+    CHECK(fails_at("tenant tb cn-b sign_rate=5 sign_burst=0", "sign_burst= must be a number"),
+          "sign_burst=0");
+    CHECK(fails_at("tenant tb cn-b sign_rate=5 sign_burst=10000001",
+                   "sign_burst= must be a number from 1 to 10000000"),
+          "sign_burst above the range");
+    CHECK(fails_at("tenant tb cn-b sign_burst=5", "sign_burst= needs sign_rate="),
+          "sign_burst without sign_rate");
+    CHECK(fails_at("tenant tb cn-b sign_rate=5 sign_rate=6", "sign_rate= given twice"),
+          "sign_rate twice");
+    CHECK(fails_at("tenant tb cn-b sign_rate=5 color=red", "unknown tenant option 'color=red'"),
+          "an unknown option");
+    CHECK(fails_at("tenant tb cn-b 5", "unknown tenant option '5'"), "an option without name=");
+    CHECK(fails_at("tenant tb sign_rate=5", "usage: tenant ID CLIENT_CERT_CN"),
+          "an option in the CN's place");
+    CHECK(fails_at("tenant tb cn-b sign_rate=5 sign_burst=5 x=1", "usage: tenant"),
+          "too many words");
+    /* the options are documented and shown in the example */
+    f = fopen(EXAMPLE, "r");
+    if (f) {
+        char line[1024];
+        int shown = 0;
+
+        while (fgets(line, sizeof(line), f))
+            shown |= strncmp(line, "tenant ", 7) == 0 && strstr(line, " sign_rate=") &&
+                     strstr(line, " sign_burst=");
+        fclose(f);
+        CHECK(shown, "%s has a tenant line with sign_rate= and sign_burst=", EXAMPLE);
+    }
+    f = fopen(REFERENCE, "r");
+    if (f) {
+        char line[1024];
+        int rate = 0, burst = 0;
+
+        while (fgets(line, sizeof(line), f)) {
+            rate |= strstr(line, "`sign_rate=") != NULL;
+            burst |= strstr(line, "`sign_burst=") != NULL;
+        }
+        fclose(f);
+        CHECK(rate && burst, "%s documents sign_rate= and sign_burst=", REFERENCE);
+    }
+}
+
 int main(void)
 {
+    test_tenant_limits();
     test_log_format();
     test_full();
     test_defaults();

@@ -22,6 +22,23 @@ static void test_bucket(void)
     CHECK(rl_take(&b, 10, 20, 999.0) == 0, "a clock going back adds nothing");
 }
 
+/* rl_take_n: n tokens, all or none, and how long until they are there */
+static void test_bucket_n(void)
+{
+    struct rl_bucket b = {0, 0};
+    double wait = -1;
+
+    CHECK(rl_take_n(&b, 8, 5, 10, 50.0, &wait) == 1 && wait == 0, "8 of a fresh bucket of 10");
+    CHECK(rl_take_n(&b, 3, 5, 10, 50.0, &wait) == 0 && wait > 0.19 && wait < 0.21,
+          "3 more: refused, 1 token missing at 5/s is 0.2 s (%g)", wait);
+    CHECK(rl_take_n(&b, 2, 5, 10, 50.0, NULL) == 1, "the 2 left are still there (nothing taken)");
+    CHECK(rl_take_n(&b, 1, 5, 10, 50.1, &wait) == 0 && wait > 0.09 && wait < 0.11,
+          "half a token after 0.1 s: refused, wait 0.1 s (%g)", wait);
+    CHECK(rl_take_n(&b, 10, 5, 10, 60.0, &wait) == 1, "after 10 s the whole burst again");
+    CHECK(rl_take_n(&b, 10, 5, 10, 61.0, &wait) == 0 && wait > 0.99 && wait < 1.01,
+          "10 after 1 s at 5/s: 5 missing, 1 s (%g)", wait);
+}
+
 static void test_table(void)
 {
     struct rl_table *t = rl_table_new(64);
@@ -63,6 +80,7 @@ static void test_table(void)
 int main(void)
 {
     test_bucket();
+    test_bucket_n();
     test_table();
     return unit_done();
 }
