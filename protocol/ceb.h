@@ -42,6 +42,7 @@ const struct ceb_profile *ceb_profile_by_sig_uri(const char *uri);
 struct ceb_limits {
     size_t max_bytes;
     int max_depth;
+    int libxml2_only; /* skip the fast path (protocol/c14n.c): tests and the differential fuzzer */
 };
 
 struct ceb_doc;
