@@ -67,16 +67,23 @@ static int flush(struct out *o)
     return r;
 }
 
-static int put(struct out *o, const void *p, size_t n)
+static int put_slow(struct out *o, const void *p, size_t n)
 {
     int r;
 
-    if (n > sizeof(o->b) - o->n) {
-        if ((r = flush(o)) != PS_OK)
-            return r;
-        if (n > sizeof(o->b))
-            return o->sink(o->ctx, p, n);
-    }
+    if ((r = flush(o)) != PS_OK)
+        return r;
+    if (n > sizeof(o->b))
+        return o->sink(o->ctx, p, n);
+    memcpy(o->b, p, n);
+    o->n = n;
+    return PS_OK;
+}
+
+static inline int put(struct out *o, const void *p, size_t n)
+{
+    if (n > sizeof(o->b) - o->n)
+        return put_slow(o, p, n);
     memcpy(o->b + o->n, p, n);
     o->n += n;
     return PS_OK;
@@ -167,14 +174,27 @@ static size_t char_len(const uint8_t *p, const uint8_t *end)
     return *p >= 0x20 || *p == '\t' || *p == '\n' || *p == '\r' ? 1 : 0;
 }
 
+/* ASCII name characters: 1 may start a name, 2 may follow */
+static const uint8_t name_class[128] = {
+    ['-'] = 2, ['.'] = 2, ['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2, ['5'] = 2,
+    ['6'] = 2, ['7'] = 2, ['8'] = 2, ['9'] = 2, ['_'] = 3, ['A'] = 3, ['B'] = 3, ['C'] = 3,
+    ['D'] = 3, ['E'] = 3, ['F'] = 3, ['G'] = 3, ['H'] = 3, ['I'] = 3, ['J'] = 3, ['K'] = 3,
+    ['L'] = 3, ['M'] = 3, ['N'] = 3, ['O'] = 3, ['P'] = 3, ['Q'] = 3, ['R'] = 3, ['S'] = 3,
+    ['T'] = 3, ['U'] = 3, ['V'] = 3, ['W'] = 3, ['X'] = 3, ['Y'] = 3, ['Z'] = 3, ['a'] = 3,
+    ['b'] = 3, ['c'] = 3, ['d'] = 3, ['e'] = 3, ['f'] = 3, ['g'] = 3, ['h'] = 3, ['i'] = 3,
+    ['j'] = 3, ['k'] = 3, ['l'] = 3, ['m'] = 3, ['n'] = 3, ['o'] = 3, ['p'] = 3, ['q'] = 3,
+    ['r'] = 3, ['s'] = 3, ['t'] = 3, ['u'] = 3, ['v'] = 3, ['w'] = 3, ['x'] = 3, ['y'] = 3,
+    ['z'] = 3,
+};
+
 static int name_start(uint8_t c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    return c < 0x80 && (name_class[c] & 1);
 }
 
 static int name_char(uint8_t c)
 {
-    return name_start(c) || (c >= '0' && c <= '9') || c == '-' || c == '.';
+    return c < 0x80 && name_class[c] != 0;
 }
 
 /* An ASCII QName: NCName or NCName ':' NCName. */
@@ -185,9 +205,11 @@ static int qname(struct walk *w, struct c14n_str *q, struct c14n_str *prefix,
 
     if (p >= w->end || !name_start(*p))
         return NO;
-    for (p++; p < w->end && (name_char(*p) || *p == ':'); p++) {
-        if (*p != ':')
-            continue;
+    for (p++;; p++) {
+        while (p < w->end && name_char(*p))
+            p++;
+        if (p >= w->end || *p != ':')
+            break;
         if (colon || p + 1 >= w->end || !name_start(p[1]))
             return NO;
         colon = p;
@@ -789,18 +811,20 @@ static int start_tag(struct walk *w)
 static int end_tag(struct walk *w)
 {
     const uint8_t *s = w->p;
-    struct c14n_str q, prefix, local;
-    struct elem *e = &w->st[w->depth - 1];
+    const struct elem *e = &w->st[w->depth - 1];
+    struct c14n_str q = e->qname;
     int r;
 
+    /* the name must be the open element's, and end there */
     w->p += 2;
-    if (qname(w, &q, &prefix, &local) != PS_OK || !str_same(q, e->qname))
+    if ((size_t)(w->end - w->p) < q.len || memcmp(w->p, q.p, q.len) != 0)
         return NO;
+    w->p += q.len;
     while (w->p < w->end && is_ws(*w->p))
         w->p++;
     if (w->p >= w->end || *w->p++ != '>')
         return NO;
-    if ((r = puts_(&w->o, "</")) != PS_OK || (r = put_str(&w->o, q)) != PS_OK ||
+    if ((r = put(&w->o, "</", 2)) != PS_OK || (r = put_str(&w->o, q)) != PS_OK ||
         (r = put(&w->o, ">", 1)) != PS_OK)
         return r;
     w->nns = e->mark;
