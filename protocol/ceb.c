@@ -1,5 +1,6 @@
 /*
- * ceb.c - build and read XMLDSig enveloped signatures (libxml2 for parsing and C14N).
+ * ceb.c - build and read XMLDSig enveloped signatures: protocol/c14n.c for the DigestValue of
+ * what it takes, libxml2 (parsing and C14N) for the rest and for reading signatures.
  */
 #include "ceb.h"
 #include "c14n.h"
