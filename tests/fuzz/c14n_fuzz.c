@@ -39,7 +39,7 @@ static int str_is(struct c14n_str s, const xmlChar *v)
 {
     const char *c = v ? (const char *)v : "";
 
-    return strlen(c) == s.len && memcmp(c, s.p, s.len) == 0;
+    return strlen(c) == s.len && (s.len == 0 || memcmp(c, s.p, s.len) == 0);
 }
 
 static int has_dsig_signature(xmlNodePtr n)
