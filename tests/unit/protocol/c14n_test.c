@@ -193,11 +193,11 @@ static void test_ceb(void)
     static const char *const profiles[] = {"ceb-rsa-sha1", "ceb-sm2", "ceb-2022",
                                            "xmldsig-rsa-sha256", "xmldsig-ecdsa-sha256"};
     static const char *const docs[] = {
-        "<ceb:CEB311Message xmlns:ceb=\"http://www.chinaport.gov.cn/ceb\" "
-        "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" guid=\"g\">\r\n<ceb:Order>"
-        "<ceb:x>订单 &amp; ü</ceb:x></ceb:Order>\r\n</ceb:CEB311Message>\r\n",
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ceb:CEB621Message xmlns:ceb=\"http://www."
-        "chinaport.gov.cn/ceb\" xmlns:ds=\"urn:other\" xmlns=\"\"><a>x</a></ceb:CEB621Message>",
+        ("<ceb:CEB311Message xmlns:ceb=\"http://www.chinaport.gov.cn/ceb\" "
+         "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" guid=\"g\">\r\n<ceb:Order>"
+         "<ceb:x>订单 &amp; ü</ceb:x></ceb:Order>\r\n</ceb:CEB311Message>\r\n"),
+        ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><ceb:CEB621Message xmlns:ceb=\"http://www."
+         "chinaport.gov.cn/ceb\" xmlns:ds=\"urn:other\" xmlns=\"\"><a>x</a></ceb:CEB621Message>"),
         "<Doc xmlns=\"urn:x\" xmlns:z=\"urn:z\"><z:e a=\"1\"/><!-- c --></Doc>",
         "<r><ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"/></r>",
         "<ceb:Foo xmlns:ceb=\"http://www.chinaport.gov.cn/ceb\">x</ceb:Foo>",
