@@ -1,7 +1,9 @@
 /*
- * ceb.c - build and read XMLDSig enveloped signatures (libxml2 for parsing and C14N).
+ * ceb.c - build and read XMLDSig enveloped signatures: protocol/c14n.c for the DigestValue of
+ * what it takes, libxml2 (parsing and C14N) for the rest and for reading signatures.
  */
 #include "ceb.h"
+#include "c14n.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,12 +35,22 @@ static const struct ceb_profile profiles[] = {
      "http://www.w3.org/2001/04/xmlenc#sha256", "SHA256", 0, KT_EC_P256, ALG_ECDSA_SHA256, 1},
 };
 
+/* Root namespace declarations SignedInfo inherits: without ds (redeclared on Signature) and
+ * without xmlns="" (not rendered); at most SI_MAX_NS. */
+#define SI_MAX_NS 62
+
 struct ceb_doc {
     const uint8_t *xml; /* the caller's bytes; must outlive the doc */
     size_t len;
     size_t insert_at; /* offset of the root's end tag */
-    xmlDocPtr doc;
     const struct ceb_profile *p;
+    char *root_name; /* the root's local name */
+    struct {
+        char *prefix; /* "" for the default namespace */
+        char *href;
+    } ns[SI_MAX_NS];
+    size_t nns;
+    int has_xsi;                 /* the root declares the xsi prefix */
     struct buf sig_open;         /* <ds:Signature ...> */
     struct buf si_inner;         /* SignedInfo as it appears in the document (no ns declarations) */
     struct buf key_info;         /* <ds:KeyInfo>...</ds:KeyInfo> */
@@ -207,13 +219,12 @@ static int find_root_end(const uint8_t *xml, size_t len, xmlNodePtr root, size_t
     return PS_OK;
 }
 
-static int is_ceb_root(xmlNodePtr root)
+/* ceb:CEBnnnMessage in the CEB namespace */
+static int is_ceb_root(const char *uri, const char *n)
 {
-    const char *n = (const char *)root->name;
     size_t l = strlen(n);
 
-    if (root->ns == NULL || root->ns->href == NULL ||
-        strcmp((const char *)root->ns->href, NS_CEB) != 0)
+    if (uri == NULL || strcmp(uri, NS_CEB) != 0)
         return 0;
     if (l < 11 || strncmp(n, "CEB", 3) != 0 || strcmp(n + l - 7, "Message") != 0)
         return 0;
@@ -250,12 +261,150 @@ out:
     return r;
 }
 
+/* Drop what a parse learnt about the root (before the libxml2 path starts over, and at free). */
+static void ceb_forget_root(struct ceb_doc *d)
+{
+    for (size_t i = 0; i < d->nns; i++) {
+        free(d->ns[i].prefix);
+        free(d->ns[i].href);
+    }
+    d->nns = 0;
+    d->has_xsi = 0;
+    free(d->root_name);
+    d->root_name = NULL;
+}
+
+/* Keep one root namespace declaration for SignedInfo (see SI_MAX_NS). */
+static int keep_ns(struct ceb_doc *d, const char *pfx, size_t pl, const char *href, size_t hl)
+{
+    if (d->nns >= SI_MAX_NS)
+        return PS_OK; /* as many as SignedInfo ever took */
+    if (pl == 2 && memcmp(pfx, "ds", 2) == 0)
+        return PS_OK; /* redeclared on Signature */
+    if (pl == 0 && hl == 0)
+        return PS_OK; /* xmlns="" is not rendered */
+    d->has_xsi |= pl == 3 && memcmp(pfx, "xsi", 3) == 0;
+    if ((d->ns[d->nns].prefix = strndup(pfx, pl)) == NULL ||
+        (d->ns[d->nns].href = strndup(href, hl)) == NULL) {
+        free(d->ns[d->nns].prefix);
+        return PS_E_NOMEM;
+    }
+    d->nns++;
+    return PS_OK;
+}
+
+static int sink_digest(void *ctx, const uint8_t *p, size_t n)
+{
+    return EVP_DigestUpdate(ctx, p, n) ? PS_OK : PS_E_CRYPTO;
+}
+
+/*
+ * The fast path: protocol/c14n.c canonicalises the submitted bytes straight into the digest
+ * and checks them on the way. Whatever it does not take (PS_E_UNSUPPORTED), and whatever
+ * ceb_parse would refuse, goes to the libxml2 path, which then decides with its own reasons.
+ */
+static int parse_fast(struct ceb_doc *d, const struct ceb_limits *lim)
+{
+    const EVP_MD *m = EVP_get_digestbyname(d->p->digest_md);
+    EVP_MD_CTX *mc = EVP_MD_CTX_new();
+    struct c14n_info info;
+    int r = PS_E_UNSUPPORTED;
+
+    if (m == NULL || mc == NULL || !EVP_DigestInit_ex(mc, m, NULL) ||
+        c14n_document(d->xml, d->len, lim->max_depth, sink_digest, mc, &info) != PS_OK ||
+        info.dsig_signature)
+        goto out;
+    if ((d->root_name = strndup((const char *)info.root_local.p, info.root_local.len)) == NULL)
+        goto out;
+    if (d->p->ceb && !(info.root_uri.len == strlen(NS_CEB) &&
+                       memcmp(info.root_uri.p, NS_CEB, info.root_uri.len) == 0 &&
+                       is_ceb_root(NS_CEB, d->root_name)))
+        goto out;
+    for (size_t i = 0; i < info.root_nns; i++)
+        if (keep_ns(d, (const char *)info.root_ns[i].prefix.p, info.root_ns[i].prefix.len,
+                    (const char *)info.root_ns[i].href.p, info.root_ns[i].href.len) != PS_OK)
+            goto out;
+    if (!EVP_DigestFinal_ex(mc, d->md, &d->mdlen))
+        goto out;
+    d->insert_at = info.root_end;
+    r = PS_OK;
+out:
+    EVP_MD_CTX_free(mc);
+    return r;
+}
+
+/* The libxml2 path: a DOM, its checks and its C14N. */
+static int parse_libxml2(struct ceb_doc *d, const struct ceb_limits *lim, char *err, size_t errlen)
+{
+    const struct ceb_profile *p = d->p;
+    xmlDocPtr doc;
+    xmlNodePtr root;
+    int r = PS_E_INVAL;
+
+    if ((doc = safe_parse(d->xml, d->len, lim, err, errlen)) == NULL)
+        return PS_E_INVAL;
+    root = xmlDocGetRootElement(doc);
+    if (find_ds(root, "Signature")) {
+        fail(err, errlen, "the message is already signed (it has a ds:Signature)");
+        goto out;
+    }
+    if (p->ceb &&
+        !is_ceb_root(root->ns ? (const char *)root->ns->href : NULL, (const char *)root->name)) {
+        snprintf(err, errlen, "profile %s needs a CEB message root (ceb:CEBnnnMessage in %s)",
+                 p->name, NS_CEB);
+        goto out;
+    }
+    for (xmlNsPtr x = root->nsDef; x; x = x->next)
+        if (x->href && strpbrk((const char *)x->href, "&<\"\t\r\n")) {
+            /* implementations disagree on how to canonicalise these; no real schema uses them */
+            fail(err, errlen,
+                 "namespace URIs with '&', '<', quotes or control characters are "
+                 "not supported");
+            goto out;
+        }
+    if (find_root_end(d->xml, d->len, root, &d->insert_at) != PS_OK) {
+        fail(err, errlen, "the root element must end the document with an end tag");
+        goto out;
+    }
+    if (c14n_digest(doc, p->digest_md, d->md, &d->mdlen) != PS_OK) {
+        /* C14N 1.0 refuses relative namespace URIs, for one (found by fuzzing) */
+        fail(err, errlen,
+             "the document cannot be canonicalised (relative or malformed "
+             "namespace URI?)");
+        goto out;
+    }
+    if ((d->root_name = strdup((const char *)root->name)) == NULL)
+        goto nomem;
+    for (xmlNsPtr x = root->nsDef; x; x = x->next) {
+        const char *pfx = x->prefix ? (const char *)x->prefix : "";
+        const char *href = x->href ? (const char *)x->href : "";
+
+        if (keep_ns(d, pfx, strlen(pfx), href, strlen(href)) != PS_OK)
+            goto nomem;
+    }
+    r = PS_OK;
+    goto out;
+nomem:
+    fail(err, errlen, "out of memory");
+out:
+    xmlFreeDoc(doc);
+    return r;
+}
+
 int ceb_parse(const uint8_t *xml, size_t len, const struct ceb_profile *p,
               const struct ceb_limits *lim, struct ceb_doc **out, char *err, size_t errlen)
 {
     struct ceb_doc *d;
-    xmlNodePtr root;
 
+    *out = NULL;
+    if (len > lim->max_bytes) {
+        snprintf(err, errlen, "document is larger than %zu bytes", lim->max_bytes);
+        return PS_E_INVAL;
+    }
+    if (len > (size_t)1 << 30)
+        return fail(err, errlen, "document too large");
+    if (memmem(xml, len, "<!DOCTYPE", 9) || memmem(xml, len, "<!ENTITY", 8))
+        return fail(err, errlen, "DTDs and entity declarations are not allowed");
     if ((d = calloc(1, sizeof(*d))) == NULL)
         return PS_E_NOMEM;
     d->xml = xml;
@@ -264,54 +413,27 @@ int ceb_parse(const uint8_t *xml, size_t len, const struct ceb_profile *p,
     buf_init(&d->sig_open, 1024);
     buf_init(&d->si_inner, 4096);
     buf_init(&d->key_info, 65536);
-    if ((d->doc = safe_parse(xml, len, lim, err, errlen)) == NULL)
-        goto bad;
-    root = xmlDocGetRootElement(d->doc);
-    if (find_ds(root, "Signature")) {
-        fail(err, errlen, "the message is already signed (it has a ds:Signature)");
-        goto bad;
-    }
-    if (p->ceb && !is_ceb_root(root)) {
-        snprintf(err, errlen, "profile %s needs a CEB message root (ceb:CEBnnnMessage in %s)",
-                 p->name, NS_CEB);
-        goto bad;
-    }
-    for (xmlNsPtr x = root->nsDef; x; x = x->next)
-        if (x->href && strpbrk((const char *)x->href, "&<\"\t\r\n")) {
-            /* implementations disagree on how to canonicalise these; no real schema uses them */
-            fail(err, errlen,
-                 "namespace URIs with '&', '<', quotes or control characters are "
-                 "not supported");
-            goto bad;
+    if (lim->libxml2_only || parse_fast(d, lim) != PS_OK) {
+        ceb_forget_root(d);
+        if (parse_libxml2(d, lim, err, errlen) != PS_OK) {
+            ceb_free(d);
+            return PS_E_INVAL;
         }
-    if (find_root_end(xml, len, root, &d->insert_at) != PS_OK) {
-        fail(err, errlen, "the root element must end the document with an end tag");
-        goto bad;
-    }
-    if (c14n_digest(d->doc, p->digest_md, d->md, &d->mdlen) != PS_OK) {
-        /* C14N 1.0 refuses relative namespace URIs, for one (found by fuzzing) */
-        fail(err, errlen,
-             "the document cannot be canonicalised (relative or malformed "
-             "namespace URI?)");
-        goto bad;
     }
     *out = d;
     return PS_OK;
-bad:
-    ceb_free(d);
-    return PS_E_INVAL;
 }
 
 const char *ceb_root_name(const struct ceb_doc *d)
 {
-    return (const char *)xmlDocGetRootElement(d->doc)->name;
+    return d->root_name;
 }
 
 void ceb_free(struct ceb_doc *d)
 {
     if (d == NULL)
         return;
-    xmlFreeDoc(d->doc);
+    ceb_forget_root(d);
     buf_free(&d->sig_open);
     buf_free(&d->si_inner);
     buf_free(&d->key_info);
@@ -365,28 +487,18 @@ static int ns_cmp(const void *a, const void *b)
  * Namespace declarations in scope at SignedInfo: the root's, then the Signature element's
  * (ds, and xsi for ceb-* when the root lacks it). Sorted as C14N sorts them.
  */
-static size_t signedinfo_ns(const struct ceb_doc *d, struct ns_decl *ns, size_t max, int *add_xsi)
+static size_t signedinfo_ns(const struct ceb_doc *d, struct ns_decl *ns, int *add_xsi)
 {
-    xmlNodePtr root = xmlDocGetRootElement(d->doc);
     size_t n = 0;
-    int has_xsi = 0;
 
-    for (xmlNsPtr x = root->nsDef; x && n < max - 2; x = x->next) {
-        const char *pfx = x->prefix ? (const char *)x->prefix : "";
-
-        if (strcmp(pfx, "ds") == 0)
-            continue; /* redeclared on Signature */
-        if (pfx[0] == 0 && (x->href == NULL || x->href[0] == 0))
-            continue; /* xmlns="" is not rendered */
-        has_xsi |= strcmp(pfx, "xsi") == 0;
-        ns[n].prefix = pfx;
-        ns[n].href = (const char *)x->href;
-        n++;
+    for (size_t i = 0; i < d->nns; i++, n++) {
+        ns[n].prefix = d->ns[i].prefix;
+        ns[n].href = d->ns[i].href;
     }
     ns[n].prefix = "ds";
     ns[n].href = NS_DS;
     n++;
-    *add_xsi = d->p->ceb && !has_xsi;
+    *add_xsi = d->p->ceb && !d->has_xsi;
     if (*add_xsi) {
         ns[n].prefix = "xsi";
         ns[n].href = NS_XSI;
@@ -399,11 +511,11 @@ static size_t signedinfo_ns(const struct ceb_doc *d, struct ns_decl *ns, size_t 
 int ceb_prepare(struct ceb_doc *d, const char *certno, const uint8_t *cert_der, size_t cert_len,
                 struct buf *si)
 {
-    struct ns_decl ns[64];
+    struct ns_decl ns[SI_MAX_NS + 2];
     size_t nns;
     int add_xsi, r;
 
-    nns = signedinfo_ns(d, ns, sizeof(ns) / sizeof(ns[0]), &add_xsi);
+    nns = signedinfo_ns(d, ns, &add_xsi);
     buf_reset(&d->sig_open);
     buf_reset(&d->si_inner);
     buf_reset(&d->key_info);

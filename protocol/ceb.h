@@ -6,6 +6,10 @@
  * The signed output is the submitted bytes unchanged, with <ds:Signature> inserted just
  * before the root's end tag; removing it gives back exactly what was digested.
  *
+ * The DigestValue (inclusive C14N of the document) comes from protocol/c14n.c, which
+ * canonicalises the submitted bytes in one pass; what it does not take goes through libxml2
+ * (DOM, checks, xmlC14NDocSaveTo) exactly as before (docs/NOTES.md, CEB entry).
+ *
  * Namespace context of SignedInfo (see docs/NOTES.md): the Signature element declares
  * xmlns:ds, and for the ceb-* profiles also xmlns:xsi when the root does not. Inclusive C14N
  * of SignedInfo in the document context then renders exactly what the China E-port signer
@@ -42,6 +46,7 @@ const struct ceb_profile *ceb_profile_by_sig_uri(const char *uri);
 struct ceb_limits {
     size_t max_bytes;
     int max_depth;
+    int libxml2_only; /* skip the fast path (protocol/c14n.c): tests and the differential fuzzer */
 };
 
 struct ceb_doc;
