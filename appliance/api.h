@@ -80,6 +80,7 @@ void api_aeo_notify(struct request *r, const char *tail);
 void api_aeo_operator(struct request *r, const char *tail);
 /* api_p2p.c */
 void api_p2p_inbound(struct request *r, const char *tail);
+void api_p2p_inbound_batch(struct request *r, const char *tail);
 void api_p2p_outbox(struct request *r, const char *tail);
 void api_p2p_messages(struct request *r, const char *tail);
 void api_p2p_message(struct request *r, const char *tail);

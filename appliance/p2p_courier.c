@@ -4,8 +4,9 @@
  * For each partner with a url=, in turn: claim the next due message (urgent before routine,
  * then by seq), sign its stored envelope once (the JWS is kept, so every retry sends the same
  * bytes, and a "p2p-message" ledger leaf records what we sent), POST it to the partner's
- * /v1/p2p/inbound, check the signed receipt against the partner's pinned root and against
- * exactly the payload sent, record it as a "p2p-receipt" leaf, and mark the message
+ * /v1/p2p/inbound/batch together with the rest of its batch (or alone to /v1/p2p/inbound, for
+ * a partner without batches), check the signed receipt against the partner's pinned root and
+ * against exactly the payload sent, record it as a "p2p-receipt" leaf, and mark the message
  * acknowledged. A partner that does not answer (or answers 5xx, 408, 429) stops that partner's
  * round: the message goes back to the queue with the partner's next attempt time, exponential
  * backoff with jitter, so that nothing later overtakes it. A 4xx refusal is final and its
@@ -28,6 +29,7 @@
 #define BACKOFF_CAP    30000
 #define ROUND_MAX      1024 /* messages per partner per round, so that others get their turn */
 #define BATCH          32   /* messages claimed, signed, posted and recorded together */
+#define POST_MAX       (2 * 1024 * 1024) /* envelopes in one POST /v1/p2p/inbound/batch */
 #define P2P_JWS_ALGS_C (JWS_ES256 | JWS_EDDSA | JWS_RS256)
 
 struct p2p_courier {
@@ -35,6 +37,7 @@ struct p2p_courier {
     struct p2pstore *s;
     int64_t next_ms[CFG_MAX_PARTNERS]; /* partner's next attempt after failures */
     unsigned failures[CFG_MAX_PARTNERS];
+    unsigned char single[CFG_MAX_PARTNERS]; /* partner takes no batches: one POST per message */
     int64_t next_expire;
 };
 
@@ -174,15 +177,147 @@ static void check_receipt(struct p2p_courier *p, size_t i, struct item *x)
     jws_result_free(&v);
 }
 
-/* Post the batch one message after the other, in order (the partner stores them in the order
- * they arrive, and its readers see that order), and sort the answers. When the partner looks
- * away (a transport failure, 5xx, 408 or 429) the rest of the batch goes back to the queue
- * unsent, so that nothing overtakes the message that failed. Returns 1 then. */
+/* The partner's answer for message x: a receipt (checked), a final refusal, or not taken now
+ * (*away set). */
+static void sort_answer(struct p2p_courier *p, size_t i, struct item *x, int *away)
+{
+    if (x->r.status == 200) {
+        check_receipt(p, i, x);
+    } else if (x->r.status >= 400 && x->r.status < 500 && x->r.status != 408 &&
+               x->r.status != 429) {
+        x->outcome = O_REFUSED;
+        courier_resp_why(&x->r, x->why, sizeof(x->why));
+        log_warnx("p2p %s to %s: refused: %s", x->m.id, x->m.peer, x->why);
+    } else {
+        x->outcome = O_RETRY;
+        courier_resp_why(&x->r, x->why, sizeof(x->why));
+        *away = 1;
+    }
+}
+
+/* One result of a batch answer, as the answer to x alone would have been: 0, or -1 if it is
+ * not a result. */
+static int batch_result(struct item *x, json_t *res)
+{
+    json_int_t st;
+    json_t *rc = json_object_get(res, "receipt"), *e = json_object_get(res, "error");
+
+    if (json_unpack(res, "{s:I}", "status", &st) != 0 || st < 100 || st > 599)
+        return -1;
+    x->r.status = (long)st;
+    buf_init(&x->r.body, COURIER_MAX_BODY);
+    if (st == 200 && json_is_string(rc))
+        return buf_append(&x->r.body, json_string_value(rc), json_string_length(rc)) == PS_OK ? 0
+                                                                                              : -1;
+    if (st == 200 || !json_is_object(e))
+        return -1;
+    {
+        json_t *w = json_pack("{s:O}", "error", e);
+        char *t = w ? json_dumps(w, JSON_COMPACT) : NULL;
+        int r = t && buf_append(&x->r.body, t, strlen(t)) == PS_OK ? 0 : -1;
+
+        json_decref(w);
+        free(t);
+        return r;
+    }
+}
+
+/*
+ * Post it[0..n) (none already marked for retry) as one batch. Returns 0 with every item's
+ * answer sorted (and *away set if one was not taken), 1 when the partner takes no batches
+ * (nothing sorted: send them one by one), or -1 when the batch as a whole was not taken (the
+ * partner looks away).
+ */
+static int post_one_batch(struct p2p_courier *p, size_t i, struct item *it, size_t n, int *away)
+{
+    json_t *env = json_array(), *doc, *res;
+    struct courier_resp r;
+    char *body = NULL;
+    int rc = -1;
+
+    for (size_t k = 0; k < n && env; k++)
+        if (json_array_append_new(
+                env, json_stringn((const char *)it[k].m.jws.data, it[k].m.jws.len)) != 0) {
+            json_decref(env);
+            env = NULL;
+        }
+    if (env == NULL || (doc = json_pack("{s:o}", "envelopes", env)) == NULL)
+        return -1;
+    body = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (body == NULL)
+        return -1;
+    memset(&r, 0, sizeof(r));
+    if (courier_request(p->c, i, "POST", "/v1/p2p/inbound/batch", "application/json", body,
+                        strlen(body), &r) == PS_OK &&
+        (r.status == 404 || r.status == 405 || r.status == 400 || r.status == 413 ||
+         r.status == 415)) {
+        char why[300];
+
+        courier_resp_why(&r, why, sizeof(why));
+        log_info("p2p to %s: the partner takes no batches (%ld: %s); one message per request",
+                 it[0].m.peer, r.status, why);
+        p->single[i] = 1;
+        rc = 1;
+    } else if (r.status == 200) {
+        json_t *j = json_loadb((const char *)r.body.data, r.body.len, 0, NULL);
+
+        res = json_object_get(j, "results");
+        if (json_array_size(res) == n) {
+            rc = 0;
+            for (size_t k = 0; k < n; k++) {
+                struct item *x = &it[k];
+
+                if (*away || batch_result(x, json_array_get(res, k)) != 0) {
+                    x->outcome = O_RETRY;
+                    snprintf(x->why, sizeof(x->why), "%s",
+                             *away ? "behind a message the partner did not take"
+                                   : "the partner's batch answer was not understood");
+                    *away = 1;
+                    continue;
+                }
+                sort_answer(p, i, x, away);
+            }
+        }
+        json_decref(j);
+    }
+    if (rc < 0)
+        for (size_t k = 0; k < n; k++) {
+            it[k].outcome = O_RETRY;
+            courier_resp_why(&r, it[k].why, sizeof(it[k].why));
+        }
+    courier_resp_free(&r);
+    free(body);
+    return rc;
+}
+
+/*
+ * Post the batch in order (the partner stores the messages in the order they arrive, and its
+ * readers see that order), and sort the answers: as batches of at most POST_MAX bytes to
+ * /v1/p2p/inbound/batch, or one message after the other to /v1/p2p/inbound when the partner
+ * takes no batches. When the partner looks away (a transport failure, 5xx, 408 or 429) the
+ * rest of the batch goes back to the queue unsent, so that nothing overtakes the message that
+ * failed. Returns 1 then.
+ */
 static int post_batch(struct p2p_courier *p, size_t i, struct item *it, size_t n)
 {
     int away = 0;
+    size_t k = 0;
 
-    for (size_t k = 0; k < n; k++) {
+    while (k < n && !p->single[i] && !away) {
+        size_t m = 0, bytes = 0;
+
+        while (k + m < n && it[k + m].outcome != O_RETRY &&
+               (m == 0 || bytes + it[k + m].m.jws.len < POST_MAX))
+            bytes += it[k + m++].m.jws.len + 4;
+        if (m == 0)
+            break; /* it[k] was not signed: it and the rest wait */
+        if (post_one_batch(p, i, it + k, m, &away) < 0)
+            away = 1;
+        else if (!p->single[i])
+            k += m;
+    }
+    for (; k < n; k++) {
         struct item *x = &it[k];
 
         if (away && x->outcome != O_RETRY) {
@@ -194,19 +329,9 @@ static int post_batch(struct p2p_courier *p, size_t i, struct item *it, size_t n
             continue;
         }
         if (courier_request(p->c, i, "POST", "/v1/p2p/inbound", "application/jose", x->m.jws.data,
-                            x->m.jws.len, &x->r) == PS_OK &&
-            x->r.status == 200) {
-            check_receipt(p, i, x);
-        } else if (x->r.status >= 400 && x->r.status < 500 && x->r.status != 408 &&
-                   x->r.status != 429) {
-            x->outcome = O_REFUSED;
-            courier_resp_why(&x->r, x->why, sizeof(x->why));
-            log_warnx("p2p %s to %s: refused: %s", x->m.id, x->m.peer, x->why);
-        } else {
-            x->outcome = O_RETRY;
-            courier_resp_why(&x->r, x->why, sizeof(x->why));
-            away = 1;
-        }
+                            x->m.jws.len, &x->r) != PS_OK)
+            x->r.status = 0; /* no answer */
+        sort_answer(p, i, x, &away);
     }
     return away;
 }

@@ -144,8 +144,9 @@ int p2pstore_in_check(struct p2pstore *s, const char *peer, const char *id, uint
     return in_classify(s, peer, id, seq, digest_hex, state, receipt, other_id);
 }
 
-int p2pstore_in_put(struct p2pstore *s, const struct p2p_in *m, enum p2p_in_state *state,
-                    struct buf *receipt, char other_id[65], uint64_t *gap_before)
+/* p2pstore_in_put inside the caller's transaction; PS_OK with *state, or a storage error. */
+static int in_put_locked(struct p2pstore *s, const struct p2p_in *m, enum p2p_in_state *state,
+                         struct buf *receipt, char other_id[65], uint64_t *gap_before)
 {
     const struct p2p_envelope *e = m->e;
     sqlite3_stmt *st = NULL;
@@ -153,20 +154,16 @@ int p2pstore_in_put(struct p2pstore *s, const struct p2p_in *m, enum p2p_in_stat
     int r;
 
     *gap_before = 0;
-    if ((r = begin(s)) != PS_OK)
-        return r;
     if ((r = in_classify(s, e->from, e->id, e->seq, m->digest_hex, state, receipt, other_id)) !=
             PS_OK ||
-        *state != P2P_IN_NEW) {
-        rollback(s);
+        *state != P2P_IN_NEW)
         return r;
-    }
     r = PS_E_STORAGE;
     if ((st = prep(s, "SELECT COALESCE(MAX(seq), 0) FROM inbox WHERE peer = ?")) == NULL)
-        goto fail;
+        goto out;
     sqlite3_bind_text(st, 1, e->from, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_ROW)
-        goto fail;
+        goto out;
     top = (uint64_t)sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     if (e->seq > top + 1)
@@ -174,7 +171,7 @@ int p2pstore_in_put(struct p2pstore *s, const struct p2p_in *m, enum p2p_in_stat
     if ((st = prep(s, "INSERT INTO inbox(peer, id, seq, type, priority, created, expires, digest,"
                       " payload, jws, received_ms, ledger_index, receipt, gap_before)"
                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) == NULL)
-        goto fail;
+        goto out;
     sqlite3_bind_text(st, 1, e->from, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, e->id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)e->seq);
@@ -191,14 +188,43 @@ int p2pstore_in_put(struct p2pstore *s, const struct p2p_in *m, enum p2p_in_stat
         sqlite3_bind_int64(st, 12, m->ledger_index);
     sqlite3_bind_blob(st, 13, m->receipt, (int)m->receipt_len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 14, (sqlite3_int64)*gap_before);
-    if (sqlite3_step(st) != SQLITE_DONE)
-        goto fail;
+    if (sqlite3_step(st) == SQLITE_DONE)
+        r = PS_OK;
+out:
     sqlite3_finalize(st);
-    return commit(s);
-fail:
-    sqlite3_finalize(st);
-    rollback(s);
     return r;
+}
+
+int p2pstore_in_put(struct p2pstore *s, const struct p2p_in *m, enum p2p_in_state *state,
+                    struct buf *receipt, char other_id[65], uint64_t *gap_before)
+{
+    int r;
+
+    if ((r = begin(s)) != PS_OK)
+        return r;
+    if ((r = in_put_locked(s, m, state, receipt, other_id, gap_before)) != PS_OK ||
+        *state != P2P_IN_NEW) {
+        rollback(s);
+        return r;
+    }
+    return commit(s);
+}
+
+int p2pstore_in_put_many(struct p2pstore *s, const struct p2p_in *m, size_t n,
+                         enum p2p_in_state *state, struct buf *receipt, char (*other_id)[65],
+                         uint64_t *gap_before)
+{
+    int r;
+
+    if ((r = begin(s)) != PS_OK)
+        return r;
+    for (size_t i = 0; i < n; i++)
+        if ((r = in_put_locked(s, &m[i], &state[i], &receipt[i], other_id[i], &gap_before[i])) !=
+            PS_OK) {
+            rollback(s);
+            return r;
+        }
+    return commit(s);
 }
 
 /* ---- outbox ---- */

@@ -73,6 +73,11 @@ int p2pstore_in_check(struct p2pstore *s, const char *peer, const char *id, uint
  * (seq - 1 - highest seq stored before, 0 when in order or late). */
 int p2pstore_in_put(struct p2pstore *s, const struct p2p_in *m, enum p2p_in_state *state,
                     struct buf *receipt, char other_id[65], uint64_t *gap_before) PS_WUR;
+/* p2pstore_in_put for m[0..n) in order, in one durable transaction: state, receipt, other_id
+ * and gap_before have n entries each (as above). A storage error stores none of them. */
+int p2pstore_in_put_many(struct p2pstore *s, const struct p2p_in *m, size_t n,
+                         enum p2p_in_state *state, struct buf *receipt, char (*other_id)[65],
+                         uint64_t *gap_before) PS_WUR;
 
 /* ---- outbox ---- */
 

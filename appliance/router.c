@@ -44,6 +44,9 @@ const struct route routes[] = {
     {"GET", "/v1/aeo/operators/", 1, api_aeo_operator, 0, ROUTE_OFFICER, "aeo_operator"},
     /* point-to-point channel: envelopes carry x5c chains, so allow 1 MiB around 256 KiB */
     {"POST", "/v1/p2p/inbound", 0, api_p2p_inbound, 1024 * 1024, ROUTE_PARTNER, "p2p_inbound"},
+    /* up to 64 envelopes; the courier sends batches of at most 32 and 2 MiB */
+    {"POST", "/v1/p2p/inbound/batch", 0, api_p2p_inbound_batch, 4 * 1024 * 1024, ROUTE_PARTNER,
+     "p2p_inbound_batch"},
     {"POST", "/v1/p2p/outbox", 0, api_p2p_outbox, 256 * 1024, ROUTE_OFFICER, "p2p_outbox"},
     {"GET", "/v1/p2p/messages", 0, api_p2p_messages, 0, ROUTE_OFFICER, "p2p_messages"},
     {"GET", "/v1/p2p/messages/", 1, api_p2p_message, 0, ROUTE_OFFICER, "p2p_message"},

@@ -65,6 +65,7 @@ cat "$D/sg-p2p.pem" "$TMP/sg/pki/ca.pem" >"$D/sg-p2p-chain.pem"
 $J envelope sg cn sg-000001 1 note '{"subject":"Shift change","text":"Lane 3 closes."}' 3600 0 >"$D/env.json"
 $J sign "$D/sg-p2p.key" "$D/sg-p2p-chain.pem" "$D/env.json" >"$D/env.jws"
 check "an envelope from sg to deliver" test -s "$D/env.jws"
+printf '{"envelopes":["%s"]}' "$(cat "$D/env.jws")" >"$D/batch.json"
 
 # --- the cases: [method, path, identity, curl args, expected status, error code] --------------
 python3 - "$D" "$BUNDLE" "$MSG" "$REPO" >"$TMP/cases.json" <<'PY'
@@ -150,6 +151,8 @@ cases = [
     ("POST", "/v1/p2p/inbound", "partner", ["-H", "content-type: application/jose", "--data-binary", "@%s/env.jws" % D], 200, None),
     ("POST", "/v1/p2p/inbound", "partner", ["-H", "content-type: application/jose", "--data-binary", "x.y.z"], 400, "invalid_signature"),
     ("POST", "/v1/p2p/inbound", "officer", ["--data-binary", "x"], 403, "not_a_partner"),
+    ("POST", "/v1/p2p/inbound/batch", "partner", ["-H", "content-type: application/json", "--data-binary", "@%s/batch.json" % D], 200, None),
+    ("POST", "/v1/p2p/inbound/batch", "partner", ["-H", "content-type: application/json", "--data-binary", '{"envelopes":[]}'], 400, "invalid_request"),
     ("POST", "/v1/p2p/outbox", "officer", J("outbox.json"), 202, None),
     ("POST", "/v1/p2p/outbox", "officer", J("outbox-bad.json"), 422, "unknown_partner"),
     ("POST", "/v1/p2p/outbox", "officer", ["-H", "content-type: text/plain", "--data-binary", "x"], 415, "unsupported_media_type"),

@@ -111,6 +111,52 @@ static void test_inbox(struct p2pstore *s)
     buf_free(&rc);
 }
 
+/* p2pstore_in_put_many: in order, in one transaction */
+static void test_inbox_many(struct p2pstore *s)
+{
+    static const char *ids[] = {"b1", "m1", "b2", "b3"};
+    static const char *dg[] = {"db1", "d1", "db2", "db3"};
+    static const uint64_t seqs[] = {6, 1, 7, 7};
+    struct p2p_envelope e[4];
+    struct p2p_in m[4];
+    enum p2p_in_state st[4];
+    struct buf rc[4];
+    char other[4][65];
+    uint64_t gap[4];
+    int r;
+
+    for (int i = 0; i < 4; i++) {
+        envelope(&e[i], "sz", "hk", ids[i], seqs[i], P2P_ROUTINE);
+        memset(&m[i], 0, sizeof(m[i]));
+        m[i].e = &e[i];
+        m[i].payload = (const uint8_t *)"{}";
+        m[i].payload_len = 2;
+        m[i].jws = (const uint8_t *)"a.b.c";
+        m[i].jws_len = 5;
+        m[i].digest_hex = dg[i];
+        m[i].received_ms = 1764321360999;
+        m[i].ledger_index = -1;
+        m[i].receipt = (const uint8_t *)"r";
+        m[i].receipt_len = 1;
+        buf_init(&rc[i], 4096);
+    }
+    r = p2pstore_in_put_many(s, m, 4, st, rc, other, gap);
+    CHECK(r == PS_OK && st[0] == P2P_IN_NEW && gap[0] == 0, "many: b1 (seq 6) stored");
+    CHECK(st[1] == P2P_IN_SAME && rc[1].len == strlen("receipt-of-m1"),
+          "many: m1 again answers its stored receipt");
+    CHECK(st[2] == P2P_IN_NEW && gap[2] == 0,
+          "many: b2 (seq 7) stored after b1 in the same transaction");
+    CHECK(st[3] == P2P_IN_SEQ_CONFLICT && strcmp(other[3], "b2") == 0,
+          "many: b3 on b2's seq meets b2, stored just before in the same transaction");
+    CHECK(p2pstore_in_check(s, "sz", "b2", 7, "db2", &st[0], NULL, other[0]) == PS_OK &&
+              st[0] == P2P_IN_SAME,
+          "many: committed");
+    for (int i = 0; i < 4; i++) {
+        p2p_envelope_free(&e[i]);
+        buf_free(&rc[i]);
+    }
+}
+
 static int add_out(struct p2pstore *s, const char *id, enum p2p_priority prio, int64_t expires,
                    uint64_t *seq)
 {
@@ -312,6 +358,7 @@ int main(void)
         return 1;
     CHECK(p2pstore_open(dir, &s, err, sizeof(err)) == PS_OK, "open (%s)", err);
     test_inbox(s);
+    test_inbox_many(s);
     test_outbox(s);
     test_stats();
     p2pstore_close(s);
@@ -320,7 +367,7 @@ int main(void)
     CHECK(list && json_array_size(list) == 7, "the outbox survives a reopen");
     json_decref(list);
     list = p2pstore_list(s, "in", 0, 100, 0);
-    CHECK(list && json_array_size(list) == 3, "the inbox too");
+    CHECK(list && json_array_size(list) == 5, "the inbox too (3 + 2 of the many)");
     json_decref(list);
     p2pstore_close(s);
     CHECK(p2pstore_open("/nonexistent/p2p", &s, err, sizeof(err)) == PS_E_STORAGE &&

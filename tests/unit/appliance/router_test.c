@@ -85,6 +85,7 @@ int main(void)
             {"GET", "/v1/aeo/digest"},
             {"GET", "/v1/aeo/operators/AEOCN4403123456"},
             {"POST", "/v1/p2p/inbound"},
+            {"POST", "/v1/p2p/inbound/batch"},
             {"POST", "/v1/p2p/outbox"},
             {"GET", "/v1/p2p/messages"},
             {"GET", "/v1/p2p/messages/x"},
