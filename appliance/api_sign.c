@@ -28,11 +28,7 @@ static void tenant_rate_limited(struct request *r, const uint8_t *msg, size_t le
         d++;
     if (d == 0 || d == len || msg[d] != ' ')
         d = 0;
-    snprintf(r->retry_after, sizeof(r->retry_after), "%.*s", (int)d, d ? (const char *)msg : "1");
-    r->retry_hdr[0] = "retry-after";
-    r->retry_hdr[1] = r->retry_after;
-    r->retry_hdr[2] = NULL;
-    r->resp_headers = r->retry_hdr;
+    http_retry_after(r, d ? (unsigned)strtoul((const char *)msg, NULL, 10) : 1);
     if (d)
         d++;
     n = len - d > 300 ? 300 : (int)(len - d);

@@ -358,6 +358,15 @@ void http_respond_json(struct request *r, int status, json_t *j)
     json_decref(j);
 }
 
+void http_retry_after(struct request *r, unsigned seconds)
+{
+    snprintf(r->retry_after, sizeof(r->retry_after), "%u", seconds);
+    r->retry_hdr[0] = "retry-after";
+    r->retry_hdr[1] = r->retry_after;
+    r->retry_hdr[2] = NULL;
+    r->resp_headers = r->retry_hdr;
+}
+
 void http_error(struct request *r, int status, const char *code, const char *fmt, ...)
 {
     char msg[512];
@@ -453,6 +462,7 @@ static int admit_rate(struct stream *st)
                                                 cfg->request_burst, st->start))
         return 1;
     st->c->w->m.rate_limited++;
+    http_retry_after(st->req, 1); /* a token is back within 1 / request_rate s */
     http_error(st->req, 429, "rate_limited",
                "more than %u requests per second from this client; slow down", cfg->request_rate);
     return 0;

@@ -63,6 +63,8 @@ void http_respond(struct request *r, int status, const char *ctype, const void *
 void http_respond_buf(struct request *r, int status, const char *ctype, struct buf *body);
 /* Send a JSON response and decref j. */
 void http_respond_json(struct request *r, int status, json_t *j);
+/* Add "retry-after: SECONDS" to the response about to be sent (a 429 or 503). */
+void http_retry_after(struct request *r, unsigned seconds);
 /* {"error":{"code":code,"message":...}} */
 void http_error(struct request *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -78,6 +78,7 @@ class Raw:
         self.goaway = None     # error code of a GOAWAY received
         self.closed = False    # EOF or reset from the server
         self.statuses = []     # :status of every response HEADERS
+        self.retry_after = []  # the retry-after of every response that had one
         self.rst = 0
         self.dec = hpack.Decoder()
         self.settings = False  # the server's SETTINGS arrived (and were acknowledged)
@@ -148,6 +149,8 @@ class Raw:
                     for k, v in self.dec.decode(payload):
                         if k == ":status":
                             self.statuses.append(int(v))
+                        elif k == "retry-after":
+                            self.retry_after.append(v)
                 except Exception:
                     pass
             elif t == SETTINGS and not fl & ACK:
@@ -766,10 +769,11 @@ def attack_request_flood(deadline):
                 sid += 2
             c.send(out)
             c.pump(0.02)
-        if 429 in c.statuses:
+        # a 429 says when to come back (retry-after, whole seconds)
+        if 429 in c.statuses and c.retry_after and all(v.isdigit() for v in c.retry_after):
             cut += 1
         c.close()
-    return cut, tries, "429 rate_limited beyond request_rate"
+    return cut, tries, "429 rate_limited beyond request_rate, with retry-after"
 
 
 ATTACKS = {
