@@ -14,8 +14,9 @@
 
 struct audit {
     sqlite3 *db;
-    sqlite3_stmt *ins;      /* one row */
-    sqlite3_stmt *ins_many; /* AUDIT_ROWS rows */
+    sqlite3_stmt *ins;                       /* one row */
+    sqlite3_stmt *ins_many;                  /* AUDIT_ROWS rows */
+    sqlite3_stmt *begin, *commit, *rollback; /* prepared once: not parsed per group */
     struct ledger *ledger;
 };
 
@@ -69,7 +70,10 @@ int audit_open(const char *path, struct audit **out, char *err, size_t errlen)
         insert_sql(sql, sizeof(sql), 1) == 0 ||
         sqlite3_prepare_v2(a->db, sql, -1, &a->ins, NULL) != SQLITE_OK ||
         insert_sql(sql, sizeof(sql), AUDIT_ROWS) == 0 ||
-        sqlite3_prepare_v2(a->db, sql, -1, &a->ins_many, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(a->db, sql, -1, &a->ins_many, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(a->db, "BEGIN IMMEDIATE", -1, &a->begin, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(a->db, "COMMIT", -1, &a->commit, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(a->db, "ROLLBACK", -1, &a->rollback, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "audit database %s: %s", path, msg ? msg : sqlite3_errmsg(a->db));
         sqlite3_free(msg);
         audit_close(a);
@@ -115,7 +119,7 @@ int audit_append(struct audit *a, const struct audit_rec *recs, size_t n, uint64
     size_t ll;
     int pending = 0; /* audit rows bound to ins_many, not yet inserted */
 
-    if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (run(a->begin) != PS_OK)
         return PS_E_STORAGE;
     ledger_txn_begin(a->ledger);
     *first_index = ledger_size(a->ledger);
@@ -145,12 +149,12 @@ int audit_append(struct audit *a, const struct audit_rec *recs, size_t n, uint64
         if (run(a->ins) != PS_OK)
             goto fail;
     }
-    if (sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    if (run(a->commit) != PS_OK)
         goto fail;
     ledger_txn_end(a->ledger, 1);
     return PS_OK;
 fail:
-    sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+    (void)run(a->rollback);
     ledger_txn_end(a->ledger, 0);
     return PS_E_STORAGE;
 }
@@ -172,6 +176,9 @@ void audit_close(struct audit *a)
     ledger_close(a->ledger);
     sqlite3_finalize(a->ins);
     sqlite3_finalize(a->ins_many);
+    sqlite3_finalize(a->begin);
+    sqlite3_finalize(a->commit);
+    sqlite3_finalize(a->rollback);
     sqlite3_close(a->db);
     free(a);
 }
