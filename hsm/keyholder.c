@@ -1065,7 +1065,10 @@ static void kh_setup(int ready_fd)
         ready_fail(ready_fd, "%s", err);
     if (pin_read(kh.cfg->pin_file, &pin, err, sizeof(err)) != PS_OK)
         ready_fail(ready_fd, "%s", err);
-    if (p11_open(kh.cfg->pkcs11_module, kh.cfg->pkcs11_token, &kh.p11, err, sizeof(err)) != PS_OK) {
+    /* one signer thread: the committer's and the status calls wait for one C_Sign at most,
+     * and the library's own locks (SoftHSM: many per signature) are skipped (hsm/p11.h) */
+    if (p11_open(kh.cfg->pkcs11_module, kh.cfg->pkcs11_token, kh.cfg->keyholder_threads == 1,
+                 &kh.p11, err, sizeof(err)) != PS_OK) {
         pin_wipe(&pin);
         ready_fail(ready_fd, "%s", err);
     }
