@@ -6,8 +6,9 @@
  *             of one poll round at once, answers status requests and flushes replies the
  *             committer could not write.
  *   signer*N  one PKCS#11 session each; take the jobs waiting (up to KH_SIGN_BATCH
- *             signatures), sign them, and pass them on together: at the end of the batch, or
- *             earlier once the first unpassed one has waited KH_HANDOVER_MS.
+ *             signatures, so that the others get some; a lone signer takes up to
+ *             KH_COMMIT_MAX), sign them, and pass them on together: at the end of the batch,
+ *             or earlier once the first unpassed one has waited KH_HANDOVER_MS.
  *   committer takes every signed job waiting, writes all their audit records and ledger
  *             leaves in one transaction (group commit), signs a checkpoint when one is due
  *             (a bundle leaf needs one at once; else every checkpoint_interval seconds
@@ -339,7 +340,10 @@ static void *signer_thread(void *arg)
     if (p11_session(kh.p11, &s) != PS_OK)
         fatalx("cannot open a PKCS#11 session for a signer thread: %s", p11_rv_str(p11_last_rv()));
     for (;;) {
-        struct kh_job *j = q_pop_batch(&kh.signq, KH_SIGN_BATCH), *done = NULL, *tail = NULL;
+        /* a lone signer has nobody to share with: the hand-off time alone bounds its groups */
+        struct kh_job *j = q_pop_batch(&kh.signq, kh.cfg->keyholder_threads == 1 ? KH_COMMIT_MAX
+                                                                                 : KH_SIGN_BATCH),
+                      *done = NULL, *tail = NULL;
         double since = 0;
 
         while (j) {
