@@ -10,9 +10,9 @@
 
 #include <openssl/cms.h>
 #include <openssl/err.h>
-#include <sodium.h>
 
 #include "../certs/proxykey.h"
+#include "../protocol/b64.h"
 #include "../protocol/signreq.h"
 #include "../protocol/sigfmt.h"
 #include "api.h"
@@ -206,9 +206,8 @@ static int hash_reply(struct buf *b, const struct hash_job *j, const uint8_t *p,
     for (uint16_t i = 0; i < count; i++) {
         uint8_t der[160];
         const uint8_t *sig = sigs[i];
-        size_t sl = lens[i],
-               bl = sodium_base64_ENCODED_LEN(IPC_MAX_SIG, sodium_base64_VARIANT_ORIGINAL);
-        char b64[sodium_base64_ENCODED_LEN(IPC_MAX_SIG, sodium_base64_VARIANT_ORIGINAL)];
+        size_t sl = lens[i], el;
+        char item[B64_ENCODED_LEN(IPC_MAX_SIG) + 4]; /* ,"base64" */
 
         if (ec) {
             if (ecdsa_raw_to_der(sigs[i], lens[i], der, sizeof(der), &sl) != PS_OK) {
@@ -218,9 +217,11 @@ static int hash_reply(struct buf *b, const struct hash_job *j, const uint8_t *p,
             }
             sig = der;
         }
-        sodium_bin2base64(b64, bl, sig, sl, sodium_base64_VARIANT_ORIGINAL);
-        if ((i && (r = buf_append(b, ",", 1)) != PS_OK) || (r = buf_append(b, "\"", 1)) != PS_OK ||
-            (r = buf_append_str(b, b64)) != PS_OK || (r = buf_append(b, "\"", 1)) != PS_OK)
+        item[0] = ',';
+        item[1] = '"';
+        el = b64_encode(item + 2, sizeof(item) - 3, sig, sl);
+        item[2 + el] = '"';
+        if ((r = buf_append(b, item + !i, 3 + el - !i)) != PS_OK)
             goto out;
     }
     {
@@ -276,8 +277,8 @@ static int decode_hashes(struct request *r, const struct signreq_str *h, size_t 
             http_error(r, 400, "invalid_request", "hashes[%zu] must be a base64 string", i);
             return -1;
         }
-        if (sodium_base642bin(store + i * IPC_MAX_DIGEST, IPC_MAX_DIGEST, h[i].p, h[i].len, NULL,
-                              &bl, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+        if (b64_decode(store + i * IPC_MAX_DIGEST, IPC_MAX_DIGEST, h[i].p, h[i].len, &bl) !=
+            PS_OK) {
             http_error(r, 400, "invalid_base64",
                        "hashes[%zu] is not standard base64 of at most %d bytes", i, IPC_MAX_DIGEST);
             return -1;

@@ -126,12 +126,17 @@ void kh_client_set_timeouts(struct kh_client *c, double sign, double status)
 void kh_client_expire(struct kh_client *c)
 {
     static const char msg[] = "the keyholder did not answer in time";
+    size_t seen = 0;
 
-    for (uint32_t i = 0; i < KH_SLOTS; i++) {
+    /* every used slot counts in pending: stop after the last one (not 64 Ki slots a second) */
+    for (uint32_t i = 0; i < KH_SLOTS && seen < c->pending; i++) {
         struct kh_slot *s = &c->slots[i];
         kh_cb cb = s->cb;
 
-        if (!s->used || cb == NULL || c->now < s->deadline)
+        if (!s->used)
+            continue;
+        seen++;
+        if (cb == NULL || c->now < s->deadline)
             continue;
         s->cb = NULL; /* the slot stays taken until the reply comes, if ever */
         cb(s->ctx, PS_E_AGAIN, (const uint8_t *)msg, sizeof(msg) - 1);

@@ -4,6 +4,7 @@
 #include "p11.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,27 @@ struct p11_module {
     void *dl;
     CK_FUNCTION_LIST_PTR f;
     CK_SLOT_ID slot;
+    int serial;           /* initialised without the library's locking: calls take lock */
+    pthread_mutex_t lock; /* when serial */
 };
+
+static void call_begin(struct p11_module *m)
+{
+    if (m->serial)
+        pthread_mutex_lock(&m->lock);
+}
+
+static CK_RV call_end(struct p11_module *m, CK_RV rv)
+{
+    if (m->serial)
+        pthread_mutex_unlock(&m->lock);
+    return rv;
+}
+
+/* One call into the module (m->f->fn(...)), one at a time when m->serial. Calls, not
+ * sequences, are serialized: PKCS#11 without locking only asks that no two threads be in the
+ * library at once, and each session belongs to one thread. */
+#define CALL(m, fn, ...) call_end((m), (call_begin(m), (m)->f->fn(__VA_ARGS__)))
 
 static __thread CK_RV last_rv;
 
@@ -76,8 +97,8 @@ static int label_eq(const unsigned char padded[32], const char *label)
     return 1;
 }
 
-int p11_open(const char *module_path, const char *token_label, struct p11_module **out, char *err,
-             size_t errlen)
+int p11_open(const char *module_path, const char *token_label, int serialize,
+             struct p11_module **out, char *err, size_t errlen)
 {
     CK_C_GetFunctionList gfl;
     CK_C_INITIALIZE_ARGS args;
@@ -88,8 +109,14 @@ int p11_open(const char *module_path, const char *token_label, struct p11_module
 
     if ((m = calloc(1, sizeof(*m))) == NULL)
         return PS_E_NOMEM;
+    if (pthread_mutex_init(&m->lock, NULL) != 0) {
+        free(m);
+        return PS_E_NOMEM;
+    }
+    m->serial = serialize;
     if ((m->dl = dlopen(module_path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
         snprintf(err, errlen, "cannot load PKCS#11 module %s: %s", module_path, dlerror());
+        pthread_mutex_destroy(&m->lock);
         free(m);
         return PS_E_HSM;
     }
@@ -98,20 +125,22 @@ int p11_open(const char *module_path, const char *token_label, struct p11_module
         snprintf(err, errlen, "%s is not a PKCS#11 module", module_path);
         goto fail;
     }
+    /* serialize: no CKF_OS_LOCKING_OK and no mutex callbacks ("not from several threads at
+     * once"), so the library skips its own locks (SoftHSM: many per C_Sign) */
     memset(&args, 0, sizeof(args));
-    args.flags = CKF_OS_LOCKING_OK;
-    if (!rv_ok(m->f->C_Initialize(&args))) {
+    args.flags = serialize ? 0 : CKF_OS_LOCKING_OK;
+    if (!rv_ok(CALL(m, C_Initialize, &args))) {
         snprintf(err, errlen, "C_Initialize failed: %s", p11_rv_str(last_rv));
         goto fail;
     }
-    if (!rv_ok(m->f->C_GetSlotList(CK_TRUE, slots, &nslots))) {
+    if (!rv_ok(CALL(m, C_GetSlotList, CK_TRUE, slots, &nslots))) {
         snprintf(err, errlen, "C_GetSlotList failed: %s", p11_rv_str(last_rv));
         goto fail_fin;
     }
     for (CK_ULONG i = 0; i < nslots && !found; i++) {
         CK_TOKEN_INFO ti;
 
-        if (rv_ok(m->f->C_GetTokenInfo(slots[i], &ti)) && label_eq(ti.label, token_label)) {
+        if (rv_ok(CALL(m, C_GetTokenInfo, slots[i], &ti)) && label_eq(ti.label, token_label)) {
             m->slot = slots[i];
             found = 1;
         }
@@ -123,9 +152,10 @@ int p11_open(const char *module_path, const char *token_label, struct p11_module
     *out = m;
     return PS_OK;
 fail_fin:
-    m->f->C_Finalize(NULL);
+    CALL(m, C_Finalize, NULL);
 fail:
     dlclose(m->dl);
+    pthread_mutex_destroy(&m->lock);
     free(m);
     return PS_E_HSM;
 }
@@ -134,20 +164,22 @@ void p11_close(struct p11_module *m)
 {
     if (m == NULL)
         return;
-    m->f->C_Finalize(NULL);
+    CALL(m, C_Finalize, NULL);
     dlclose(m->dl);
+    pthread_mutex_destroy(&m->lock);
     free(m);
 }
 
 int p11_session(struct p11_module *m, CK_SESSION_HANDLE *out)
 {
-    return rv_ok(m->f->C_OpenSession(m->slot, CKF_SERIAL_SESSION, NULL, NULL, out)) ? PS_OK
-                                                                                    : PS_E_HSM;
+    return rv_ok(CALL(m, C_OpenSession, m->slot, CKF_SERIAL_SESSION, NULL, NULL, out)) ? PS_OK
+                                                                                       : PS_E_HSM;
 }
 
 int p11_session_rw(struct p11_module *m, CK_SESSION_HANDLE *out)
 {
-    return rv_ok(m->f->C_OpenSession(m->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, out))
+    return rv_ok(CALL(m, C_OpenSession, m->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
+                      out))
                ? PS_OK
                : PS_E_HSM;
 }
@@ -176,7 +208,7 @@ int p11_aes_key(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, in
 
     if (r != PS_E_NOTFOUND || !create)
         return r;
-    return rv_ok(m->f->C_GenerateKey(s, &mech, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), out))
+    return rv_ok(CALL(m, C_GenerateKey, s, &mech, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), out))
                ? PS_OK
                : PS_E_HSM;
 }
@@ -193,13 +225,13 @@ int p11_data_find(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, 
     int r = PS_E_HSM;
 
     *n = 0;
-    if (!rv_ok(m->f->C_FindObjectsInit(s, tmpl, 2)))
+    if (!rv_ok(CALL(m, C_FindObjectsInit, s, tmpl, 2)))
         return PS_E_HSM;
-    if (rv_ok(m->f->C_FindObjects(s, h, max, &got))) {
+    if (rv_ok(CALL(m, C_FindObjects, s, h, max, &got))) {
         *n = got;
         r = PS_OK;
     }
-    m->f->C_FindObjectsFinal(s);
+    CALL(m, C_FindObjectsFinal, s);
     return r;
 }
 
@@ -208,7 +240,7 @@ int p11_data_value(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h
 {
     CK_ATTRIBUTE a = {CKA_VALUE, out, *len};
 
-    if (!rv_ok(m->f->C_GetAttributeValue(s, h, &a, 1)) ||
+    if (!rv_ok(CALL(m, C_GetAttributeValue, s, h, &a, 1)) ||
         a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
         return PS_E_HSM;
     *len = a.ulValueLen;
@@ -230,13 +262,13 @@ int p11_data_create(struct p11_module *m, CK_SESSION_HANDLE s, const char *label
         {CKA_VALUE, (void *)v, len},
     };
 
-    return rv_ok(m->f->C_CreateObject(s, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), h)) ? PS_OK
-                                                                                   : PS_E_HSM;
+    return rv_ok(CALL(m, C_CreateObject, s, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), h)) ? PS_OK
+                                                                                      : PS_E_HSM;
 }
 
 int p11_object_destroy(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h)
 {
-    return rv_ok(m->f->C_DestroyObject(s, h)) ? PS_OK : PS_E_HSM;
+    return rv_ok(CALL(m, C_DestroyObject, s, h)) ? PS_OK : PS_E_HSM;
 }
 
 int p11_aes_gcm(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, int encrypt,
@@ -249,12 +281,12 @@ int p11_aes_gcm(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key,
     CK_RV rv;
 
     if (encrypt)
-        rv = m->f->C_EncryptInit(s, &mech, key) == CKR_OK
-                 ? m->f->C_Encrypt(s, (CK_BYTE_PTR)in, inlen, out, &ol)
+        rv = CALL(m, C_EncryptInit, s, &mech, key) == CKR_OK
+                 ? CALL(m, C_Encrypt, s, (CK_BYTE_PTR)in, inlen, out, &ol)
                  : CKR_FUNCTION_FAILED;
     else
-        rv = m->f->C_DecryptInit(s, &mech, key) == CKR_OK
-                 ? m->f->C_Decrypt(s, (CK_BYTE_PTR)in, inlen, out, &ol)
+        rv = CALL(m, C_DecryptInit, s, &mech, key) == CKR_OK
+                 ? CALL(m, C_Decrypt, s, (CK_BYTE_PTR)in, inlen, out, &ol)
                  : CKR_FUNCTION_FAILED;
     if (!rv_ok(rv))
         return PS_E_HSM;
@@ -264,21 +296,21 @@ int p11_aes_gcm(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key,
 
 void p11_session_close(struct p11_module *m, CK_SESSION_HANDLE s)
 {
-    m->f->C_CloseSession(s);
+    CALL(m, C_CloseSession, s);
 }
 
 int p11_session_alive(struct p11_module *m, CK_SESSION_HANDLE s)
 {
     CK_SESSION_INFO si;
 
-    return rv_ok(m->f->C_GetSessionInfo(s, &si)) &&
+    return rv_ok(CALL(m, C_GetSessionInfo, s, &si)) &&
            (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS);
 }
 
 int p11_login(struct p11_module *m, CK_SESSION_HANDLE s, const char *pin, size_t pinlen, char *err,
               size_t errlen)
 {
-    CK_RV rv = m->f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, pinlen);
+    CK_RV rv = CALL(m, C_Login, s, CKU_USER, (CK_UTF8CHAR_PTR)pin, pinlen);
 
     last_rv = rv;
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
@@ -299,11 +331,11 @@ static int find_one(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_CLASS c
     CK_ULONG n = 0;
     int r = PS_E_HSM;
 
-    if (!rv_ok(m->f->C_FindObjectsInit(s, tmpl, 2)))
+    if (!rv_ok(CALL(m, C_FindObjectsInit, s, tmpl, 2)))
         return PS_E_HSM;
-    if (rv_ok(m->f->C_FindObjects(s, h, 2, &n)))
+    if (rv_ok(CALL(m, C_FindObjects, s, h, 2, &n)))
         r = n == 1 ? PS_OK : n == 0 ? PS_E_NOTFOUND : PS_E_INVAL;
-    m->f->C_FindObjectsFinal(s);
+    CALL(m, C_FindObjectsFinal, s);
     if (r == PS_OK)
         *out = h[0];
     return r;
@@ -315,12 +347,12 @@ static int get_attr(struct p11_module *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE 
 {
     CK_ATTRIBUTE a = {t, NULL, 0};
 
-    if (!rv_ok(m->f->C_GetAttributeValue(s, o, &a, 1)) || a.ulValueLen == (CK_ULONG)-1 ||
+    if (!rv_ok(CALL(m, C_GetAttributeValue, s, o, &a, 1)) || a.ulValueLen == (CK_ULONG)-1 ||
         a.ulValueLen > 65536)
         return PS_E_HSM;
     if ((a.pValue = malloc(a.ulValueLen ? a.ulValueLen : 1)) == NULL)
         return PS_E_NOMEM;
-    if (!rv_ok(m->f->C_GetAttributeValue(s, o, &a, 1))) {
+    if (!rv_ok(CALL(m, C_GetAttributeValue, s, o, &a, 1))) {
         free(a.pValue);
         return PS_E_HSM;
     }
@@ -357,7 +389,7 @@ int p11_find_key(struct p11_module *m, CK_SESSION_HANDLE s, const char *label, s
     memset(out, 0, sizeof(*out));
     if ((r = find_one(m, s, CKO_PRIVATE_KEY, label, &out->priv)) != PS_OK)
         return r;
-    if (!rv_ok(m->f->C_GetAttributeValue(s, out->priv, &a, 1)))
+    if (!rv_ok(CALL(m, C_GetAttributeValue, s, out->priv, &a, 1)))
         return PS_E_HSM;
     switch (kt) {
     case CKK_RSA:
@@ -433,9 +465,9 @@ int p11_sign(struct p11_module *m, CK_SESSION_HANDLE s, const struct p11_key *ke
         inlen = plen + dlen;
         mech.mechanism = CKM_RSA_PKCS;
     }
-    if (!rv_ok(m->f->C_SignInit(s, &mech, key->priv)))
+    if (!rv_ok(CALL(m, C_SignInit, s, &mech, key->priv)))
         return PS_E_HSM;
-    if (!rv_ok(m->f->C_Sign(s, (CK_BYTE_PTR)in, inlen, sig, &outlen)))
+    if (!rv_ok(CALL(m, C_Sign, s, (CK_BYTE_PTR)in, inlen, sig, &outlen)))
         return PS_E_HSM;
     *siglen = outlen;
     return PS_OK;
@@ -525,7 +557,7 @@ int p11_pubkey_spki(struct p11_module *m, CK_SESSION_HANDLE s, const char *label
 
     if ((r = find_one(m, s, CKO_PUBLIC_KEY, label, &h)) != PS_OK)
         return r;
-    if (!rv_ok(m->f->C_GetAttributeValue(s, h, &a, 1)))
+    if (!rv_ok(CALL(m, C_GetAttributeValue, s, h, &a, 1)))
         return PS_E_HSM;
     r = PS_E_UNSUPPORTED;
     if (kt == CKK_RSA) {

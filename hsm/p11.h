@@ -30,9 +30,15 @@ struct p11_key {
     unsigned bits; /* RSA modulus or curve size */
 };
 
-/* dlopen the module, C_Initialize (OS locking), find the slot whose token has this label. */
-int p11_open(const char *module_path, const char *token_label, struct p11_module **out, char *err,
-             size_t errlen) PS_WUR;
+/*
+ * dlopen the module, C_Initialize, find the slot whose token has this label. serialize 0: the
+ * library locks itself (CKF_OS_LOCKING_OK), for threads that sign in parallel. serialize 1:
+ * the library is initialised without locking and every call through this module takes one
+ * mutex instead, for a process with a single signing thread (SoftHSM's own locking costs
+ * more than one uncontended mutex per call).
+ */
+int p11_open(const char *module_path, const char *token_label, int serialize,
+             struct p11_module **out, char *err, size_t errlen) PS_WUR;
 void p11_close(struct p11_module *m);
 /* Open a read-only serial session. */
 int p11_session(struct p11_module *m, CK_SESSION_HANDLE *out) PS_WUR;

@@ -367,7 +367,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "portseal-keytool: %s\n", err);
         return 1;
     }
-    if (p11_open(o.module, o.token, &m, err, sizeof(err)) != PS_OK || p11_session(m, &s) != PS_OK ||
+    if (p11_open(o.module, o.token, 0, &m, err, sizeof(err)) != PS_OK ||
+        p11_session(m, &s) != PS_OK ||
         p11_login(m, s, pin.data, pin.len, err, sizeof(err)) != PS_OK) {
         fprintf(stderr, "portseal-keytool: %s\n", err);
         goto out;

@@ -55,6 +55,11 @@ sign_err "hash with a newline inside" 400 invalid_base64 \
     "{\"key\":\"t1-ec\",\"hashes\":[\"${H:0:20}\\n${H:20}\"]}"
 sign_err "second hash not base64 (first one fine)" 400 invalid_base64 \
     "{\"key\":\"t1-ec\",\"hashes\":[\"$H\",\"%%%%\"]}"
+# libsodium 1.0.18 decoded bytes >= 0x80 as digits: this one used to be signed as garbage
+sign_err "non-ASCII characters inside a hash" 400 invalid_base64 \
+    "{\"key\":\"t1-ec\",\"hashes\":[\"${H:0:20}\u00e9${H:21}\"]}"
+sign_err "raw UTF-8 inside a hash, same length" 400 invalid_base64 \
+    "{\"key\":\"t1-ec\",\"hashes\":[\"${H:0:20}é${H:22}\"]}"
 sign_err "20-byte hash for ecdsa-sha256" 400 bad_hash_length \
     "{\"key\":\"t1-ec\",\"alg\":\"ecdsa-sha256\",\"hashes\":[\"$(b64_rand 20)\"]}"
 sign_err "32-byte hash for ecdsa-sha384" 400 bad_hash_length \

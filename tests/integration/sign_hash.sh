@@ -104,3 +104,34 @@ check "metrics count signatures by tenant, key and algorithm" \
     grep -q '^portseal_signatures_by_key_total{tenant="platform-a",key="t1-ec",alg="ecdsa-sha256"} [1-9]' "$TMP/body"
 check "and the per-key counts add up to the total" \
     test "$(awk '/^portseal_signatures_by_key_total/ { n += $2 } END { print n }' "$TMP/body")" = 1019
+
+# The demo's single signer thread opens the module without its own locking (hsm/p11.h:
+# serialize): signing under load while the main thread answers status (/metrics, /readyz) and
+# the committer signs checkpoints and writes the ledger head in the token, all at once.
+python3 -c "
+import json,base64,hashlib
+print(json.dumps({'key':'t1-ec','hashes':[base64.b64encode(hashlib.sha256(b'c%d' % i).digest()).decode() for i in range(100)]}))" >"$TMP/batch100.json"
+"$REPO/$BUILD/bench/h2sign-load" --url "$URL/v1/sign/hash" --cacert "$CA_FILE" --cert "$CLIENT_CERT" \
+    --key "$CLIENT_KEY" -c 2 -m 4 -d 4 --data-file "$TMP/batch100.json" >"$TMP/load.out" 2>&1 &
+LOAD=$!
+busy_ok=0 busy_n=0
+while kill -0 "$LOAD" 2>/dev/null; do
+    for path in /metrics /readyz; do
+        api GET $path
+        busy_n=$((busy_n + 1))
+        [ "$STATUS" = 200 ] && busy_ok=$((busy_ok + 1))
+    done
+    api POST /v1/ledger/checkpoint
+    busy_n=$((busy_n + 1))
+    [ "$STATUS" = 200 ] && busy_ok=$((busy_ok + 1))
+done
+wait "$LOAD"
+check "signing under load while status and checkpoints use the token: no failed request" \
+    grep -q ' failed=0 ' "$TMP/load.out"
+check "and some were made" grep -Eq ' ok=[1-9]' "$TMP/load.out"
+check "status and checkpoint requests meanwhile all answered 200 ($busy_ok of $busy_n)" \
+    test "$busy_ok" -eq "$busy_n" -a "$busy_n" -ge 3
+api GET /metrics
+check "no HSM errors" grep -q '^portseal_hsm_errors_total 0$' "$TMP/body"
+check "the ledger with those checkpoints verifies from leaf 0" "$KEYTOOL" ledger-verify \
+    "$INST/state/audit.db"

@@ -267,6 +267,107 @@ static void test_appends_and_proofs(void)
     }
 }
 
+/* Groups the size the keyholder commits (hundreds of signatures: several AUDIT_ROWS-row
+ * INSERTs and single rows for the rest), bundles among them; a failing row inside a
+ * multi-row INSERT rolls back the whole group. */
+static void test_large_groups(void)
+{
+    static struct audit_rec recs[301];
+    static char leaves[301][LEDGER_MAX_LEAF];
+    static uint8_t dg[301][32];
+    static const int groups[] = {100, 37, 301, 1, 64};
+    struct audit *a = NULL;
+    char err[256], path[sizeof(dbpath) + 8];
+    uint64_t idx = 0, n = 0, lv = 0, cps = 0, size = 0;
+    int ok = 1, rows = 0, good_rows = 1;
+
+    snprintf(path, sizeof(path), "%s-large", dbpath);
+    unlink(path);
+    if (audit_open(path, &a, err, sizeof(err)) != PS_OK) {
+        CHECK(0, "open %s: %s", path, err);
+        return;
+    }
+    for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+        for (int i = 0; i < groups[g]; i++) {
+            uint64_t k = n + (uint64_t)i;
+
+            memset(&recs[i], 0, sizeof(recs[i]));
+            if (k % 7 == 6) {
+                recs[i].leaf = (const uint8_t *)leaves[i];
+                recs[i].leaf_len = bundle_leaf((int)k, leaves[i], sizeof(leaves[i]));
+                continue;
+            }
+            memset(dg[i], (int)(k & 0xff), sizeof(dg[i]));
+            dg[i][0] = (uint8_t)(k >> 8);
+            recs[i].ts_ms = 1700000000000LL + (int64_t)k;
+            recs[i].tenant = k % 2 ? "platform-a" : "platform-b";
+            recs[i].key = "t1-ec";
+            recs[i].alg = "ecdsa-sha256";
+            recs[i].digest = dg[i];
+            recs[i].dlen = 32;
+        }
+        ok &= audit_append(a, recs, (size_t)groups[g], &idx) == PS_OK && idx == n;
+        n += (uint64_t)groups[g];
+    }
+    CHECK(ok, "groups of 100, 37, 301, 1 and 64 records commit, each continuing the log");
+    {
+        sqlite3_stmt *st;
+
+        sqlite3_prepare_v2(audit_db(a), "SELECT seq, ts_ms, tenant, digest FROM audit ORDER BY seq",
+                           -1, &st, NULL);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            uint64_t k = (uint64_t)sqlite3_column_int64(st, 0);
+            const uint8_t *d = sqlite3_column_blob(st, 3);
+
+            good_rows &= k % 7 != 6 &&
+                         sqlite3_column_int64(st, 1) == 1700000000000LL + (int64_t)k &&
+                         strcmp((const char *)sqlite3_column_text(st, 2),
+                                k % 2 ? "platform-a" : "platform-b") == 0 &&
+                         sqlite3_column_bytes(st, 3) == 32 && d[0] == (uint8_t)(k >> 8) &&
+                         d[31] == (uint8_t)(k & 0xff);
+            rows++;
+        }
+        sqlite3_finalize(st);
+    }
+    CHECK(good_rows && (uint64_t)rows == n - n / 7,
+          "every signature has its own audit row with its seq, time, tenant and digest (%d rows)",
+          rows);
+    CHECK(ledger_verify_all(audit_db(a), &lv, &cps, err, sizeof(err)) == PS_OK && lv == n,
+          "the full check from leaf 0 passes over them (%s)", err);
+    /* a row in the middle of the second 32-row INSERT fails: nothing of the group stays */
+    sqlite3_exec(audit_db(a),
+                 "CREATE TRIGGER fail BEFORE INSERT ON audit WHEN NEW.seq = 549 "
+                 "BEGIN SELECT RAISE(ABORT, 'x'); END;",
+                 NULL, NULL, NULL);
+    for (int i = 0; i < 100; i++) {
+        memset(&recs[i], 0, sizeof(recs[i]));
+        memset(dg[i], i, sizeof(dg[i]));
+        recs[i].ts_ms = 1700000001000LL + i;
+        recs[i].tenant = "platform-a";
+        recs[i].key = "t1-ec";
+        recs[i].alg = "ecdsa-sha256";
+        recs[i].digest = dg[i];
+        recs[i].dlen = 32;
+    }
+    CHECK(audit_append(a, recs, 100, &idx) == PS_E_STORAGE && ledger_size(audit_ledger(a)) == n,
+          "a failing row inside a multi-row INSERT fails the group and rolls the tree back");
+    CHECK(ledger_committed_size(ledger_writer_reader(audit_ledger(a)), &size) == PS_OK && size == n,
+          "and nothing of the group was stored");
+    sqlite3_exec(audit_db(a), "DROP TRIGGER fail", NULL, NULL, NULL);
+    CHECK(audit_append(a, recs, 100, &idx) == PS_OK && idx == n,
+          "the same group commits once the cause is gone");
+    audit_close(a);
+    unlink(path);
+    {
+        char p[sizeof(path) + 8];
+
+        snprintf(p, sizeof(p), "%s-wal", path);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s-shm", path);
+        unlink(p);
+    }
+}
+
 static void test_leaf_valid(void)
 {
     static const struct {
@@ -360,6 +461,7 @@ int main(void)
     close(fd);
     unlink(dbpath);
     test_appends_and_proofs();
+    test_large_groups();
     test_leaf_valid();
     test_signature_leaf_text();
     unlink(dbpath);
