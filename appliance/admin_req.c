@@ -189,8 +189,12 @@ static int is_line_of(const char *p, size_t n, const char *directive, const char
     return i == n || p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '#';
 }
 
-static int retire(const struct admin_req *rq, const char *text, size_t len, struct buf *out,
-                  char *err, size_t errlen)
+/* Copy text to out line by line, each line "DIRECTIVE ID ..." (ID = rq's id) through edit;
+ * PS_E_NOTFOUND (err says so) when there is none. */
+typedef int (*line_edit)(const struct admin_req *rq, const char *p, size_t n, struct buf *out);
+static int edit_lines(const struct admin_req *rq, const char *text, size_t len,
+                      const char *directive, line_edit edit, struct buf *out, char *err,
+                      size_t errlen)
 {
     size_t pos = 0;
     int found = 0, r;
@@ -199,18 +203,31 @@ static int retire(const struct admin_req *rq, const char *text, size_t len, stru
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - text) + 1 : len;
 
-        if (is_line_of(text + pos, end - pos, "key", rq->f[AF_ID])) {
+        if (is_line_of(text + pos, end - pos, directive, rq->f[AF_ID])) {
             found++;
-            if ((r = buf_append_str(out, "# retired: ")) != PS_OK)
-                return r;
+            r = edit(rq, text + pos, end - pos, out);
+        } else {
+            r = buf_append(out, text + pos, end - pos);
         }
-        if ((r = buf_append(out, text + pos, end - pos)) != PS_OK)
+        if (r != PS_OK)
             return r;
         pos = end;
     }
     if (!found)
-        return ps_errf(PS_E_NOTFOUND, err, errlen, "no key %s in the configuration", rq->f[AF_ID]);
+        return ps_errf(PS_E_NOTFOUND, err, errlen, "no %s %s in the configuration", directive,
+                       rq->f[AF_ID]);
     return PS_OK;
+}
+
+/* A retired key's line stays, commented out. */
+static int retired_line(const struct admin_req *rq, const char *p, size_t n, struct buf *out)
+{
+    int r;
+
+    (void)rq;
+    if ((r = buf_append_str(out, "# retired: ")) != PS_OK)
+        return r;
+    return buf_append(out, p, n);
 }
 
 /* The tenant's line "tenant ID CN [options]" again, with rq's limits instead of its old ones. */
@@ -247,32 +264,6 @@ static int tenant_line(const struct admin_req *rq, const char *p, size_t n, stru
     return buf_append(out, p + i, n - i);
 }
 
-static int set_limit(const struct admin_req *rq, const char *text, size_t len, struct buf *out,
-                     char *err, size_t errlen)
-{
-    size_t pos = 0;
-    int found = 0, r;
-
-    while (pos < len) {
-        const char *nl = memchr(text + pos, '\n', len - pos);
-        size_t end = nl ? (size_t)(nl - text) + 1 : len;
-
-        if (is_line_of(text + pos, end - pos, "tenant", rq->f[AF_ID])) {
-            found++;
-            r = tenant_line(rq, text + pos, end - pos, out);
-        } else {
-            r = buf_append(out, text + pos, end - pos);
-        }
-        if (r != PS_OK)
-            return r;
-        pos = end;
-    }
-    if (!found)
-        return ps_errf(PS_E_NOTFOUND, err, errlen, "no tenant %s in the configuration",
-                       rq->f[AF_ID]);
-    return PS_OK;
-}
-
 int admin_req_edit(const struct admin_req *rq, const char *text, size_t len, struct buf *out,
                    size_t max, char *err, size_t errlen)
 {
@@ -280,9 +271,9 @@ int admin_req_edit(const struct admin_req *rq, const char *text, size_t len, str
 
     buf_init(out, max);
     if (rq->cmd == ADMIN_KEY_RETIRE)
-        r = retire(rq, text, len, out, err, errlen);
+        r = edit_lines(rq, text, len, "key", retired_line, out, err, errlen);
     else if (rq->cmd == ADMIN_TENANT_LIMIT)
-        r = set_limit(rq, text, len, out, err, errlen);
+        r = edit_lines(rq, text, len, "tenant", tenant_line, out, err, errlen);
     else if (!admin_req_edits(rq))
         r = ps_errf(PS_E_INVAL, err, errlen, "%s does not change the configuration", rq->name);
     else if ((r = buf_append(out, text, len)) == PS_OK &&
