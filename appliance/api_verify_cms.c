@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "../certs/cmsverify.h"
+#include "../protocol/b64.h"
 #include "api.h"
 #include "worker.h"
 
@@ -35,8 +36,8 @@ static int b64_field(struct request *r, json_t *root, const char *name, uint8_t 
         http_error(r, 500, "internal", "out of memory");
         return -1;
     }
-    if (sodium_base642bin(*out, sl / 4 * 3 + 3, s, sl, " \r\n", len, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+    if (!b64_ascii(s, sl) || sodium_base642bin(*out, sl / 4 * 3 + 3, s, sl, " \r\n", len, NULL,
+                                               sodium_base64_VARIANT_ORIGINAL) != 0) {
         http_error(r, 400, "invalid_base64", "\"%s\" is not standard base64", name);
         return -1;
     }

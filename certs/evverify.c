@@ -1,5 +1,6 @@
 /* evverify.c - offline verification of evidence bundles and checkpoints; see evverify.h. */
 #include "evverify.h"
+#include "../protocol/b64.h"
 
 #include "cmsverify.h"
 
@@ -607,8 +608,8 @@ int evv_consistency_parse(const uint8_t *json, size_t len, uint64_t *old_size, u
         size_t bl;
 
         if (!json_is_string(v) ||
-            sodium_base642bin(proof->hash[i], 32, json_string_value(v), json_string_length(v), NULL,
-                              &bl, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+            b64_decode(proof->hash[i], 32, json_string_value(v), json_string_length(v), &bl) !=
+                PS_OK ||
             bl != 32) {
             snprintf(err, errlen, "consistency proof: proof[%zu] is not base64 of 32 bytes", i);
             goto out;

@@ -1,5 +1,6 @@
 /* asice.c - ASiC-E zip writer and strict reader, ASiCManifest writer and reader; see asice.h. */
 #include "asice.h"
+#include "b64.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -703,8 +704,7 @@ static int read_digest(xmlNode *c, struct asice_ref *r, char *err, size_t errlen
     }
     text = xmlNodeGetContent(c);
     if (text == NULL ||
-        sodium_base642bin(r->sha256, 32, (const char *)text, strlen((const char *)text), NULL, &bl,
-                          NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        b64_decode(r->sha256, 32, (const char *)text, strlen((const char *)text), &bl) != PS_OK ||
         bl != 32) {
         ps_errf(0, err, errlen, "manifest: %s: DigestValue is not base64 of 32 bytes", r->name);
         goto out;

@@ -101,3 +101,11 @@ int b64_decode(uint8_t *out, size_t cap, const char *in, size_t len, size_t *out
     *outlen = o;
     return PS_OK;
 }
+
+int b64_ascii(const char *in, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)in[i] >= 0x80)
+            return 0;
+    return 1;
+}

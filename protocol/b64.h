@@ -28,5 +28,8 @@ size_t b64_encode(char *out, size_t cap, const uint8_t *in, size_t n);
 /* Decode all of in[0..len) into out (at most cap bytes); PS_OK with *outlen, or PS_E_INVAL
  * (not canonical padded base64, or more than cap bytes) with *outlen 0. */
 int b64_decode(uint8_t *out, size_t cap, const char *in, size_t len, size_t *outlen) PS_WUR;
+/* 1 if in[0..len) is all ASCII (no byte >= 0x80). libsodium 1.0.18's sodium_base642bin
+ * decodes such bytes as if they were digits: its callers check this first. */
+int b64_ascii(const char *in, size_t len);
 
 #endif

@@ -1,5 +1,6 @@
 /* evidence.c - evidence uploads, sealing steps, bundle ledger leaves and proofs; see evidence.h. */
 #include "evidence.h"
+#include "b64.h"
 #include "strnum.h"
 
 #include <stdio.h>
@@ -577,8 +578,8 @@ static int proof_fields(json_t *root, struct evidence_proof *p, char *err, size_
         size_t bl;
 
         if (!json_is_string(v) ||
-            sodium_base642bin(p->inclusion.hash[i], 32, json_string_value(v), json_string_length(v),
-                              NULL, &bl, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+            b64_decode(p->inclusion.hash[i], 32, json_string_value(v), json_string_length(v),
+                       &bl) != PS_OK ||
             bl != 32)
             return ps_errf(-1, err, errlen,
                            "ledger proof: inclusion[%zu] is not base64 of 32 bytes", i);

@@ -1,4 +1,5 @@
 #include "jws.h"
+#include "b64.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,7 +86,8 @@ static int b64url_append(struct buf *b, const uint8_t *p, size_t n)
 }
 
 /* Strict decoding of s[0..n) in variant v into a new malloc'd buffer (NUL-terminated). */
-static int b64_decode(const char *s, size_t n, int v, size_t max, uint8_t **out, size_t *outlen)
+static int b64_decode_alloc(const char *s, size_t n, int v, size_t max, uint8_t **out,
+                            size_t *outlen)
 {
     size_t cap = n / 4 * 3 + 3;
     uint8_t *p;
@@ -96,7 +98,8 @@ static int b64_decode(const char *s, size_t n, int v, size_t max, uint8_t **out,
         return PS_E_LIMIT;
     if ((p = malloc(cap + 1)) == NULL)
         return PS_E_NOMEM;
-    if (sodium_base642bin(p, cap, s, n, NULL, outlen, NULL, v) != 0 || *outlen > max) {
+    if (!b64_ascii(s, n) || sodium_base642bin(p, cap, s, n, NULL, outlen, NULL, v) != 0 ||
+        *outlen > max) {
         free(p);
         return *outlen > max ? PS_E_LIMIT : PS_E_INVAL;
     }
@@ -413,8 +416,8 @@ static int read_x5c(json_t *a, STACK_OF(X509) * *out, char *err, size_t errlen)
         X509 *x;
         if (!json_is_string(v))
             return ps_errf(PS_E_INVAL, err, errlen, "x5c[%zu] is not a string", i);
-        r = b64_decode(json_string_value(v), json_string_length(v), sodium_base64_VARIANT_ORIGINAL,
-                       JWS_MAX_CERT, &der, &dl);
+        r = b64_decode_alloc(json_string_value(v), json_string_length(v),
+                             sodium_base64_VARIANT_ORIGINAL, JWS_MAX_CERT, &der, &dl);
         if (r != PS_OK)
             return ps_errf(r, err, errlen, "x5c[%zu] is not %s", i,
                            r == PS_E_LIMIT   ? "a certificate of acceptable size"
@@ -549,7 +552,7 @@ static int verify_parts(const struct parts *pt, const struct jws_verify_opts *o,
                        pt->hl == 0 ? "protected header" : "signature");
     if (pt->pl == 0)
         return ps_errf(PS_E_INVAL, err, errlen, "payload is empty (detached payloads are refused)");
-    if ((ret = b64_decode(pt->hdr, pt->hl, B64URL, JWS_MAX_HEADER, &hdr, &hl)) != PS_OK)
+    if ((ret = b64_decode_alloc(pt->hdr, pt->hl, B64URL, JWS_MAX_HEADER, &hdr, &hl)) != PS_OK)
         return ps_errf(ret, err, errlen, "protected header is %s", b64_why(ret));
     ret = read_header(hdr, hl, o, r, err, errlen);
     free(hdr);
@@ -563,7 +566,7 @@ static int verify_parts(const struct parts *pt, const struct jws_verify_opts *o,
     if (key == NULL || jws_alg_for_key(key) != r->alg)
         return ps_errf(PS_E_INVAL, err, errlen, "alg %s does not fit the signer's key",
                        jws_alg_name(r->alg));
-    if ((ret = b64_decode(pt->sig, pt->sl, B64URL, JWS_MAX_SIG, &sig, &sl)) != PS_OK)
+    if ((ret = b64_decode_alloc(pt->sig, pt->sl, B64URL, JWS_MAX_SIG, &sig, &sl)) != PS_OK)
         return ps_errf(ret, err, errlen, "signature is not strict base64url of acceptable size");
     ret = check_sig(r->alg, key, (const uint8_t *)pt->hdr, (size_t)(pt->pay + pt->pl - pt->hdr),
                     sig, sl);
@@ -572,7 +575,8 @@ static int verify_parts(const struct parts *pt, const struct jws_verify_opts *o,
         ERR_clear_error();
         return ps_errf(PS_E_INVAL, err, errlen, "signature does not verify");
     }
-    if ((ret = b64_decode(pt->pay, pt->pl, B64URL, max, &r->payload, &r->payload_len)) != PS_OK)
+    if ((ret = b64_decode_alloc(pt->pay, pt->pl, B64URL, max, &r->payload, &r->payload_len)) !=
+        PS_OK)
         return ps_errf(ret, err, errlen, "payload is %s", b64_why(ret));
     return PS_OK;
 }

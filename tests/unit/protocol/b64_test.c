@@ -180,5 +180,10 @@ int main(void)
     test_exhaustive();
     test_random();
     test_room();
+    CHECK(b64_ascii("QUJD", 4) && b64_ascii("", 0) &&
+              !b64_ascii("QU\xc1"
+                         "D",
+                         4),
+          "b64_ascii: refuses a byte >= 0x80");
     return unit_done();
 }
