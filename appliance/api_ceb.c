@@ -46,7 +46,7 @@ static void ceb_done(void *ctx, int status, const uint8_t *p, size_t len)
         http_error(r, 500, "internal", "cannot assemble the signed message");
     } else {
         r->w->m.signatures++;
-        http_respond(r, 200, "application/xml; charset=utf-8", out.data, out.len);
+        http_respond_buf(r, 200, "application/xml; charset=utf-8", &out);
     }
     buf_free(&out);
     ceb_free(j->doc);
@@ -60,10 +60,9 @@ static int si_digest(const struct ceb_profile *p, const struct key_entry *k, con
 {
     if (p->alg == ALG_SM2_SM3) {
         *mdl = 32;
-        return sm2_digest_e(k->pub, si->data, si->len, md) == PS_OK;
+        return sm2_digest_e_z(k->sm2_z, si->data, si->len, md) == PS_OK;
     }
-    return EVP_Digest(si->data, si->len, md, mdl,
-                      EVP_get_digestbyname(hash_name(alg_info(p->alg)->hash)), NULL);
+    return ceb_signedinfo_digest(p, si, md, mdl) == PS_OK;
 }
 
 void api_sign_ceb(struct request *r, const char *tail)
@@ -74,13 +73,11 @@ void api_sign_ceb(struct request *r, const char *tail)
     const struct ceb_limits lim = {r->w->cfg->max_body, CEB_MAX_DEPTH};
     struct ceb_job *j = NULL;
     struct buf si;
-    unsigned char *der = NULL;
     uint8_t md[EVP_MAX_MD_SIZE];
     const uint8_t *dp[1] = {md};
     uint8_t dl[1];
     unsigned mdl = 0;
     char err[256];
-    int n;
 
     (void)tail;
     buf_init(&si, 65536);
@@ -119,8 +116,7 @@ void api_sign_ceb(struct request *r, const char *tail)
         http_error(r, 400, "invalid_xml", "%s", err);
         goto out;
     }
-    if ((n = i2d_X509(k->cert, &der)) <= 0 ||
-        ceb_prepare(j->doc, k->certno, der, (size_t)n, &si) != PS_OK ||
+    if (ceb_prepare_b64(j->doc, k->certno, k->cert_b64, k->cert_b64_len, &si) != PS_OK ||
         !si_digest(p, k, &si, md, &mdl)) {
         http_error(r, 500, "internal", "cannot build SignedInfo");
         goto out;
@@ -139,7 +135,6 @@ out:
     if (j)
         ceb_free(j->doc);
     free(j);
-    OPENSSL_free(der);
     buf_free(&si);
 }
 
@@ -313,7 +308,7 @@ void api_sign_179(struct request *r, const char *tail)
         goto fail;
     }
     if (k->type == KT_SM2) {
-        if (sm2_digest_e(k->pub, j->str.data, j->str.len, md) != PS_OK) {
+        if (sm2_digest_e_z(k->sm2_z, j->str.data, j->str.len, md) != PS_OK) {
             http_error(r, 500, "internal", "cannot compute the SM2 digest");
             goto fail;
         }

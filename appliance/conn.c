@@ -29,6 +29,7 @@
 #define OUT_MAX        (1024 * 1024)
 #define READ_CHUNK     16384
 #define READ_BUDGET    16 /* chunks read from one connection per wake-up */
+#define BODY_PRESIZE   (256 * 1024)
 
 enum conn_state { CS_HANDSHAKE, CS_H2, CS_HTTP1, CS_CLOSING };
 
@@ -549,6 +550,14 @@ static void admit(struct stream *st)
                       : r->route->max_body;
     r->body.max = r->max_body;
     if (st->content_length > 0 && (unsigned long long)st->content_length > r->max_body) {
+        body_refused(st);
+        return;
+    }
+    /* a declared length sizes the body buffer at once (up to BODY_PRESIZE: a client that
+     * declares much and sends little holds no more than that), instead of doubling it up */
+    if (st->content_length > 0 &&
+        buf_reserve(&r->body, st->content_length < BODY_PRESIZE ? (size_t)st->content_length
+                                                                : BODY_PRESIZE) != PS_OK) {
         body_refused(st);
         return;
     }

@@ -9,6 +9,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "../protocol/b64.h"
+#include "sm2.h"
 #include "tsa.h"
 
 enum ps_keytype pkey_type(EVP_PKEY *pk, unsigned *bits)
@@ -77,6 +79,25 @@ void x509_certno(const X509 *x, char *out, size_t cap)
     BN_free(bn);
 }
 
+/* Computed once here: every CEB signature carries it in KeyInfo. */
+static int cert_base64(struct key_entry *k)
+{
+    unsigned char *der = NULL;
+    int n = i2d_X509(k->cert, &der);
+    size_t cap;
+
+    if (n <= 0)
+        return PS_E_CRYPTO;
+    cap = B64_ENCODED_LEN((size_t)n) + 1;
+    if ((k->cert_b64 = malloc(cap)) == NULL) {
+        OPENSSL_free(der);
+        return PS_E_NOMEM;
+    }
+    k->cert_b64_len = b64_encode(k->cert_b64, cap, der, (size_t)n);
+    OPENSSL_free(der);
+    return PS_OK;
+}
+
 static int load_one(const struct cfg_key *ck, struct key_entry *k, char *err, size_t errlen)
 {
     int r;
@@ -117,6 +138,15 @@ static int load_one(const struct cfg_key *ck, struct key_entry *k, char *err, si
                                                              : "xmldsig-ecdsa-sha256");
     }
     x509_certno(k->cert, k->certno, sizeof(k->certno));
+    if ((r = cert_base64(k)) != PS_OK) {
+        snprintf(err, errlen, "key %s: cannot encode the certificate %s", ck->id, ck->cert_file);
+        return r;
+    }
+    if (k->type == KT_SM2 && sm2_z(k->pub, k->sm2_z) != PS_OK) {
+        snprintf(err, errlen, "key %s: cannot compute the SM2 Z value of %s", ck->id,
+                 ck->cert_file);
+        return PS_E_CRYPTO;
+    }
     {
         struct tm tm;
 
@@ -157,6 +187,7 @@ void keyreg_free(struct keyreg *r)
         X509_free(r->keys[i].cert);
         sk_X509_pop_free(r->keys[i].chain, X509_free);
         EVP_PKEY_free(r->keys[i].pub);
+        free(r->keys[i].cert_b64);
     }
     free(r->keys);
     r->keys = NULL;

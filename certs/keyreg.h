@@ -7,6 +7,7 @@
 #define PS_KEYREG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <openssl/x509.h>
@@ -25,6 +26,9 @@ struct key_entry {
     unsigned algs;                     /* effective allowed algorithms, bit per enum ps_alg */
     const struct ceb_profile *profile; /* default XML signature profile */
     char certno[64];                   /* certificate serial, lowercase hex (CEB KeyName) */
+    char *cert_b64;                    /* the certificate, DER in base64 (X509Certificate) */
+    size_t cert_b64_len;
+    uint8_t sm2_z[32]; /* KT_SM2: Z = SM3(ENTL || ID || curve || key), the default ID */
     time_t not_before, not_after;
 };
 

@@ -70,6 +70,9 @@ SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen)
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                  SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* one read() takes what the socket holds, not a record header and then its body: half
+     * the reads for request bodies (conn.c's do_read drains what OpenSSL holds) */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (!SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20")) {
         ssl_err(err, errlen, "cipher list", NULL);
         goto fail;

@@ -224,14 +224,25 @@ static int qname(struct walk *w, struct c14n_str *q, struct c14n_str *prefix,
     return PS_OK;
 }
 
+/* Names and prefixes are short: a loop beats a call to memcmp for them. */
+static inline int bytes_eq(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    if (n > 32)
+        return memcmp(a, b, n) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return 0;
+    return 1;
+}
+
 static int str_eq(struct c14n_str a, const char *b)
 {
-    return a.len == strlen(b) && memcmp(a.p, b, a.len) == 0;
+    return a.len == strlen(b) && bytes_eq(a.p, (const uint8_t *)b, a.len);
 }
 
 static int str_same(struct c14n_str a, struct c14n_str b)
 {
-    return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+    return a.len == b.len && bytes_eq(a.p, b.p, a.len);
 }
 
 /* strcmp order (what libxml2's xmlStrcmp gives for these NUL-free strings) */
@@ -817,7 +828,7 @@ static int end_tag(struct walk *w)
 
     /* the name must be the open element's, and end there */
     w->p += 2;
-    if ((size_t)(w->end - w->p) < q.len || memcmp(w->p, q.p, q.len) != 0)
+    if ((size_t)(w->end - w->p) < q.len || !bytes_eq(w->p, q.p, q.len))
         return NO;
     w->p += q.len;
     while (w->p < w->end && is_ws(*w->p))

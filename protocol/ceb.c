@@ -3,6 +3,7 @@
  * what it takes, libxml2 (parsing and C14N) for the rest and for reading signatures.
  */
 #include "ceb.h"
+#include "b64.h"
 #include "c14n.h"
 
 #include <stdio.h>
@@ -64,8 +65,29 @@ static void quiet_xml_error(void *ctx, const char *msg, ...)
     (void)msg;
 }
 
+/* The profiles' digests, fetched once: an EVP_get_digestbyname digest is fetched again on
+ * every EVP_DigestInit_ex (OpenSSL 3), a cost of the per-document path. */
+static EVP_MD *profile_md[sizeof(profiles) / sizeof(profiles[0])];
+static EVP_MD *signedinfo_md[sizeof(profiles) / sizeof(profiles[0])]; /* NULL for SM2 */
+
+static const EVP_MD *digest_of(const struct ceb_profile *p)
+{
+    size_t i = (size_t)(p - profiles);
+
+    if (i < sizeof(profiles) / sizeof(profiles[0]) && profile_md[i])
+        return profile_md[i];
+    return EVP_get_digestbyname(p->digest_md);
+}
+
 void ceb_library_init(void)
 {
+    for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
+        if (profile_md[i] == NULL)
+            profile_md[i] = EVP_MD_fetch(NULL, profiles[i].digest_md, NULL);
+    for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
+        if (signedinfo_md[i] == NULL && profiles[i].alg != ALG_SM2_SM3)
+            signedinfo_md[i] =
+                EVP_MD_fetch(NULL, hash_name(alg_info(profiles[i].alg)->hash), NULL);
     xmlInitParser();
     xmlSetGenericErrorFunc(NULL, quiet_xml_error);
 }
@@ -136,6 +158,21 @@ static xmlNodePtr find_ds(xmlNodePtr n, const char *local)
     return NULL;
 }
 
+/* "<!DOCTYPE" or "<!ENTITY" anywhere (a comment too): '!' is rare in XML, so look for it */
+static int has_dtd(const uint8_t *xml, size_t len)
+{
+    const uint8_t *p = xml, *end = xml + len, *q;
+
+    while ((q = memchr(p, '!', (size_t)(end - p))) != NULL) {
+        if (q > xml && q[-1] == '<' &&
+            (((size_t)(end - q) >= 8 && memcmp(q + 1, "DOCTYPE", 7) == 0) ||
+             ((size_t)(end - q) >= 7 && memcmp(q + 1, "ENTITY", 6) == 0)))
+            return 1;
+        p = q + 1;
+    }
+    return 0;
+}
+
 /* Parse with every network, DTD and entity feature off; checks size, encoding and depth. */
 static xmlDocPtr safe_parse(const uint8_t *xml, size_t len, const struct ceb_limits *lim, char *err,
                             size_t errlen)
@@ -151,7 +188,7 @@ static xmlDocPtr safe_parse(const uint8_t *xml, size_t len, const struct ceb_lim
         fail(err, errlen, "document too large");
         return NULL;
     }
-    if (memmem(xml, len, "<!DOCTYPE", 9) || memmem(xml, len, "<!ENTITY", 8)) {
+    if (has_dtd(xml, len)) {
         fail(err, errlen, "DTDs and entity declarations are not allowed");
         return NULL;
     }
@@ -305,7 +342,7 @@ static int sink_digest(void *ctx, const uint8_t *p, size_t n)
  */
 static int parse_fast(struct ceb_doc *d, const struct ceb_limits *lim)
 {
-    const EVP_MD *m = EVP_get_digestbyname(d->p->digest_md);
+    const EVP_MD *m = digest_of(d->p);
     EVP_MD_CTX *mc = EVP_MD_CTX_new();
     struct c14n_info info;
     int r = PS_E_UNSUPPORTED;
@@ -403,7 +440,7 @@ int ceb_parse(const uint8_t *xml, size_t len, const struct ceb_profile *p,
     }
     if (len > (size_t)1 << 30)
         return fail(err, errlen, "document too large");
-    if (memmem(xml, len, "<!DOCTYPE", 9) || memmem(xml, len, "<!ENTITY", 8))
+    if (has_dtd(xml, len))
         return fail(err, errlen, "DTDs and entity declarations are not allowed");
     if ((d = calloc(1, sizeof(*d))) == NULL)
         return PS_E_NOMEM;
@@ -438,20 +475,6 @@ void ceb_free(struct ceb_doc *d)
     buf_free(&d->si_inner);
     buf_free(&d->key_info);
     free(d);
-}
-
-static int b64(struct buf *b, const uint8_t *p, size_t n)
-{
-    size_t need = 4 * ((n + 2) / 3) + 1;
-    int r;
-    char *tmp = malloc(need);
-
-    if (tmp == NULL)
-        return PS_E_NOMEM;
-    EVP_EncodeBlock((unsigned char *)tmp, p, (int)n);
-    r = buf_append_str(b, tmp);
-    free(tmp);
-    return r;
 }
 
 /* C14N attribute-value escaping */
@@ -508,61 +531,113 @@ static size_t signedinfo_ns(const struct ceb_doc *d, struct ns_decl *ns, int *ad
     return n;
 }
 
-int ceb_prepare(struct ceb_doc *d, const char *certno, const uint8_t *cert_der, size_t cert_len,
-                struct buf *si)
+int ceb_prepare_b64(struct ceb_doc *d, const char *certno, const char *cert_b64, size_t b64_len,
+                    struct buf *si)
 {
     struct ns_decl ns[SI_MAX_NS + 2];
-    size_t nns;
-    int add_xsi, r;
+    char dv[B64_ENCODED_LEN(EVP_MAX_MD_SIZE) + 1];
+    size_t nns, dvl;
+    int add_xsi, r = PS_OK;
 
     nns = signedinfo_ns(d, ns, &add_xsi);
     buf_reset(&d->sig_open);
     buf_reset(&d->si_inner);
     buf_reset(&d->key_info);
     buf_reset(si);
-    r = buf_printf(&d->sig_open, "<ds:Signature xmlns:ds=\"%s\"%s>", NS_DS,
-                   add_xsi ? " xmlns:xsi=\"" NS_XSI "\"" : "");
-    r |= buf_printf(&d->si_inner,
-                    "<ds:CanonicalizationMethod Algorithm=\"%s\"></ds:CanonicalizationMethod>"
-                    "<ds:SignatureMethod Algorithm=\"%s\"></ds:SignatureMethod>"
-                    "<ds:Reference URI=\"\"><ds:Transforms><ds:Transform Algorithm=\"%s\">"
-                    "</ds:Transform></ds:Transforms><ds:DigestMethod Algorithm=\"%s\">"
-                    "</ds:DigestMethod><ds:DigestValue>",
-                    C14N_URI, d->p->sig_uri, ENVELOPED_URI, d->p->digest_uri);
-    r |= b64(&d->si_inner, d->md, d->mdlen);
+    if ((dvl = b64_encode(dv, sizeof(dv), d->md, d->mdlen)) == 0)
+        return PS_E_LIMIT;
+    /* each sized once (the URIs and the certificate are most of them) */
+    r |= buf_reserve(&d->sig_open, 256);
+    r |= buf_reserve(&d->si_inner, 1024);
+    r |= buf_reserve(si, 1024 + 256 * nns);
+    r |= buf_reserve(&d->key_info, 256 + strlen(certno) + b64_len);
+    r |= buf_append_str(&d->sig_open, "<ds:Signature xmlns:ds=\"" NS_DS "\"");
+    if (add_xsi)
+        r |= buf_append_str(&d->sig_open, " xmlns:xsi=\"" NS_XSI "\"");
+    r |= buf_append_str(&d->sig_open, ">");
+    r |= buf_append_str(&d->si_inner, "<ds:CanonicalizationMethod Algorithm=\"" C14N_URI
+                                      "\"></ds:CanonicalizationMethod><ds:SignatureMethod "
+                                      "Algorithm=\"");
+    r |= buf_append_str(&d->si_inner, d->p->sig_uri);
+    r |= buf_append_str(&d->si_inner, "\"></ds:SignatureMethod><ds:Reference URI=\"\">"
+                                      "<ds:Transforms><ds:Transform Algorithm=\"" ENVELOPED_URI
+                                      "\"></ds:Transform></ds:Transforms><ds:DigestMethod "
+                                      "Algorithm=\"");
+    r |= buf_append_str(&d->si_inner, d->p->digest_uri);
+    r |= buf_append_str(&d->si_inner, "\"></ds:DigestMethod><ds:DigestValue>");
+    r |= buf_append(&d->si_inner, dv, dvl);
     r |= buf_append_str(&d->si_inner, "</ds:DigestValue></ds:Reference></ds:SignedInfo>");
     /* the canonical form: same content, with every namespace in scope on the apex */
     r |= buf_append_str(si, "<ds:SignedInfo");
     for (size_t i = 0; i < nns; i++) {
-        r |= buf_printf(si, ns[i].prefix[0] ? " xmlns:%s=\"" : " xmlns%s=\"", ns[i].prefix);
+        r |= buf_append_str(si, ns[i].prefix[0] ? " xmlns:" : " xmlns");
+        r |= buf_append_str(si, ns[i].prefix);
+        r |= buf_append_str(si, "=\"");
         r |= c14n_attr(si, ns[i].href);
         r |= buf_append_str(si, "\"");
     }
     r |= buf_append_str(si, ">");
     r |= buf_append(si, d->si_inner.data, d->si_inner.len);
-    r |= buf_printf(&d->key_info,
-                    "<ds:KeyInfo><ds:KeyName>%s</ds:KeyName><ds:X509Data>"
-                    "<ds:X509Certificate>",
-                    certno);
-    r |= b64(&d->key_info, cert_der, cert_len);
+    r |= buf_append_str(&d->key_info, "<ds:KeyInfo><ds:KeyName>");
+    r |= buf_append_str(&d->key_info, certno);
+    r |= buf_append_str(&d->key_info, "</ds:KeyName><ds:X509Data><ds:X509Certificate>");
+    r |= buf_append(&d->key_info, cert_b64, b64_len);
     r |= buf_append_str(&d->key_info, "</ds:X509Certificate></ds:X509Data></ds:KeyInfo>");
     return r == PS_OK ? PS_OK : PS_E_LIMIT;
 }
 
+int ceb_signedinfo_digest(const struct ceb_profile *p, const struct buf *si, uint8_t *md,
+                          unsigned *mdl)
+{
+    size_t i = (size_t)(p - profiles);
+    const EVP_MD *m;
+
+    if (p->alg == ALG_SM2_SM3)
+        return PS_E_INVAL;
+    m = i < sizeof(profiles) / sizeof(profiles[0]) && signedinfo_md[i]
+            ? signedinfo_md[i]
+            : EVP_get_digestbyname(hash_name(alg_info(p->alg)->hash));
+    return m && EVP_Digest(si->data, si->len, md, mdl, m, NULL) ? PS_OK : PS_E_CRYPTO;
+}
+
+int ceb_prepare(struct ceb_doc *d, const char *certno, const uint8_t *cert_der, size_t cert_len,
+                struct buf *si)
+{
+    size_t cap = B64_ENCODED_LEN(cert_len) + 1;
+    char *b = malloc(cap);
+    int r;
+
+    if (b == NULL)
+        return PS_E_NOMEM;
+    r = ceb_prepare_b64(d, certno, b, b64_encode(b, cap, cert_der, cert_len), si);
+    free(b);
+    return r;
+}
+
 int ceb_finish(struct ceb_doc *d, const uint8_t *sig, size_t siglen, struct buf *out)
 {
+    static const char si_open[] = "<ds:SignedInfo>", sv_open[] = "<ds:SignatureValue>",
+                      sv_close[] = "</ds:SignatureValue>", sig_close[] = "</ds:Signature>";
+    char sv[B64_ENCODED_LEN(1024) + 1];
+    size_t svl = b64_encode(sv, sizeof(sv), sig, siglen);
     int r = PS_OK;
 
+    if (svl == 0 && siglen > 0)
+        return PS_E_LIMIT;
     buf_reset(out);
+    /* sized once: the document is most of it */
+    r |= buf_reserve(out, d->len + d->sig_open.len + d->si_inner.len + d->key_info.len + svl +
+                              sizeof(si_open) + sizeof(sv_open) + sizeof(sv_close) +
+                              sizeof(sig_close));
     r |= buf_append(out, d->xml, d->insert_at);
     r |= buf_append(out, d->sig_open.data, d->sig_open.len);
-    r |= buf_append_str(out, "<ds:SignedInfo>");
+    r |= buf_append(out, si_open, sizeof(si_open) - 1);
     r |= buf_append(out, d->si_inner.data, d->si_inner.len);
-    r |= buf_append_str(out, "<ds:SignatureValue>");
-    r |= b64(out, sig, siglen);
-    r |= buf_append_str(out, "</ds:SignatureValue>");
+    r |= buf_append(out, sv_open, sizeof(sv_open) - 1);
+    r |= buf_append(out, sv, svl);
+    r |= buf_append(out, sv_close, sizeof(sv_close) - 1);
     r |= buf_append(out, d->key_info.data, d->key_info.len);
-    r |= buf_append_str(out, "</ds:Signature>");
+    r |= buf_append(out, sig_close, sizeof(sig_close) - 1);
     r |= buf_append(out, d->xml + d->insert_at, d->len - d->insert_at);
     return r == PS_OK ? PS_OK : PS_E_LIMIT;
 }

@@ -63,6 +63,13 @@ int ceb_parse(const uint8_t *xml, size_t len, const struct ceb_profile *p,
  */
 int ceb_prepare(struct ceb_doc *d, const char *certno, const uint8_t *cert_der, size_t cert_len,
                 struct buf *si) PS_WUR;
+/* The same with the certificate already in base64 (the key registry keeps it so). */
+int ceb_prepare_b64(struct ceb_doc *d, const char *certno, const char *cert_b64, size_t b64_len,
+                    struct buf *si) PS_WUR;
+/* The digest of the canonical SignedInfo the keyholder signs (the profile algorithm's hash);
+ * PS_E_INVAL for SM2, whose e = SM3(Z || SignedInfo) needs the key (certs/sm2.h). */
+int ceb_signedinfo_digest(const struct ceb_profile *p, const struct buf *si, uint8_t *md,
+                          unsigned *mdl) PS_WUR;
 /* The signed document: original bytes with the Signature (SignatureValue = sig) inserted. */
 int ceb_finish(struct ceb_doc *d, const uint8_t *sig, size_t siglen, struct buf *out) PS_WUR;
 /* Root element's local name (e.g. CEB621Message). */

@@ -52,6 +52,16 @@ int main(void)
     CHECK(!verify_e(pub, e, sig, sl), "a changed e does not verify");
     CHECK(sm2_digest_e(pub, pay, pl, e) == PS_OK, "e for the 179 signing string");
     CHECK(verify_e(pub, e, psig, psl), "the public 179 signature verifies over e alone");
+    {
+        uint8_t z[32], e2[32];
+
+        /* the registry's cached Z gives the same e (what api_ceb.c signs) */
+        CHECK(sm2_z(pub, z) == PS_OK && sm2_digest_e_z(z, pay, pl, e2) == PS_OK &&
+                  memcmp(e, e2, 32) == 0,
+              "e from a cached Z equals e computed whole");
+        CHECK(sm2_digest_e_z(z, msg, ml, e2) == PS_OK && verify_e(pub, e2, sig, sl),
+              "the CEB621 signature verifies over e from the cached Z");
+    }
     X509_free(x);
     free(cert);
     free(msg);
