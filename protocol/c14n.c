@@ -80,21 +80,31 @@ static int put_slow(struct out *o, const void *p, size_t n)
     return PS_OK;
 }
 
-static inline int put(struct out *o, const void *p, size_t n)
+/* Most pieces are a few bytes (names, "</", "=\""): copied inline rather than by a call. */
+static inline __attribute__((always_inline)) int put(struct out *o, const void *p, size_t n)
 {
     if (n > sizeof(o->b) - o->n)
         return put_slow(o, p, n);
-    memcpy(o->b + o->n, p, n);
+    if (n <= 16) {
+        const uint8_t *s = p;
+        uint8_t *d = o->b + o->n;
+
+        for (size_t i = 0; i < n; i++)
+            d[i] = s[i];
+    } else {
+        memcpy(o->b + o->n, p, n);
+    }
     o->n += n;
     return PS_OK;
 }
 
-static int puts_(struct out *o, const char *s)
+/* Inlined so that the length of a literal is known at compile time. */
+static inline __attribute__((always_inline)) int puts_(struct out *o, const char *s)
 {
     return put(o, s, strlen(s));
 }
 
-static int put_str(struct out *o, struct c14n_str s)
+static inline __attribute__((always_inline)) int put_str(struct out *o, struct c14n_str s)
 {
     return put(o, s.p, s.len);
 }
@@ -175,7 +185,7 @@ static size_t char_len(const uint8_t *p, const uint8_t *end)
 }
 
 /* ASCII name characters: 1 may start a name, 2 may follow */
-static const uint8_t name_class[128] = {
+static const uint8_t name_class[256] = { /* 0 from 0x80: non-ASCII names go to libxml2 */
     ['-'] = 2, ['.'] = 2, ['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2, ['5'] = 2,
     ['6'] = 2, ['7'] = 2, ['8'] = 2, ['9'] = 2, ['_'] = 3, ['A'] = 3, ['B'] = 3, ['C'] = 3,
     ['D'] = 3, ['E'] = 3, ['F'] = 3, ['G'] = 3, ['H'] = 3, ['I'] = 3, ['J'] = 3, ['K'] = 3,
@@ -189,12 +199,12 @@ static const uint8_t name_class[128] = {
 
 static int name_start(uint8_t c)
 {
-    return c < 0x80 && (name_class[c] & 1);
+    return name_class[c] & 1;
 }
 
 static int name_char(uint8_t c)
 {
-    return c < 0x80 && name_class[c] != 0;
+    return name_class[c] != 0;
 }
 
 /* An ASCII QName: NCName or NCName ':' NCName. */
@@ -235,7 +245,7 @@ static inline int bytes_eq(const uint8_t *a, const uint8_t *b, size_t n)
     return 1;
 }
 
-static int str_eq(struct c14n_str a, const char *b)
+static inline __attribute__((always_inline)) int str_eq(struct c14n_str a, const char *b)
 {
     return a.len == strlen(b) && bytes_eq(a.p, (const uint8_t *)b, a.len);
 }
@@ -846,7 +856,7 @@ static int end_tag(struct walk *w)
 
 /* ---- document ---- */
 
-static int starts(const struct walk *w, const char *s)
+static inline __attribute__((always_inline)) int starts(const struct walk *w, const char *s)
 {
     size_t n = strlen(s);
 
