@@ -596,14 +596,34 @@ static int put_attr_value(struct out *o, struct c14n_str v)
     return PS_OK;
 }
 
+/* After a name: Eq ('=' between optional white space) and a quoted value, into v (the
+ * characters between the quotes, unchecked). */
+static int eq_value(struct walk *w, struct c14n_str *v)
+{
+    const uint8_t *q;
+
+    while (w->p < w->end && is_ws(*w->p))
+        w->p++;
+    if (w->p >= w->end || *w->p++ != '=')
+        return NO;
+    while (w->p < w->end && is_ws(*w->p))
+        w->p++;
+    if (w->p >= w->end || (*w->p != '"' && *w->p != '\'') ||
+        (q = memchr(w->p + 1, *w->p, (size_t)(w->end - w->p - 1))) == NULL)
+        return NO;
+    v->p = w->p + 1;
+    v->len = (size_t)(q - v->p);
+    w->p = q + 1;
+    return PS_OK;
+}
+
 /* Attributes of a start tag, after its name, into w->at; sets *empty for "/>". */
 static int attributes(struct walk *w, int *empty)
 {
     w->nat = 0;
     for (;;) {
-        const uint8_t *s = w->p, *q;
+        const uint8_t *s = w->p;
         struct attr *a;
-        uint8_t quote;
 
         while (w->p < w->end && is_ws(*w->p))
             w->p++;
@@ -622,21 +642,8 @@ static int attributes(struct walk *w, int *empty)
         memset(a, 0, sizeof(*a));
         if (qname(w, &a->qname, &a->prefix, &a->local) != PS_OK)
             return NO;
-        while (w->p < w->end && is_ws(*w->p))
-            w->p++;
-        if (w->p >= w->end || *w->p++ != '=')
+        if (eq_value(w, &a->value) != PS_OK || memchr(a->value.p, '<', a->value.len) != NULL)
             return NO;
-        while (w->p < w->end && is_ws(*w->p))
-            w->p++;
-        if (w->p >= w->end || (*w->p != '"' && *w->p != '\''))
-            return NO;
-        quote = *w->p++;
-        if ((q = memchr(w->p, quote, (size_t)(w->end - w->p))) == NULL ||
-            memchr(w->p, '<', (size_t)(q - w->p)) != NULL)
-            return NO;
-        a->value.p = w->p;
-        a->value.len = (size_t)(q - w->p);
-        w->p = q + 1;
         if (str_eq(a->qname, "xmlns") || str_eq(a->prefix, "xmlns"))
             a->decl = 1;
         else if (reserved(a->prefix.len ? a->prefix : a->local))
@@ -866,7 +873,7 @@ static inline __attribute__((always_inline)) int starts(const struct walk *w, co
 /* S name S? '=' S? quoted value: PS_OK, 1 when absent (nothing consumed), or NO */
 static int decl_attr(struct walk *w, const char *name, struct c14n_str *v)
 {
-    const uint8_t *s = w->p, *q;
+    const uint8_t *s = w->p;
     size_t n = strlen(name);
 
     while (w->p < w->end && is_ws(*w->p))
@@ -876,19 +883,7 @@ static int decl_attr(struct walk *w, const char *name, struct c14n_str *v)
         return 1;
     }
     w->p += n;
-    while (w->p < w->end && is_ws(*w->p))
-        w->p++;
-    if (w->p >= w->end || *w->p++ != '=')
-        return NO;
-    while (w->p < w->end && is_ws(*w->p))
-        w->p++;
-    if (w->p >= w->end || (*w->p != '"' && *w->p != '\'') ||
-        (q = memchr(w->p + 1, *w->p, (size_t)(w->end - w->p - 1))) == NULL)
-        return NO;
-    v->p = w->p + 1;
-    v->len = (size_t)(q - v->p);
-    w->p = q + 1;
-    return PS_OK;
+    return eq_value(w, v);
 }
 
 /* <?xml version="1.0" [encoding="UTF-8"] [standalone="yes|no"]?> */
