@@ -30,6 +30,7 @@
 #define READ_CHUNK     16384
 #define READ_BUDGET    16 /* chunks read from one connection per wake-up */
 #define BODY_PRESIZE   (256 * 1024)
+#define CONN_WINDOW    (16 * 1024 * 1024) /* HTTP/2 connection flow-control window */
 
 enum conn_state { CS_HANDSHAKE, CS_H2, CS_HTTP1, CS_CLOSING };
 
@@ -142,17 +143,6 @@ static void queue_flush(struct conn *c)
 
 /* ---- streaming responses ---- */
 
-/* Move the unread bytes to the front, so that the buffer's maximum bounds what is unread. */
-static void resp_compact(struct buf *b)
-{
-    if (b->off == 0)
-        return;
-    memmove(b->data, b->data + b->off, b->len - b->off);
-    b->len -= b->off;
-    b->off = 0;
-    b->data[b->len] = 0;
-}
-
 /*
  * What is buffered, as far as the flow-control window (len) allows; NGHTTP2_ERR_DEFERRED when
  * nothing is, until http_stream_write or http_stream_end resumes the stream. resp_at is the
@@ -252,7 +242,7 @@ int http_stream_write(struct request *r, const void *data, size_t len)
         return -1;
     if (len == 0)
         return 0;
-    resp_compact(&st->resp);
+    buf_compact(&st->resp);
     if (buf_append(&st->resp, data, len) != PS_OK) {
         stream_reset(st, "its reader does not keep up (stream buffer full)");
         return -1;
@@ -795,9 +785,15 @@ static void set_epollout(struct conn *c, int on)
         log_warn("epoll_ctl");
 }
 
-/* Push c->out through TLS. Returns -1 if the connection failed. */
+/*
+ * Push c->out through TLS. The records collect in the write buffer (tls_attach_socket) and leave in
+ * one write when it fills or all is encrypted, rather than one write per 16 KiB record.
+ * Returns -1 if the connection failed.
+ */
 static int tls_write_out(struct conn *c)
 {
+    int r;
+
     while (buf_unread(&c->out)) {
         int n, e;
 
@@ -814,7 +810,9 @@ static int tls_write_out(struct conn *c)
         }
         return -1;
     }
-    set_epollout(c, 0);
+    if ((r = tls_send(c->ssl)) < 0)
+        return -1;
+    set_epollout(c, r == 0);
     return 0;
 }
 
@@ -854,9 +852,9 @@ static void conn_flush(struct conn *c)
         return;
     }
     if (c->state == CS_H2 && !nghttp2_session_want_read(c->h2) &&
-        !nghttp2_session_want_write(c->h2) && buf_unread(&c->out) == 0)
+        !nghttp2_session_want_write(c->h2) && buf_unread(&c->out) == 0 && tls_unsent(c->ssl) == 0)
         conn_close(c);
-    else if (c->state == CS_HTTP1 && buf_unread(&c->out) == 0)
+    else if (c->state == CS_HTTP1 && buf_unread(&c->out) == 0 && tls_unsent(c->ssl) == 0)
         conn_close(c);
 }
 
@@ -909,8 +907,12 @@ static void start_h2(struct conn *c)
     nghttp2_option_set_max_settings(opt, 32);
     nghttp2_option_set_stream_reset_rate_limit(opt, cfg->reset_burst, cfg->reset_rate);
     nghttp2_option_set_max_continuations(opt, cfg->max_continuations);
+    /* The connection window too: at the default 64 KiB, streams of a few KiB each stall on
+     * it and a WINDOW_UPDATE (a record, a write, a wake-up of the client) follows every
+     * 32 KiB read. What a client may send unread stays bounded by the streams' windows. */
     if (nghttp2_session_server_new2(&c->h2, h2_callbacks(), c, opt) != 0 ||
-        nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) != 0) {
+        nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0])) != 0 ||
+        nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, CONN_WINDOW) != 0) {
         nghttp2_option_del(opt);
         conn_close(c);
         return;
@@ -1082,7 +1084,7 @@ void conn_new(struct worker *w, int fd)
     c->fd = fd;
     memcpy(c->peer, peer, sizeof(peer));
     buf_init(&c->out, OUT_MAX);
-    if ((c->ssl = SSL_new(w->ssl)) == NULL || SSL_set_fd(c->ssl, fd) != 1) {
+    if ((c->ssl = SSL_new(w->ssl)) == NULL || tls_attach_socket(c->ssl, fd) != PS_OK) {
         SSL_free(c->ssl);
         free(c);
         close(fd);
@@ -1124,6 +1126,7 @@ static void conn_close(struct conn *c)
     if (c->state == CS_H2 || c->state == CS_HTTP1) {
         ERR_clear_error();
         SSL_shutdown(c->ssl);
+        (void)tls_send(c->ssl); /* the close_notify, if the socket takes it now */
     }
     nghttp2_session_del(c->h2);
     c->h2 = NULL;

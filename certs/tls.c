@@ -1,11 +1,15 @@
 #include "tls.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "../protocol/buf.h"
 #include "partner.h"
 
 static int verify_err_idx = -1;
@@ -69,10 +73,13 @@ SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen)
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
                                  SSL_OP_NO_COMPRESSION);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* c->out (appliance/conn.c) may grow, and so move, between a write that the socket
+     * refused and its retry */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     /* one read() takes what the socket holds, not a record header and then its body: half
      * the reads for request bodies (conn.c's do_read drains what OpenSSL holds) */
     SSL_CTX_set_read_ahead(ctx, 1);
+    SSL_CTX_set_default_read_buffer_len(ctx, 64 * 1024);
     if (!SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20")) {
         ssl_err(err, errlen, "cipher list", NULL);
         goto fail;
@@ -197,4 +204,136 @@ int tls_is_h2(SSL *ssl)
 
     SSL_get0_alpn_selected(ssl, &p, &n);
     return n == 2 && memcmp(p, "h2", 2) == 0;
+}
+
+/* ---- the write buffer of a server connection (tls_attach_socket) ---- */
+
+struct wire {
+    int fd;
+    struct buf out; /* allocated while it holds bytes */
+};
+
+/* 1 when all is sent, 0 when the socket is full, -1 on error; frees the emptied buffer */
+static int tls_send_wire(struct wire *w)
+{
+    while (buf_unread(&w->out)) {
+        ssize_t n =
+            send(w->fd, buf_rptr(&w->out), buf_unread(&w->out), MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n > 0) {
+            buf_consume(&w->out, (size_t)n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        return -1;
+    }
+    buf_free(&w->out);
+    return 1;
+}
+
+static int wire_write(BIO *b, const char *p, int n)
+{
+    struct wire *w = BIO_get_data(b);
+
+    BIO_clear_retry_flags(b);
+    if (n <= 0)
+        return 0;
+    if (buf_unread(&w->out) + (size_t)n > TLS_UNSENT_MAX) {
+        /* the socket has not taken what waits: make room, or make TLS wait */
+        if (tls_send_wire(w) < 0)
+            return -1;
+        if (buf_unread(&w->out) + (size_t)n > TLS_UNSENT_MAX) {
+            BIO_set_retry_write(b);
+            return -1;
+        }
+    }
+    buf_compact(&w->out);
+    if (buf_append(&w->out, p, (size_t)n) != PS_OK)
+        return -1;
+    return n;
+}
+
+static long wire_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    struct wire *w = BIO_get_data(b);
+    int r;
+
+    (void)num;
+    (void)ptr;
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        BIO_clear_retry_flags(b);
+        if ((r = tls_send_wire(w)) == 0)
+            BIO_set_retry_write(b);
+        return r > 0;
+    case BIO_CTRL_WPENDING: return (long)buf_unread(&w->out);
+    case BIO_CTRL_PENDING: return 0;
+    default: return 0;
+    }
+}
+
+static int wire_destroy(BIO *b)
+{
+    struct wire *w = BIO_get_data(b);
+
+    if (w) {
+        buf_free(&w->out);
+        free(w);
+    }
+    BIO_set_data(b, NULL);
+    return 1;
+}
+
+static BIO_METHOD *wire_method(void)
+{
+    static BIO_METHOD *m;
+
+    if (m == NULL && (m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                                       "portseal socket writer")) != NULL) {
+        if (!BIO_meth_set_write(m, wire_write) || !BIO_meth_set_ctrl(m, wire_ctrl) ||
+            !BIO_meth_set_destroy(m, wire_destroy)) {
+            BIO_meth_free(m);
+            m = NULL;
+        }
+    }
+    return m;
+}
+
+int tls_attach_socket(SSL *ssl, int fd)
+{
+    BIO_METHOD *m = wire_method();
+    BIO *rb = BIO_new_socket(fd, BIO_NOCLOSE), *wb = m ? BIO_new(m) : NULL;
+    struct wire *w = calloc(1, sizeof(*w));
+
+    if (rb == NULL || wb == NULL || w == NULL) {
+        BIO_free(rb);
+        BIO_free(wb);
+        free(w);
+        return PS_E_NOMEM;
+    }
+    w->fd = fd;
+    buf_init(&w->out, TLS_UNSENT_MAX);
+    BIO_set_data(wb, w);
+    BIO_set_init(wb, 1);
+    SSL_set_bio(ssl, rb, wb);
+    return PS_OK;
+}
+
+size_t tls_unsent(SSL *ssl)
+{
+    return (size_t)BIO_wpending(SSL_get_wbio(ssl));
+}
+
+int tls_send(SSL *ssl)
+{
+    BIO *wb = SSL_get_wbio(ssl);
+
+    if (BIO_wpending(wb) == 0)
+        return 1;
+    if (BIO_flush(wb) > 0)
+        return 1;
+    return BIO_should_retry(wb) ? 0 : -1;
 }

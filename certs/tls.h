@@ -42,4 +42,19 @@ void tls_client_id(SSL *ssl, const struct config *cfg, const struct partner_trus
 /* 1 if ALPN selected h2. */
 int tls_is_h2(SSL *ssl);
 
+/*
+ * Attach a non-blocking socket to a server SSL: reads go straight to it; the records TLS writes
+ * collect in a buffer that tls_send flushes in one send() (one write per loop turn and
+ * connection rather than one per 16 KiB record). The buffer is allocated while it holds
+ * something and freed when it empties, so an idle connection holds none. Up to TLS_UNSENT_MAX
+ * bytes may wait for the socket; beyond that SSL_write reports SSL_ERROR_WANT_WRITE.
+ */
+#define TLS_UNSENT_MAX (96 * 1024)
+int tls_attach_socket(SSL *ssl, int fd);
+/* Bytes written by TLS and not yet taken by the socket. */
+size_t tls_unsent(SSL *ssl);
+/* Send what is buffered: 1 when all went, 0 when the socket is full (wait for EPOLLOUT and
+ * call again), -1 if the connection failed. */
+int tls_send(SSL *ssl);
+
 #endif

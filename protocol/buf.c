@@ -109,3 +109,13 @@ uint8_t *buf_steal(struct buf *b, size_t *len)
     b->len = b->cap = b->off = 0;
     return p;
 }
+
+void buf_compact(struct buf *b)
+{
+    if (b->off == 0)
+        return;
+    memmove(b->data, b->data + b->off, b->len - b->off);
+    b->len -= b->off;
+    b->off = 0;
+    b->data[b->len] = 0;
+}

@@ -41,5 +41,7 @@ static inline const uint8_t *buf_rptr(const struct buf *b)
 void buf_consume(struct buf *b, size_t n);
 /* Hand the memory to the caller (free() it); the buffer becomes empty. */
 uint8_t *buf_steal(struct buf *b, size_t *len);
+/* Move the unread bytes to the front, so that the maximum bounds what is unread. */
+void buf_compact(struct buf *b);
 
 #endif

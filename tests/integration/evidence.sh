@@ -38,6 +38,17 @@ check "it is stored under its id in state/evidence" test -s "$EVDIR/$ID.asice"
 "$VERIFY" --roots "$CA_FILE" "$TMP/b.asice" >"$TMP/v.out" 2>&1
 rc=$?
 check "portseal-verify says VALID (exit $rc)" test "$rc" = 0
+
+# ---- a reader slower than the appliance: more than the socket buffers hold waits in the
+# worker's TLS write buffer and leaves as the client reads (EPOLLOUT), in order and whole
+head -c 18000000 /dev/urandom >"$TMP/big.bin"
+upload -F 'metadata={"rights_holder":"Big Files Ltd","trademarks":["BIG-1"],"goods":"video","hs_code":"8528","submitter":"Li Wei"};type=application/json' \
+    -F "big=@$TMP/big.bin;type=application/octet-stream"
+expect_status "POST /v1/evidence with an 18 MB file" 201
+BIG=$(jget "j['bundle_id']")
+api GET "/v1/evidence/$BIG" --limit-rate 9M
+check "an 18 MB bundle read at 9 MB/s arrives whole (status $STATUS, SHA-256 = its id)" \
+    test "$STATUS" = 200 -a "$(sha256sum "$TMP/body" | cut -c1-64)" = "$BIG"
 check "with six ok checks" test "$(grep -c '^  ok ' "$TMP/v.out")" = 6
 
 # the guide's commands, as written, on the appliance's bundle
