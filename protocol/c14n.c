@@ -185,7 +185,8 @@ static size_t char_len(const uint8_t *p, const uint8_t *end)
 }
 
 /* ASCII name characters: 1 may start a name, 2 may follow */
-static const uint8_t name_class[256] = { /* 0 from 0x80: non-ASCII names go to libxml2 */
+static const uint8_t name_class[256] = {
+    /* 0 from 0x80: non-ASCII names go to libxml2 */
     ['-'] = 2, ['.'] = 2, ['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2, ['5'] = 2,
     ['6'] = 2, ['7'] = 2, ['8'] = 2, ['9'] = 2, ['_'] = 3, ['A'] = 3, ['B'] = 3, ['C'] = 3,
     ['D'] = 3, ['E'] = 3, ['F'] = 3, ['G'] = 3, ['H'] = 3, ['I'] = 3, ['J'] = 3, ['K'] = 3,

@@ -86,8 +86,7 @@ void ceb_library_init(void)
             profile_md[i] = EVP_MD_fetch(NULL, profiles[i].digest_md, NULL);
     for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
         if (signedinfo_md[i] == NULL && profiles[i].alg != ALG_SM2_SM3)
-            signedinfo_md[i] =
-                EVP_MD_fetch(NULL, hash_name(alg_info(profiles[i].alg)->hash), NULL);
+            signedinfo_md[i] = EVP_MD_fetch(NULL, hash_name(alg_info(profiles[i].alg)->hash), NULL);
     xmlInitParser();
     xmlSetGenericErrorFunc(NULL, quiet_xml_error);
 }
