@@ -7,6 +7,7 @@
 #include "api.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,6 +218,11 @@ int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd
     char name[32], err[512];
 
     memset(&w, 0, sizeof(w));
+    /* Buffers freed after a request (TLS records, bodies, replies) stay in the heap for the
+     * next one instead of going back to the kernel and being faulted in again, zeroed: that
+     * was 1.5 page faults per 5 KB CEB document. At most 8 MiB of free heap stays per worker. */
+    mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
     snprintf(name, sizeof(name), "worker%d", id);
     log_setproc(name);
     privsep_harden();
