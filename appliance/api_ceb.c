@@ -37,18 +37,16 @@ static void ceb_done(void *ctx, int status, const uint8_t *p, size_t len)
     struct ceb_job *j = ctx;
     struct request *r = j->r;
     struct one_sig s;
-    struct buf out;
 
-    buf_init(&out, r->w->cfg->max_body + 64 * 1024);
     if (api_one_signature(r, status, p, len, 0, &s) != 0) {
         /* answered */
-    } else if (ceb_finish(j->doc, s.sig, s.len, &out) != PS_OK) {
+    } else if (ceb_finish_in_place(j->doc, s.sig, s.len, &r->body) != PS_OK) {
         http_error(r, 500, "internal", "cannot assemble the signed message");
     } else {
+        /* the request body, now signed, is the reply: the document is not copied again */
         r->w->m.signatures++;
-        http_respond_buf(r, 200, "application/xml; charset=utf-8", &out);
+        http_respond_buf(r, 200, "application/xml; charset=utf-8", &r->body);
     }
-    buf_free(&out);
     ceb_free(j->doc);
     http_release(r);
     free(j);
@@ -72,7 +70,7 @@ void api_sign_ceb(struct request *r, const char *tail)
     const struct ceb_profile *p;
     const struct ceb_limits lim = {r->w->cfg->max_body, CEB_MAX_DEPTH};
     struct ceb_job *j = NULL;
-    struct buf si;
+    static struct buf si = {.max = 65536}; /* kept from request to request: the worker's */
     uint8_t md[EVP_MAX_MD_SIZE];
     const uint8_t *dp[1] = {md};
     uint8_t dl[1];
@@ -80,7 +78,6 @@ void api_sign_ceb(struct request *r, const char *tail)
     char err[256];
 
     (void)tail;
-    buf_init(&si, 65536);
     if (!xml_content_type(r)) {
         http_error(r, 415, "unsupported_media_type", "send the message as application/xml");
         goto out;
@@ -135,7 +132,6 @@ out:
     if (j)
         ceb_free(j->doc);
     free(j);
-    buf_free(&si);
 }
 
 /* Check SignatureValue over the canonical SignedInfo with the certificate's key. */

@@ -30,6 +30,7 @@
 #define READ_CHUNK     16384
 #define READ_BUDGET    16 /* chunks read from one connection per wake-up */
 #define BODY_PRESIZE   (256 * 1024)
+#define BODY_GROWTH    (8 * 1024)         /* room for what a ROUTE_BODY_GROWS reply adds */
 #define CONN_WINDOW    (16 * 1024 * 1024) /* HTTP/2 connection flow-control window */
 
 enum conn_state { CS_HANDSHAKE, CS_H2, CS_HTTP1, CS_CLOSING };
@@ -545,11 +546,15 @@ static void admit(struct stream *st)
     }
     /* a declared length sizes the body buffer at once (up to BODY_PRESIZE: a client that
      * declares much and sends little holds no more than that), instead of doubling it up */
-    if (st->content_length > 0 &&
-        buf_reserve(&r->body, st->content_length < BODY_PRESIZE ? (size_t)st->content_length
-                                                                : BODY_PRESIZE) != PS_OK) {
-        body_refused(st);
-        return;
+    if (st->content_length > 0) {
+        size_t want = (size_t)st->content_length;
+
+        if ((r->route->flags & ROUTE_BODY_GROWS) && r->max_body - want >= BODY_GROWTH)
+            want += BODY_GROWTH;
+        if (buf_reserve(&r->body, want < BODY_PRESIZE ? want : BODY_PRESIZE) != PS_OK) {
+            body_refused(st);
+            return;
+        }
     }
     st->discard_body = st->dispatched = 0;
 }

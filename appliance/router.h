@@ -17,6 +17,8 @@ enum route_flags {
     ROUTE_PARTNER = 8,     /* ... to a partner (pinned root); implies ROUTE_PARTNER_OK */
     ROUTE_PARTNER_OK = 16, /* partners may use it too (else only local identities may) */
     ROUTE_SUBPATH = 32,    /* a prefix route whose tail may hold '/' (the handler parses it) */
+    ROUTE_BODY_GROWS = 64, /* the reply is the request body grown by a few KiB (a signed XML
+                              message): the body buffer gets room for them at once */
 };
 
 /* max_body of a route: the configured evidence_max_total plus 1 MiB of form overhead */

@@ -45,18 +45,24 @@ struct ceb_doc {
     size_t len;
     size_t insert_at; /* offset of the root's end tag */
     const struct ceb_profile *p;
-    char *root_name; /* the root's local name */
+    /* the root's local name, then the prefix and URI of each declaration kept, each
+     * NUL-terminated; the offsets below point into it */
+    struct buf names;
+    size_t root_name;
     struct {
-        char *prefix; /* "" for the default namespace */
-        char *href;
+        size_t prefix; /* "" for the default namespace */
+        size_t href;
     } ns[SI_MAX_NS];
     size_t nns;
-    int has_xsi;                 /* the root declares the xsi prefix */
-    struct buf sig_open;         /* <ds:Signature ...> */
-    struct buf si_inner;         /* SignedInfo as it appears in the document (no ns declarations) */
-    struct buf key_info;         /* <ds:KeyInfo>...</ds:KeyInfo> */
+    int has_xsi; /* the root declares the xsi prefix */
+    /* the Signature element's own parts, back to back: <ds:Signature ...>, SignedInfo as it
+     * appears in the document (no ns declarations) from si_at, <ds:KeyInfo>... from ki_at */
+    struct buf parts;
+    size_t si_at, ki_at;
+    EVP_MD_CTX *mc;              /* for the DigestValue (kept while the doc is pooled) */
     uint8_t md[EVP_MAX_MD_SIZE]; /* DigestValue: the document's C14N, computed at parse time */
     unsigned mdlen;
+    struct ceb_doc *next; /* in the pool */
 };
 
 static void quiet_xml_error(void *ctx, const char *msg, ...)
@@ -297,17 +303,26 @@ out:
     return r;
 }
 
-/* Drop what a parse learnt about the root (before the libxml2 path starts over, and at free). */
+/* Drop what a parse learnt about the root (before the libxml2 path starts over). */
 static void ceb_forget_root(struct ceb_doc *d)
 {
-    for (size_t i = 0; i < d->nns; i++) {
-        free(d->ns[i].prefix);
-        free(d->ns[i].href);
-    }
+    buf_reset(&d->names);
     d->nns = 0;
     d->has_xsi = 0;
-    free(d->root_name);
-    d->root_name = NULL;
+}
+
+/* Keep a name in d->names; its offset in *at. */
+static int keep_name(struct ceb_doc *d, const char *s, size_t n, size_t *at)
+{
+    *at = d->names.len;
+    return buf_append(&d->names, s, n) == PS_OK && buf_append(&d->names, "", 1) == PS_OK
+               ? PS_OK
+               : PS_E_NOMEM;
+}
+
+static const char *name_at(const struct ceb_doc *d, size_t at)
+{
+    return (const char *)d->names.data + at;
 }
 
 /* Keep one root namespace declaration for SignedInfo (see SI_MAX_NS). */
@@ -320,11 +335,9 @@ static int keep_ns(struct ceb_doc *d, const char *pfx, size_t pl, const char *hr
     if (pl == 0 && hl == 0)
         return PS_OK; /* xmlns="" is not rendered */
     d->has_xsi |= pl == 3 && memcmp(pfx, "xsi", 3) == 0;
-    if ((d->ns[d->nns].prefix = strndup(pfx, pl)) == NULL ||
-        (d->ns[d->nns].href = strndup(href, hl)) == NULL) {
-        free(d->ns[d->nns].prefix);
+    if (keep_name(d, pfx, pl, &d->ns[d->nns].prefix) != PS_OK ||
+        keep_name(d, href, hl, &d->ns[d->nns].href) != PS_OK)
         return PS_E_NOMEM;
-    }
     d->nns++;
     return PS_OK;
 }
@@ -342,31 +355,27 @@ static int sink_digest(void *ctx, const uint8_t *p, size_t n)
 static int parse_fast(struct ceb_doc *d, const struct ceb_limits *lim)
 {
     const EVP_MD *m = digest_of(d->p);
-    EVP_MD_CTX *mc = EVP_MD_CTX_new();
     struct c14n_info info;
-    int r = PS_E_UNSUPPORTED;
 
-    if (m == NULL || mc == NULL || !EVP_DigestInit_ex(mc, m, NULL) ||
-        c14n_document(d->xml, d->len, lim->max_depth, sink_digest, mc, &info) != PS_OK ||
+    if (m == NULL || (d->mc == NULL && (d->mc = EVP_MD_CTX_new()) == NULL) ||
+        !EVP_DigestInit_ex(d->mc, m, NULL) ||
+        c14n_document(d->xml, d->len, lim->max_depth, sink_digest, d->mc, &info) != PS_OK ||
         info.dsig_signature)
-        goto out;
-    if ((d->root_name = strndup((const char *)info.root_local.p, info.root_local.len)) == NULL)
-        goto out;
+        return PS_E_UNSUPPORTED;
+    if (keep_name(d, (const char *)info.root_local.p, info.root_local.len, &d->root_name) != PS_OK)
+        return PS_E_UNSUPPORTED;
     if (d->p->ceb && !(info.root_uri.len == strlen(NS_CEB) &&
                        memcmp(info.root_uri.p, NS_CEB, info.root_uri.len) == 0 &&
-                       is_ceb_root(NS_CEB, d->root_name)))
-        goto out;
+                       is_ceb_root(NS_CEB, name_at(d, d->root_name))))
+        return PS_E_UNSUPPORTED;
     for (size_t i = 0; i < info.root_nns; i++)
         if (keep_ns(d, (const char *)info.root_ns[i].prefix.p, info.root_ns[i].prefix.len,
                     (const char *)info.root_ns[i].href.p, info.root_ns[i].href.len) != PS_OK)
-            goto out;
-    if (!EVP_DigestFinal_ex(mc, d->md, &d->mdlen))
-        goto out;
+            return PS_E_UNSUPPORTED;
+    if (!EVP_DigestFinal_ex(d->mc, d->md, &d->mdlen))
+        return PS_E_UNSUPPORTED;
     d->insert_at = info.root_end;
-    r = PS_OK;
-out:
-    EVP_MD_CTX_free(mc);
-    return r;
+    return PS_OK;
 }
 
 /* The libxml2 path: a DOM, its checks and its C14N. */
@@ -409,7 +418,8 @@ static int parse_libxml2(struct ceb_doc *d, const struct ceb_limits *lim, char *
              "namespace URI?)");
         goto out;
     }
-    if ((d->root_name = strdup((const char *)root->name)) == NULL)
+    if (keep_name(d, (const char *)root->name, strlen((const char *)root->name), &d->root_name) !=
+        PS_OK)
         goto nomem;
     for (xmlNsPtr x = root->nsDef; x; x = x->next) {
         const char *pfx = x->prefix ? (const char *)x->prefix : "";
@@ -427,6 +437,46 @@ out:
     return r;
 }
 
+/*
+ * Documents freed by a thread wait in its pool with their buffers and digest context, so that
+ * a worker signing document after document allocates nothing for them. Sanitizer builds keep
+ * no pool: every doc is a fresh allocation there, and a use after ceb_free is caught.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_MAX 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_MAX 0
+#endif
+#endif
+#ifndef POOL_MAX
+#define POOL_MAX 64
+#endif
+#define POOL_KEEP (64 * 1024) /* a doc whose buffers grew past this is freed, not kept */
+
+static __thread struct ceb_doc *pool;
+static __thread int pool_n;
+
+static struct ceb_doc *doc_new(void)
+{
+    struct ceb_doc *d = pool;
+
+    if (d != NULL) {
+        pool = d->next;
+        pool_n--;
+        d->next = NULL;
+        d->insert_at = 0;
+        d->mdlen = 0;
+        d->si_at = d->ki_at = 0;
+        return d;
+    }
+    if ((d = calloc(1, sizeof(*d))) == NULL)
+        return NULL;
+    buf_init(&d->names, 65536);
+    buf_init(&d->parts, 65536 + 8192);
+    return d;
+}
+
 int ceb_parse(const uint8_t *xml, size_t len, const struct ceb_profile *p,
               const struct ceb_limits *lim, struct ceb_doc **out, char *err, size_t errlen)
 {
@@ -441,14 +491,11 @@ int ceb_parse(const uint8_t *xml, size_t len, const struct ceb_profile *p,
         return fail(err, errlen, "document too large");
     if (has_dtd(xml, len))
         return fail(err, errlen, "DTDs and entity declarations are not allowed");
-    if ((d = calloc(1, sizeof(*d))) == NULL)
+    if ((d = doc_new()) == NULL)
         return PS_E_NOMEM;
     d->xml = xml;
     d->len = len;
     d->p = p;
-    buf_init(&d->sig_open, 1024);
-    buf_init(&d->si_inner, 4096);
-    buf_init(&d->key_info, 65536);
     if (lim->libxml2_only || parse_fast(d, lim) != PS_OK) {
         ceb_forget_root(d);
         if (parse_libxml2(d, lim, err, errlen) != PS_OK) {
@@ -462,17 +509,24 @@ int ceb_parse(const uint8_t *xml, size_t len, const struct ceb_profile *p,
 
 const char *ceb_root_name(const struct ceb_doc *d)
 {
-    return d->root_name;
+    return name_at(d, d->root_name);
 }
 
 void ceb_free(struct ceb_doc *d)
 {
     if (d == NULL)
         return;
-    ceb_forget_root(d);
-    buf_free(&d->sig_open);
-    buf_free(&d->si_inner);
-    buf_free(&d->key_info);
+    if (pool_n < POOL_MAX && d->names.cap <= POOL_KEEP && d->parts.cap <= POOL_KEEP) {
+        ceb_forget_root(d);
+        buf_reset(&d->parts);
+        d->next = pool;
+        pool = d;
+        pool_n++;
+        return;
+    }
+    buf_free(&d->names);
+    buf_free(&d->parts);
+    EVP_MD_CTX_free(d->mc);
     free(d);
 }
 
@@ -514,8 +568,8 @@ static size_t signedinfo_ns(const struct ceb_doc *d, struct ns_decl *ns, int *ad
     size_t n = 0;
 
     for (size_t i = 0; i < d->nns; i++, n++) {
-        ns[n].prefix = d->ns[i].prefix;
-        ns[n].href = d->ns[i].href;
+        ns[n].prefix = name_at(d, d->ns[i].prefix);
+        ns[n].href = name_at(d, d->ns[i].href);
     }
     ns[n].prefix = "ds";
     ns[n].href = NS_DS;
@@ -539,33 +593,31 @@ int ceb_prepare_b64(struct ceb_doc *d, const char *certno, const char *cert_b64,
     int add_xsi, r = PS_OK;
 
     nns = signedinfo_ns(d, ns, &add_xsi);
-    buf_reset(&d->sig_open);
-    buf_reset(&d->si_inner);
-    buf_reset(&d->key_info);
+    buf_reset(&d->parts);
     buf_reset(si);
     if ((dvl = b64_encode(dv, sizeof(dv), d->md, d->mdlen)) == 0)
         return PS_E_LIMIT;
     /* each sized once (the URIs and the certificate are most of them) */
-    r |= buf_reserve(&d->sig_open, 256);
-    r |= buf_reserve(&d->si_inner, 1024);
+    r |= buf_reserve(&d->parts, 1536 + strlen(certno) + b64_len);
     r |= buf_reserve(si, 1024 + 256 * nns);
-    r |= buf_reserve(&d->key_info, 256 + strlen(certno) + b64_len);
-    r |= buf_append_str(&d->sig_open, "<ds:Signature xmlns:ds=\"" NS_DS "\"");
+    r |= buf_append_str(&d->parts, "<ds:Signature xmlns:ds=\"" NS_DS "\"");
     if (add_xsi)
-        r |= buf_append_str(&d->sig_open, " xmlns:xsi=\"" NS_XSI "\"");
-    r |= buf_append_str(&d->sig_open, ">");
-    r |= buf_append_str(&d->si_inner, "<ds:CanonicalizationMethod Algorithm=\"" C14N_URI
-                                      "\"></ds:CanonicalizationMethod><ds:SignatureMethod "
-                                      "Algorithm=\"");
-    r |= buf_append_str(&d->si_inner, d->p->sig_uri);
-    r |= buf_append_str(&d->si_inner, "\"></ds:SignatureMethod><ds:Reference URI=\"\">"
-                                      "<ds:Transforms><ds:Transform Algorithm=\"" ENVELOPED_URI
-                                      "\"></ds:Transform></ds:Transforms><ds:DigestMethod "
-                                      "Algorithm=\"");
-    r |= buf_append_str(&d->si_inner, d->p->digest_uri);
-    r |= buf_append_str(&d->si_inner, "\"></ds:DigestMethod><ds:DigestValue>");
-    r |= buf_append(&d->si_inner, dv, dvl);
-    r |= buf_append_str(&d->si_inner, "</ds:DigestValue></ds:Reference></ds:SignedInfo>");
+        r |= buf_append_str(&d->parts, " xmlns:xsi=\"" NS_XSI "\"");
+    r |= buf_append_str(&d->parts, ">");
+    d->si_at = d->parts.len;
+    r |= buf_append_str(&d->parts, "<ds:CanonicalizationMethod Algorithm=\"" C14N_URI
+                                   "\"></ds:CanonicalizationMethod><ds:SignatureMethod "
+                                   "Algorithm=\"");
+    r |= buf_append_str(&d->parts, d->p->sig_uri);
+    r |= buf_append_str(&d->parts, "\"></ds:SignatureMethod><ds:Reference URI=\"\">"
+                                   "<ds:Transforms><ds:Transform Algorithm=\"" ENVELOPED_URI
+                                   "\"></ds:Transform></ds:Transforms><ds:DigestMethod "
+                                   "Algorithm=\"");
+    r |= buf_append_str(&d->parts, d->p->digest_uri);
+    r |= buf_append_str(&d->parts, "\"></ds:DigestMethod><ds:DigestValue>");
+    r |= buf_append(&d->parts, dv, dvl);
+    r |= buf_append_str(&d->parts, "</ds:DigestValue></ds:Reference></ds:SignedInfo>");
+    d->ki_at = d->parts.len;
     /* the canonical form: same content, with every namespace in scope on the apex */
     r |= buf_append_str(si, "<ds:SignedInfo");
     for (size_t i = 0; i < nns; i++) {
@@ -576,12 +628,12 @@ int ceb_prepare_b64(struct ceb_doc *d, const char *certno, const char *cert_b64,
         r |= buf_append_str(si, "\"");
     }
     r |= buf_append_str(si, ">");
-    r |= buf_append(si, d->si_inner.data, d->si_inner.len);
-    r |= buf_append_str(&d->key_info, "<ds:KeyInfo><ds:KeyName>");
-    r |= buf_append_str(&d->key_info, certno);
-    r |= buf_append_str(&d->key_info, "</ds:KeyName><ds:X509Data><ds:X509Certificate>");
-    r |= buf_append(&d->key_info, cert_b64, b64_len);
-    r |= buf_append_str(&d->key_info, "</ds:X509Certificate></ds:X509Data></ds:KeyInfo>");
+    r |= buf_append(si, d->parts.data + d->si_at, d->ki_at - d->si_at);
+    r |= buf_append_str(&d->parts, "<ds:KeyInfo><ds:KeyName>");
+    r |= buf_append_str(&d->parts, certno);
+    r |= buf_append_str(&d->parts, "</ds:KeyName><ds:X509Data><ds:X509Certificate>");
+    r |= buf_append(&d->parts, cert_b64, b64_len);
+    r |= buf_append_str(&d->parts, "</ds:X509Certificate></ds:X509Data></ds:KeyInfo>");
     return r == PS_OK ? PS_OK : PS_E_LIMIT;
 }
 
@@ -613,32 +665,85 @@ int ceb_prepare(struct ceb_doc *d, const char *certno, const uint8_t *cert_der, 
     return r;
 }
 
+/* The Signature element, SignatureValue sv (base64) included. */
+static const char si_open[] = "<ds:SignedInfo>", sv_open[] = "<ds:SignatureValue>",
+                  sv_close[] = "</ds:SignatureValue>", sig_close[] = "</ds:Signature>";
+
+static size_t signature_len(const struct ceb_doc *d, size_t svl)
+{
+    return d->parts.len + svl + sizeof(si_open) - 1 + sizeof(sv_open) - 1 + sizeof(sv_close) - 1 +
+           sizeof(sig_close) - 1;
+}
+
+static uint8_t *put(uint8_t *o, const void *p, size_t n)
+{
+    memcpy(o, p, n);
+    return o + n;
+}
+
+static void put_signature(const struct ceb_doc *d, const char *sv, size_t svl, uint8_t *o)
+{
+    const uint8_t *pt = d->parts.data;
+
+    o = put(o, pt, d->si_at);
+    o = put(o, si_open, sizeof(si_open) - 1);
+    o = put(o, pt + d->si_at, d->ki_at - d->si_at);
+    o = put(o, sv_open, sizeof(sv_open) - 1);
+    o = put(o, sv, svl);
+    o = put(o, sv_close, sizeof(sv_close) - 1);
+    o = put(o, pt + d->ki_at, d->parts.len - d->ki_at);
+    put(o, sig_close, sizeof(sig_close) - 1);
+}
+
+/* SignatureValue in base64 into sv (room for a 1024-byte signature); 0 if sig is too long. */
+static size_t signature_value(const uint8_t *sig, size_t siglen, char *sv, size_t cap)
+{
+    size_t svl = b64_encode(sv, cap, sig, siglen);
+
+    return svl || siglen == 0 ? svl : (size_t)-1;
+}
+
 int ceb_finish(struct ceb_doc *d, const uint8_t *sig, size_t siglen, struct buf *out)
 {
-    static const char si_open[] = "<ds:SignedInfo>", sv_open[] = "<ds:SignatureValue>",
-                      sv_close[] = "</ds:SignatureValue>", sig_close[] = "</ds:Signature>";
     char sv[B64_ENCODED_LEN(1024) + 1];
-    size_t svl = b64_encode(sv, sizeof(sv), sig, siglen);
-    int r = PS_OK;
+    size_t svl = signature_value(sig, siglen, sv, sizeof(sv)), n;
 
-    if (svl == 0 && siglen > 0)
+    if (svl == (size_t)-1 || d->ki_at == 0)
         return PS_E_LIMIT;
+    n = signature_len(d, svl);
     buf_reset(out);
-    /* sized once: the document is most of it */
-    r |= buf_reserve(out, d->len + d->sig_open.len + d->si_inner.len + d->key_info.len + svl +
-                              sizeof(si_open) + sizeof(sv_open) + sizeof(sv_close) +
-                              sizeof(sig_close));
-    r |= buf_append(out, d->xml, d->insert_at);
-    r |= buf_append(out, d->sig_open.data, d->sig_open.len);
-    r |= buf_append(out, si_open, sizeof(si_open) - 1);
-    r |= buf_append(out, d->si_inner.data, d->si_inner.len);
-    r |= buf_append(out, sv_open, sizeof(sv_open) - 1);
-    r |= buf_append(out, sv, svl);
-    r |= buf_append(out, sv_close, sizeof(sv_close) - 1);
-    r |= buf_append(out, d->key_info.data, d->key_info.len);
-    r |= buf_append(out, sig_close, sizeof(sig_close) - 1);
-    r |= buf_append(out, d->xml + d->insert_at, d->len - d->insert_at);
-    return r == PS_OK ? PS_OK : PS_E_LIMIT;
+    if (buf_reserve(out, d->len + n) != PS_OK)
+        return PS_E_LIMIT;
+    memcpy(out->data, d->xml, d->insert_at);
+    put_signature(d, sv, svl, out->data + d->insert_at);
+    memcpy(out->data + d->insert_at + n, d->xml + d->insert_at, d->len - d->insert_at);
+    out->len = d->len + n;
+    out->data[out->len] = 0;
+    return PS_OK;
+}
+
+int ceb_finish_in_place(struct ceb_doc *d, const uint8_t *sig, size_t siglen, struct buf *doc)
+{
+    char sv[B64_ENCODED_LEN(1024) + 1];
+    size_t svl = signature_value(sig, siglen, sv, sizeof(sv)), n;
+    uint8_t *at;
+
+    if (svl == (size_t)-1 || d->ki_at == 0 || buf_rptr(doc) != d->xml || buf_unread(doc) != d->len)
+        return PS_E_LIMIT;
+    n = signature_len(d, svl);
+    if (doc->max - doc->len < n)
+        doc->max = doc->len + n; /* the limit was on what the client sent */
+    if (buf_reserve(doc, n) != PS_OK)
+        return PS_E_LIMIT;
+    d->xml = buf_rptr(doc); /* may have moved */
+    at = doc->data + doc->off + d->insert_at;
+    memmove(at + n, at, d->len - d->insert_at); /* the root's end tag and white space */
+    put_signature(d, sv, svl, at);
+    doc->len += n;
+    doc->data[doc->len] = 0;
+    d->len += n;
+    d->ki_at = 0; /* finished: the doc no longer describes an unsigned document */
+    return PS_OK;
 }
 
 /* ---- reading a signed message ---- */

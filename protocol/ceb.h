@@ -72,6 +72,13 @@ int ceb_signedinfo_digest(const struct ceb_profile *p, const struct buf *si, uin
                           unsigned *mdl) PS_WUR;
 /* The signed document: original bytes with the Signature (SignatureValue = sig) inserted. */
 int ceb_finish(struct ceb_doc *d, const uint8_t *sig, size_t siglen, struct buf *out) PS_WUR;
+/*
+ * The same, in place: doc holds the submitted bytes (the unread bytes of doc are what d was
+ * parsed from), and the Signature is inserted into it, so that the reply needs no copy of the
+ * document. doc may grow past its max by the Signature. The doc cannot be finished again.
+ */
+int ceb_finish_in_place(struct ceb_doc *d, const uint8_t *sig, size_t siglen,
+                        struct buf *doc) PS_WUR;
 /* Root element's local name (e.g. CEB621Message). */
 const char *ceb_root_name(const struct ceb_doc *d);
 void ceb_free(struct ceb_doc *d);

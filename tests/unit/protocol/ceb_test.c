@@ -118,6 +118,27 @@ static void roundtrip(const char *profile, const char *xml, const char *what)
          ceb_read_signature(out.data, out.len, &lim, &sig, err, sizeof(err)) == PS_OK;
     CHECK(ok, "%s %s: sign and read back (%s)", profile, what, err);
     if (ok) {
+        /* the reply path: the same Signature inserted into the request body itself, whose
+         * limit was the document's size and whose bytes sit after a consumed prefix */
+        struct buf body;
+        struct ceb_doc *d2 = NULL;
+
+        buf_init(&body, 8 + strlen(xml));
+        CHECK(buf_append(&body, "consumed", 8) == PS_OK &&
+                  buf_append(&body, xml, strlen(xml)) == PS_OK,
+              "body");
+        buf_consume(&body, 8);
+        ok = ceb_parse(buf_rptr(&body), buf_unread(&body), p, &lim, &d2, err, sizeof(err)) ==
+                 PS_OK &&
+             ceb_prepare(d2, "0a1b", cert, sizeof(cert), &si) == PS_OK &&
+             ceb_finish_in_place(d2, fake, sizeof(fake), &body) == PS_OK;
+        CHECK(ok && buf_unread(&body) == out.len && memcmp(buf_rptr(&body), out.data, out.len) == 0,
+              "%s %s: signed in place, the same bytes as a copy", profile, what);
+        CHECK(d2 == NULL || ceb_finish_in_place(d2, fake, sizeof(fake), &body) != PS_OK,
+              "%s %s: a doc signed in place cannot be finished again", profile, what);
+        ceb_free(d2);
+        buf_free(&body);
+        ok = 1;
         CHECK(sig.digest_ok, "%s %s: digest matches", profile, what);
         CHECK(sig.signed_info.len == si.len && memcmp(sig.signed_info.data, si.data, si.len) == 0,
               "%s %s: SignedInfo equals libxml2's C14N in context", profile, what);
