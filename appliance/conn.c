@@ -115,6 +115,33 @@ static void metrics_count(struct request *r)
     m->lat_sum[ri] += lat;
 }
 
+/*
+ * Response bodies are not copied into nghttp2's frame buffer: the data providers answer
+ * NGHTTP2_DATA_FLAG_NO_COPY, and send_data_cb appends the frame header and the bytes, straight
+ * from st->resp, to c->out (during nghttp2_session_mem_send, so in frame order).
+ */
+static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t *framehd,
+                        size_t length, nghttp2_data_source *src, void *ud)
+{
+    struct stream *st = src->ptr;
+    struct conn *c = ud;
+    static const uint8_t zeros[256];
+    size_t pad = frame->data.padlen;
+    uint8_t padlen = (uint8_t)(pad ? pad - 1 : 0);
+
+    (void)s;
+    if (length > buf_unread(&st->resp) || pad > sizeof(zeros) ||
+        buf_append(&c->out, framehd, 9) != PS_OK ||
+        (pad && buf_append(&c->out, &padlen, 1) != PS_OK) ||
+        buf_append(&c->out, buf_rptr(&st->resp), length) != PS_OK ||
+        (pad > 1 && buf_append(&c->out, zeros, pad - 1) != PS_OK))
+        return NGHTTP2_ERR_CALLBACK_FAILURE; /* c->out is far larger than a frame: a bug */
+    buf_consume(&st->resp, length);
+    /* nghttp2 would go on to the next frame within the same mem_send: stop at the
+     * high-water mark so that conn_flush encrypts and sends first */
+    return buf_unread(&c->out) >= OUT_HIGH_WATER ? NGHTTP2_ERR_PAUSE : 0;
+}
+
 static ssize_t resp_read_cb(nghttp2_session *s, int32_t sid, uint8_t *out, size_t len,
                             uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
@@ -123,12 +150,12 @@ static ssize_t resp_read_cb(nghttp2_session *s, int32_t sid, uint8_t *out, size_
 
     (void)s;
     (void)sid;
+    (void)out;
     (void)ud;
     if (n > len)
         n = len;
-    memcpy(out, buf_rptr(&st->resp), n);
-    buf_consume(&st->resp, n);
-    if (buf_unread(&st->resp) == 0)
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    if (n == buf_unread(&st->resp))
         *flags |= NGHTTP2_DATA_FLAG_EOF;
     return (ssize_t)n;
 }
@@ -157,6 +184,7 @@ static ssize_t stream_read_cb(nghttp2_session *s, int32_t sid, uint8_t *out, siz
 
     (void)s;
     (void)sid;
+    (void)out;
     (void)ud;
     if (n == 0 && !st->stream_ended) {
         st->deferred = 1;
@@ -164,10 +192,9 @@ static ssize_t stream_read_cb(nghttp2_session *s, int32_t sid, uint8_t *out, siz
     }
     if (n > len)
         n = len;
-    memcpy(out, buf_rptr(&st->resp), n);
-    buf_consume(&st->resp, n);
-    st->resp_at = buf_unread(&st->resp) ? mono_now() : 0;
-    if (buf_unread(&st->resp) == 0 && st->stream_ended)
+    *flags |= NGHTTP2_DATA_FLAG_NO_COPY; /* send_data_cb consumes the n bytes */
+    st->resp_at = buf_unread(&st->resp) > n ? mono_now() : 0;
+    if (buf_unread(&st->resp) == n && st->stream_ended)
         *flags |= NGHTTP2_DATA_FLAG_EOF;
     return (ssize_t)n;
 }
@@ -773,6 +800,7 @@ static nghttp2_session_callbacks *h2_callbacks(void)
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
         nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
         nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+        nghttp2_session_callbacks_set_send_data_callback(cbs, send_data_cb);
     }
     return cbs;
 }

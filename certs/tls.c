@@ -210,48 +210,89 @@ int tls_is_h2(SSL *ssl)
 
 struct wire {
     int fd;
-    struct buf out; /* allocated while it holds bytes */
+    struct buf out; /* allocated while it holds bytes the socket has not taken */
 };
+
+/*
+ * The records of one flush are written into a buffer the thread shares between its
+ * connections, and sent from there: most flushes leave whole, and a connection needs no
+ * buffer of its own. Only what the socket refuses moves to the connection's own buffer. The
+ * owner is the connection whose bytes wait in it; while one does, the others use their own.
+ */
+static __thread struct {
+    struct wire *owner;
+    struct buf b;
+} shared = {NULL, {NULL, 0, 0, TLS_UNSENT_MAX, 0}};
+
+/* Where w's unsent bytes are. */
+static struct buf *pending(struct wire *w)
+{
+    return shared.owner == w ? &shared.b : &w->out;
+}
+
+static void shared_release(void)
+{
+    buf_reset(&shared.b);
+    shared.owner = NULL;
+}
 
 /* 1 when all is sent, 0 when the socket is full, -1 on error; frees the emptied buffer */
 static int tls_send_wire(struct wire *w)
 {
-    while (buf_unread(&w->out)) {
-        ssize_t n =
-            send(w->fd, buf_rptr(&w->out), buf_unread(&w->out), MSG_NOSIGNAL | MSG_DONTWAIT);
+    struct buf *o = pending(w);
+
+    while (buf_unread(o)) {
+        ssize_t n = send(w->fd, buf_rptr(o), buf_unread(o), MSG_NOSIGNAL | MSG_DONTWAIT);
 
         if (n > 0) {
-            buf_consume(&w->out, (size_t)n);
+            buf_consume(o, (size_t)n);
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (o == &shared.b) { /* the rest waits in the connection's own buffer */
+                int r = buf_append(&w->out, buf_rptr(o), buf_unread(o));
+
+                shared_release();
+                if (r != PS_OK)
+                    return -1;
+            }
             return 0;
+        }
+        if (o == &shared.b)
+            shared_release();
         return -1;
     }
-    buf_free(&w->out);
+    if (o == &shared.b)
+        shared_release();
+    else
+        buf_free(&w->out);
     return 1;
 }
 
 static int wire_write(BIO *b, const char *p, int n)
 {
     struct wire *w = BIO_get_data(b);
+    struct buf *o;
 
     BIO_clear_retry_flags(b);
     if (n <= 0)
         return 0;
-    if (buf_unread(&w->out) + (size_t)n > TLS_UNSENT_MAX) {
+    if (buf_unread(pending(w)) + (size_t)n > TLS_UNSENT_MAX) {
         /* the socket has not taken what waits: make room, or make TLS wait */
         if (tls_send_wire(w) < 0)
             return -1;
-        if (buf_unread(&w->out) + (size_t)n > TLS_UNSENT_MAX) {
+        if (buf_unread(pending(w)) + (size_t)n > TLS_UNSENT_MAX) {
             BIO_set_retry_write(b);
             return -1;
         }
     }
-    buf_compact(&w->out);
-    if (buf_append(&w->out, p, (size_t)n) != PS_OK)
+    if (shared.owner == NULL && buf_unread(&w->out) == 0)
+        shared.owner = w;
+    o = pending(w);
+    buf_compact(o);
+    if (buf_append(o, p, (size_t)n) != PS_OK)
         return -1;
     return n;
 }
@@ -269,7 +310,7 @@ static long wire_ctrl(BIO *b, int cmd, long num, void *ptr)
         if ((r = tls_send_wire(w)) == 0)
             BIO_set_retry_write(b);
         return r > 0;
-    case BIO_CTRL_WPENDING: return (long)buf_unread(&w->out);
+    case BIO_CTRL_WPENDING: return (long)buf_unread(pending(w));
     case BIO_CTRL_PENDING: return 0;
     default: return 0;
     }
@@ -280,6 +321,8 @@ static int wire_destroy(BIO *b)
     struct wire *w = BIO_get_data(b);
 
     if (w) {
+        if (shared.owner == w)
+            shared_release();
         buf_free(&w->out);
         free(w);
     }
