@@ -530,23 +530,29 @@ void ceb_free(struct ceb_doc *d)
     free(d);
 }
 
-/* C14N attribute-value escaping */
+/* C14N attribute-value escaping (runs of plain characters appended at once) */
 static int c14n_attr(struct buf *b, const char *v)
 {
-    int r = PS_OK;
+    for (;;) {
+        size_t run = strcspn(v, "&<\"\t\n\r");
+        const char *e = NULL;
 
-    for (; *v && r == PS_OK; v++) {
+        if (run && buf_append(b, v, run) != PS_OK)
+            return PS_E_LIMIT;
+        v += run;
         switch (*v) {
-        case '&': r = buf_append_str(b, "&amp;"); break;
-        case '<': r = buf_append_str(b, "&lt;"); break;
-        case '"': r = buf_append_str(b, "&quot;"); break;
-        case '\t': r = buf_append_str(b, "&#x9;"); break;
-        case '\n': r = buf_append_str(b, "&#xA;"); break;
-        case '\r': r = buf_append_str(b, "&#xD;"); break;
-        default: r = buf_append(b, v, 1);
+        case 0: return PS_OK;
+        case '&': e = "&amp;"; break;
+        case '<': e = "&lt;"; break;
+        case '"': e = "&quot;"; break;
+        case '\t': e = "&#x9;"; break;
+        case '\n': e = "&#xA;"; break;
+        default: e = "&#xD;"; break;
         }
+        if (buf_append_str(b, e) != PS_OK)
+            return PS_E_LIMIT;
+        v++;
     }
-    return r;
 }
 
 struct ns_decl {
