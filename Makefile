@@ -28,6 +28,7 @@ LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC = $(wildcard tests/unit/*/*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/unit/%)
 BENCH_BIN = $(BUILD)/bench/h2sign-load $(BUILD)/bench/p11-sign-loop $(BUILD)/bench/ledger-bench
+BENCH_BIN += $(BUILD)/bench/c14n-bench
 PROGS = $(BUILD)/portseald $(BUILD)/portseal-keytool
 PROGS += $(BUILD)/portseal-verify
 
@@ -71,6 +72,10 @@ $(BUILD)/unit/%: tests/unit/%.c $(wildcard tests/unit/*.h tests/unit/*/*.h) $(BU
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libportseal.a $(LDLIBS)
 
 $(BUILD)/bench/ledger-bench: tests/bench/ledger-bench.c $(BUILD)/libportseal.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/c14n-bench: tests/bench/c14n-bench.c $(BUILD)/libportseal.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

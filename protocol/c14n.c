@@ -17,17 +17,33 @@
 
 #include <string.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define NO PS_E_UNSUPPORTED
 
+/* The per-element path (plain tags, text runs): inlined into content(), one loop. */
+#define HOT static inline __attribute__((always_inline))
+
 static const char NS_DSIG[] = "http://www.w3.org/2000/09/xmldsig#";
 
+/*
+ * Output: a buffer of copied bytes, then a pending span of the input. Where the canonical
+ * bytes are the input bytes (text runs, plain tags), the span grows over them instead of
+ * copying them; a typical customs message after its root start tag is one span, handed to
+ * the sink in one call. Order is kept: the buffer is always written before the span.
+ */
 struct out {
     c14n_sink sink;
     void *ctx;
+    const uint8_t *sp, *se; /* the pending span [sp, se) of the input; empty if sp == se */
     size_t n;
     uint8_t b[4096];
 };
+
+/* A shorter pending span is copied into the buffer rather than given to the sink alone. */
+#define SPAN_COPY_MAX 64
 
 struct attr {
     struct c14n_str qname, prefix, local, uri, value;
@@ -53,6 +69,9 @@ struct walk {
     size_t nns;
     struct attr at[C14N_MAX_ATTRS];
     size_t nat;
+    /* the last element prefix looked up and its URI; last_ok: still valid (see element_uri) */
+    struct c14n_str last_prefix, last_uri;
+    int last_ok, last_dsig;
 };
 
 /* ---- output ---- */
@@ -67,7 +86,7 @@ static int flush(struct out *o)
     return r;
 }
 
-static int put_slow(struct out *o, const void *p, size_t n)
+static int buffer_slow(struct out *o, const void *p, size_t n)
 {
     int r;
 
@@ -81,10 +100,10 @@ static int put_slow(struct out *o, const void *p, size_t n)
 }
 
 /* Most pieces are a few bytes (names, "</", "=\""): copied inline rather than by a call. */
-static inline __attribute__((always_inline)) int put(struct out *o, const void *p, size_t n)
+static inline __attribute__((always_inline)) int buffer(struct out *o, const void *p, size_t n)
 {
     if (n > sizeof(o->b) - o->n)
-        return put_slow(o, p, n);
+        return buffer_slow(o, p, n);
     if (n <= 16) {
         const uint8_t *s = p;
         uint8_t *d = o->b + o->n;
@@ -96,6 +115,57 @@ static inline __attribute__((always_inline)) int put(struct out *o, const void *
     }
     o->n += n;
     return PS_OK;
+}
+
+/* Write out the pending span: a short one joins the buffer, a long one goes to the sink. */
+static int settle(struct out *o)
+{
+    const uint8_t *p = o->sp;
+    size_t n = (size_t)(o->se - o->sp);
+    int r;
+
+    o->sp = o->se;
+    if (n < SPAN_COPY_MAX)
+        return buffer(o, p, n);
+    if ((r = flush(o)) != PS_OK)
+        return r;
+    return o->sink(o->ctx, p, n);
+}
+
+/* Bytes that are not where the pending span ends: they come after it. */
+static inline __attribute__((always_inline)) int put(struct out *o, const void *p, size_t n)
+{
+    int r;
+
+    if (o->sp != o->se && (r = settle(o)) != PS_OK)
+        return r;
+    return buffer(o, p, n);
+}
+
+/* Input bytes that are their own canonical form: the span grows when they continue it. */
+static inline __attribute__((always_inline)) int put_input(struct out *o, const uint8_t *p,
+                                                           size_t n)
+{
+    int r;
+
+    if (p == o->se) {
+        o->se += n;
+        return PS_OK;
+    }
+    if (o->sp != o->se && (r = settle(o)) != PS_OK)
+        return r;
+    o->sp = p;
+    o->se = p + n;
+    return PS_OK;
+}
+
+static int finish(struct out *o)
+{
+    int r;
+
+    if (o->sp != o->se && (r = settle(o)) != PS_OK)
+        return r;
+    return flush(o);
 }
 
 /* Inlined so that the length of a literal is known at compile time. */
@@ -138,7 +208,7 @@ static int put_cp(struct out *o, uint32_t c)
 
 /* ---- characters ---- */
 
-static int is_ws(uint8_t c)
+HOT int is_ws(uint8_t c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
@@ -150,7 +220,7 @@ static int is_xml_char(uint32_t c)
 }
 
 /* Length of the UTF-8 sequence at p (p[0] >= 0x80) if it encodes an XML Char, else 0. */
-static size_t utf8_char(const uint8_t *p, const uint8_t *end)
+HOT size_t utf8_char(const uint8_t *p, const uint8_t *end)
 {
     size_t n = (size_t)(end - p);
     uint8_t c = p[0];
@@ -198,33 +268,79 @@ static const uint8_t name_class[256] = {
     ['z'] = 3,
 };
 
-static int name_start(uint8_t c)
+HOT int name_start(uint8_t c)
 {
     return name_class[c] & 1;
 }
 
-static int name_char(uint8_t c)
+HOT int name_char(uint8_t c)
 {
     return name_class[c] != 0;
 }
 
-/* An ASCII QName: NCName or NCName ':' NCName. */
-static int qname(struct walk *w, struct c14n_str *q, struct c14n_str *prefix,
-                 struct c14n_str *local)
+/* An ASCII QName at s (before end): its end, *colon its colon or NULL; NULL if none. */
+static const uint8_t *qname_bytes(const uint8_t *s, const uint8_t *end, const uint8_t **colon)
 {
-    const uint8_t *s = w->p, *colon = NULL, *p = w->p;
+    const uint8_t *p = s;
 
-    if (p >= w->end || !name_start(*p))
-        return NO;
+    *colon = NULL;
+    if (p >= end || !name_start(*p))
+        return NULL;
     for (p++;; p++) {
-        while (p < w->end && name_char(*p))
+        while (p < end && name_char(*p))
             p++;
-        if (p >= w->end || *p != ':')
+        if (p >= end || *p != ':')
             break;
-        if (colon || p + 1 >= w->end || !name_start(p[1]))
-            return NO;
-        colon = p;
+        if (*colon || p + 1 >= end || !name_start(p[1]))
+            return NULL;
+        *colon = p;
     }
+    return p;
+}
+
+#ifdef __SSE2__
+/*
+ * The same for the 16 bytes at s, without a branch per byte: the length of a QName of at most
+ * 15 bytes there, or 0 when there is none or it may be longer (qname_bytes decides then).
+ */
+HOT size_t qname16(const uint8_t *s, const uint8_t **colon)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)s), l = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    /* signed compares: bytes from 0x80 are below everything here */
+    __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(l, _mm_set1_epi8('a' - 1)),
+                                   _mm_cmplt_epi8(l, _mm_set1_epi8('z' + 1)));
+    __m128i digit_colon = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                        _mm_cmplt_epi8(v, _mm_set1_epi8(':' + 1)));
+    __m128i dash_dot = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('-' - 1)),
+                                     _mm_cmplt_epi8(v, _mm_set1_epi8('.' + 1)));
+    __m128i start = _mm_or_si128(letter, _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+    unsigned st = (unsigned)_mm_movemask_epi8(start);
+    unsigned in = st | (unsigned)_mm_movemask_epi8(_mm_or_si128(digit_colon, dash_dot));
+    unsigned n = (unsigned)__builtin_ctz(~in); /* name characters and colons */
+    unsigned c = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+
+    c &= (1u << n) - 1;
+    /* it starts with a start character, has at most one colon, and one follows that */
+    if (n == 16 || !(st & 1) || (c & (c - 1)) || ((c << 1) & ~st))
+        return 0;
+    *colon = c ? s + __builtin_ctz(c) : NULL;
+    return n;
+}
+#endif
+
+/* An ASCII QName: NCName or NCName ':' NCName. */
+HOT int qname(struct walk *w, struct c14n_str *q, struct c14n_str *prefix, struct c14n_str *local)
+{
+    const uint8_t *s = w->p, *colon = NULL, *p = NULL;
+
+#ifdef __SSE2__
+    size_t n;
+
+    if (w->end - s >= 16 && (n = qname16(s, &colon)) != 0)
+        p = s + n;
+#endif
+    if (p == NULL && (p = qname_bytes(s, w->end, &colon)) == NULL)
+        return NO;
     q->p = s;
     q->len = (size_t)(p - s);
     prefix->p = s;
@@ -251,9 +367,23 @@ static inline __attribute__((always_inline)) int str_eq(struct c14n_str a, const
     return a.len == strlen(b) && bytes_eq(a.p, (const uint8_t *)b, a.len);
 }
 
-static int str_same(struct c14n_str a, struct c14n_str b)
+static inline int str_same(struct c14n_str a, struct c14n_str b)
 {
     return a.len == b.len && bytes_eq(a.p, b.p, a.len);
+}
+
+/* a[0..n) == b[0..n) for a name (both in the input, which ends at e): 16 bytes at a time. */
+HOT int same_name(const uint8_t *a, const uint8_t *b, size_t n, const uint8_t *e)
+{
+#ifdef __SSE2__
+    if (n <= 16 && e - a >= 16 && e - b >= 16) {
+        __m128i va = _mm_loadu_si128((const __m128i *)a), vb = _mm_loadu_si128((const __m128i *)b);
+        unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(va, vb));
+
+        return (~eq & ((1u << n) - 1)) == 0;
+    }
+#endif
+    return bytes_eq(a, b, n);
 }
 
 /* strcmp order (what libxml2's xmlStrcmp gives for these NUL-free strings) */
@@ -268,7 +398,7 @@ static int str_cmp(struct c14n_str a, struct c14n_str b)
 }
 
 /* Names starting with "xml" in any case are reserved: left to libxml2. */
-static int reserved(struct c14n_str s)
+HOT int reserved(struct c14n_str s)
 {
     return s.len >= 3 && (s.p[0] | 0x20) == 'x' && (s.p[1] | 0x20) == 'm' && (s.p[2] | 0x20) == 'l';
 }
@@ -356,13 +486,58 @@ static int reference(const uint8_t **pp, const uint8_t *end, uint32_t *c)
 
 /* ---- text ---- */
 
-/* 1: ends a run of text that is copied as it is */
-static const uint8_t text_stop[128] = {
-    [0] = 1,  [1] = 1,  [2] = 1,  [3] = 1,   [4] = 1,   [5] = 1,   [6] = 1,   [7] = 1,  [8] = 1,
-    [11] = 1, [12] = 1, [13] = 1, [14] = 1,  [15] = 1,  [16] = 1,  [17] = 1,  [18] = 1, [19] = 1,
-    [20] = 1, [21] = 1, [22] = 1, [23] = 1,  [24] = 1,  [25] = 1,  [26] = 1,  [27] = 1, [28] = 1,
-    [29] = 1, [30] = 1, [31] = 1, ['&'] = 1, ['<'] = 1, ['>'] = 1, [']'] = 1,
+/* 1: a byte text cannot take as it is without a look (controls, & < > ], non-ASCII) */
+static const uint8_t text_stop[256] = {
+    [0] = 1,  [1] = 1,  [2] = 1,   [3] = 1,   [4] = 1,   [5] = 1,   [6] = 1,
+    [7] = 1,  [8] = 1,  [11] = 1,  [12] = 1,  [13] = 1,  [14] = 1,  [15] = 1,
+    [16] = 1, [17] = 1, [18] = 1,  [19] = 1,  [20] = 1,  [21] = 1,  [22] = 1,
+    [23] = 1, [24] = 1, [25] = 1,  [26] = 1,  [27] = 1,  [28] = 1,  [29] = 1,
+    [30] = 1, [31] = 1, ['&'] = 1, ['<'] = 1, ['>'] = 1, [']'] = 1, [0x80 ... 0xFF] = 1,
 };
+
+/* The first byte in [p, e) that text_stop marks, or e; 16 bytes a step where SSE2 is there. */
+HOT const uint8_t *scan_text(const uint8_t *p, const uint8_t *e)
+{
+#ifdef __SSE2__
+    const __m128i space = _mm_set1_epi8(0x20), tab = _mm_set1_epi8('\t'), lf = _mm_set1_epi8('\n');
+    const __m128i amp = _mm_set1_epi8('&'), lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'),
+                  rsqb = _mm_set1_epi8(']');
+
+    while (e - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        /* signed: below 0x20 are the controls and the bytes from 0x80; tab and LF are fine */
+        __m128i m = _mm_andnot_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, lf)),
+                                     _mm_cmplt_epi8(v, space));
+        int bits;
+
+        m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, amp), _mm_cmpeq_epi8(v, rsqb)));
+        m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, gt)));
+        if ((bits = _mm_movemask_epi8(m)) != 0)
+            return p + __builtin_ctz((unsigned)bits);
+        p += 16;
+    }
+#endif
+    while (p < e && !text_stop[*p])
+        p++;
+    return p;
+}
+
+/* The end of the run from p of characters that are their own canonical form (UTF-8 checked). */
+HOT const uint8_t *plain_run(const uint8_t *p, const uint8_t *e)
+{
+    size_t n;
+
+    for (;;) {
+        if ((p = scan_text(p, e)) >= e || *p < 0x80)
+            return p;
+        /* non-ASCII characters come in runs (CJK text): all of them before scanning on */
+        do {
+            if ((n = utf8_char(p, e)) == 0)
+                return p;
+            p += n;
+        } while (p < e && *p >= 0x80);
+    }
+}
 
 /* A character of text as C14N writes it (after references and line ends are resolved). */
 static int put_text_char(struct out *o, uint32_t c)
@@ -377,8 +552,9 @@ static int put_text_char(struct out *o, uint32_t c)
 }
 
 /*
- * Text from w->p up to stop ('<' for content, "]]>" for CDATA, where refs is 0). Copies runs
- * of plain characters; checks every character.
+ * Text from w->p: content up to its '<' (refs 1; stop is the end of the input), or a CDATA
+ * section's up to its "]]>" at stop (refs 0). Runs of characters that are their own canonical
+ * form go out as input spans; every character is checked.
  */
 static int text(struct walk *w, const uint8_t *stop, int refs)
 {
@@ -386,20 +562,9 @@ static int text(struct walk *w, const uint8_t *stop, int refs)
     int r;
 
     while (p < stop) {
-        for (run = p; p < stop;) {
-            size_t n;
-
-            if (*p < 0x80) {
-                if (text_stop[*p])
-                    break;
-                p++;
-            } else if ((n = utf8_char(p, stop)) != 0) {
-                p += n;
-            } else {
-                return NO;
-            }
-        }
-        if (p > run && (r = put(&w->o, run, (size_t)(p - run))) != PS_OK)
+        run = p;
+        if ((p = plain_run(p, stop)) > run &&
+            (r = put_input(&w->o, run, (size_t)(p - run))) != PS_OK)
             return r;
         if (p >= stop)
             break;
@@ -416,7 +581,7 @@ static int text(struct walk *w, const uint8_t *stop, int refs)
         case ']':
             if (refs && stop - p >= 3 && p[1] == ']' && p[2] == '>')
                 return NO; /* "]]>" is not allowed in content */
-            if ((r = put(&w->o, "]", 1)) != PS_OK)
+            if ((r = put_input(&w->o, p, 1)) != PS_OK)
                 return r;
             p++;
             break;
@@ -437,17 +602,33 @@ static int text(struct walk *w, const uint8_t *stop, int refs)
             break;
         }
         case '<':
-            if (refs)
-                return NO;
+            if (refs) {
+                w->p = p; /* the end of this text */
+                return PS_OK;
+            }
             r = puts_(&w->o, "&lt;"), p++;
             if (r != PS_OK)
                 return r;
             break;
-        default: return NO; /* a control character */
+        default: return NO; /* a control character, not UTF-8 */
         }
     }
     w->p = p;
     return PS_OK;
+}
+
+/* Content text: a plain run up to the next tag here, anything else in text(). */
+HOT int content_text(struct walk *w)
+{
+    const uint8_t *p = plain_run(w->p, w->end);
+    int r;
+
+    if (p > w->p && (r = put_input(&w->o, w->p, (size_t)(p - w->p))) != PS_OK)
+        return r;
+    w->p = p;
+    if (p < w->end && *p == '<')
+        return PS_OK;
+    return text(w, w->end, 1);
 }
 
 /* ---- comments, PIs, CDATA ---- */
@@ -674,6 +855,7 @@ static int declarations(struct walk *w)
                 return NO; /* declared twice */
         if (w->nns >= C14N_MAX_BINDINGS)
             return NO;
+        w->last_ok = 0; /* the scope changes */
         b = &w->ns[w->nns++];
         b->prefix = a->local;
         b->href = a->value;
@@ -794,27 +976,62 @@ static void note_root(struct walk *w, struct c14n_str prefix, struct c14n_str lo
     }
 }
 
-static int start_tag(struct walk *w)
+/* Leave an element: its declarations go out of scope. */
+HOT void pop_bindings(struct walk *w, size_t mark)
 {
-    struct c14n_str q, prefix, local, uri = {NULL, 0};
-    const struct binding *b;
+    if (w->nns != mark) {
+        w->nns = mark;
+        w->last_ok = 0;
+    }
+}
+
+static int element_uri_lookup(struct walk *w, struct c14n_str prefix, struct c14n_str *uri)
+{
+    const struct binding *b = lookup(w, w->nns, prefix);
+
+    if (prefix.len && (b == NULL || b->href.len == 0))
+        return NO; /* unbound prefix */
+    w->last_prefix = prefix;
+    w->last_uri = b ? b->href : (struct c14n_str){NULL, 0};
+    w->last_dsig = str_eq(w->last_uri, NS_DSIG);
+    w->last_ok = 1;
+    *uri = w->last_uri;
+    return PS_OK;
+}
+
+/*
+ * The namespace URI of an element's prefix (NO if unbound). Most elements of a message share
+ * one prefix: the last answer holds while the bindings in scope stay the same.
+ */
+HOT int element_uri(struct walk *w, struct c14n_str prefix, struct c14n_str *uri)
+{
+    if (w->last_ok && prefix.len == w->last_prefix.len &&
+        same_name(prefix.p, w->last_prefix.p, prefix.len, w->end)) {
+        *uri = w->last_uri;
+        return PS_OK;
+    }
+    return element_uri_lookup(w, prefix, uri);
+}
+
+HOT void push(struct walk *w, struct c14n_str q, size_t mark)
+{
+    w->st[w->depth].qname = q;
+    w->st[w->depth].mark = mark;
+    w->depth++;
+}
+
+/* A start tag with attributes, white space or "/>" after its name (and the root's). */
+static int full_start_tag(struct walk *w, struct c14n_str q, struct c14n_str prefix,
+                          struct c14n_str local)
+{
+    struct c14n_str uri;
     size_t mark = w->nns;
     int empty = 0, r, ndecl = 0;
 
-    w->p++;
-    if (w->depth + 1 >= w->max_depth || qname(w, &q, &prefix, &local) != PS_OK ||
-        reserved(prefix.len ? prefix : local))
-        return NO;
     if ((r = attributes(w, &empty)) != PS_OK || (r = declarations(w)) != PS_OK ||
-        (r = resolve_attributes(w)) != PS_OK)
+        (r = resolve_attributes(w)) != PS_OK || (r = element_uri(w, prefix, &uri)) != PS_OK)
         return r;
-    if ((b = lookup(w, w->nns, prefix)) != NULL)
-        uri = b->href;
-    else if (prefix.len)
-        return NO; /* unbound prefix */
-    if (prefix.len && uri.len == 0)
-        return NO;
-    if (str_eq(uri, NS_DSIG) && str_eq(local, "Signature"))
+    if (w->last_dsig && str_eq(local, "Signature"))
         w->info->dsig_signature = 1;
     if (w->depth == 0) {
         for (size_t i = 0; i < w->nat; i++)
@@ -826,18 +1043,45 @@ static int start_tag(struct walk *w)
     if ((r = put_start_tag(w, q, mark)) != PS_OK)
         return r;
     if (empty) {
-        w->nns = mark;
+        pop_bindings(w, mark);
         if ((r = puts_(&w->o, "</")) != PS_OK || (r = put_str(&w->o, q)) != PS_OK)
             return r;
         return put(&w->o, ">", 1);
     }
-    w->st[w->depth].qname = q;
-    w->st[w->depth].mark = mark;
-    w->depth++;
+    push(w, q, mark);
     return PS_OK;
 }
 
-static int end_tag(struct walk *w)
+HOT int start_tag(struct walk *w)
+{
+    const uint8_t *s = w->p, *e;
+    struct c14n_str q, prefix, local, uri;
+    int r;
+
+    w->p++;
+    if (w->depth + 1 >= w->max_depth || qname(w, &q, &prefix, &local) != PS_OK ||
+        reserved(prefix.len ? prefix : local))
+        return NO;
+    if (w->depth == 0 || w->p >= w->end || *w->p != '>')
+        return full_start_tag(w, q, prefix, local);
+    /* the common case, "<name>" below the root: already canonical, nothing to declare */
+    if ((r = element_uri(w, prefix, &uri)) != PS_OK)
+        return r;
+    if (w->last_dsig && str_eq(local, "Signature"))
+        w->info->dsig_signature = 1;
+    /* the plain text after it goes with it, and so does "</name>" right after that (a leaf) */
+    e = plain_run(++w->p, w->end);
+    if (w->end - e > (ptrdiff_t)q.len + 2 && e[0] == '<' && e[1] == '/' &&
+        same_name(e + 2, q.p, q.len, w->end) && e[2 + q.len] == '>') {
+        w->p = e + 3 + q.len;
+        return put_input(&w->o, s, (size_t)(w->p - s));
+    }
+    w->p = e;
+    push(w, q, w->nns);
+    return put_input(&w->o, s, (size_t)(e - s));
+}
+
+HOT int end_tag(struct walk *w)
 {
     const uint8_t *s = w->p;
     const struct elem *e = &w->st[w->depth - 1];
@@ -846,17 +1090,22 @@ static int end_tag(struct walk *w)
 
     /* the name must be the open element's, and end there */
     w->p += 2;
-    if ((size_t)(w->end - w->p) < q.len || !bytes_eq(w->p, q.p, q.len))
+    if ((size_t)(w->end - w->p) < q.len || !same_name(w->p, q.p, q.len, w->end))
         return NO;
     w->p += q.len;
-    while (w->p < w->end && is_ws(*w->p))
-        w->p++;
-    if (w->p >= w->end || *w->p++ != '>')
-        return NO;
-    if ((r = put(&w->o, "</", 2)) != PS_OK || (r = put_str(&w->o, q)) != PS_OK ||
-        (r = put(&w->o, ">", 1)) != PS_OK)
+    if (w->p < w->end && *w->p == '>') {
+        r = put_input(&w->o, s, (size_t)(++w->p - s)); /* "</name>": as it is */
+    } else {
+        while (w->p < w->end && is_ws(*w->p))
+            w->p++;
+        if (w->p >= w->end || *w->p++ != '>')
+            return NO;
+        if ((r = put(&w->o, "</", 2)) == PS_OK && (r = put_str(&w->o, q)) == PS_OK)
+            r = put(&w->o, ">", 1);
+    }
+    if (r != PS_OK)
         return r;
-    w->nns = e->mark;
+    pop_bindings(w, e->mark);
     if (--w->depth == 0)
         w->info->root_end = (size_t)(s - w->base);
     return PS_OK;
@@ -940,27 +1189,24 @@ static int content(struct walk *w)
     int r;
 
     while (w->depth > 0) {
-        const uint8_t *lt;
-
         if (w->p >= w->end)
             return NO;
-        if (*w->p != '<') {
-            if ((lt = memchr(w->p, '<', (size_t)(w->end - w->p))) == NULL)
-                return NO;
-            if ((r = text(w, lt, 1)) != PS_OK)
-                return r;
-            continue;
-        }
-        if (starts(w, "</"))
+        if (*w->p != '<')
+            r = content_text(w);
+        else if (w->end - w->p < 2)
+            return NO;
+        else if (w->p[1] == '/')
             r = end_tag(w);
+        else if (w->p[1] == '?')
+            r = pi(w, 0);
+        else if (w->p[1] != '!')
+            r = start_tag(w);
         else if (starts(w, "<!--"))
             r = comment(w);
         else if (starts(w, "<![CDATA["))
             r = cdata(w);
-        else if (starts(w, "<?"))
-            r = pi(w, 0);
         else
-            r = start_tag(w);
+            return NO;
         if (r != PS_OK)
             return r;
     }
@@ -979,9 +1225,11 @@ int c14n_document(const uint8_t *xml, size_t len, int max_depth, c14n_sink sink,
     w->max_depth = max_depth < C14N_MAX_DEPTH ? max_depth : C14N_MAX_DEPTH;
     w->depth = 0;
     w->nns = w->nat = 0;
+    w->last_ok = 0;
     w->o.sink = sink;
     w->o.ctx = ctx;
     w->o.n = 0;
+    w->o.sp = w->o.se = xml;
     w->info = info;
     memset(info, 0, sizeof(*info));
     if (len == 0 || (r = prolog(w)) != PS_OK || (r = start_tag(w)) != PS_OK ||
@@ -991,5 +1239,5 @@ int c14n_document(const uint8_t *xml, size_t len, int max_depth, c14n_sink sink,
         w->p++;
     if (w->p != w->end)
         return NO; /* only white space may follow the root */
-    return flush(&w->o);
+    return finish(&w->o);
 }

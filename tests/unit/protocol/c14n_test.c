@@ -155,6 +155,129 @@ static void test_not_taken(void)
     }
 }
 
+/* Counts the sink's calls around the buffer sink. */
+struct counted {
+    struct buf b;
+    size_t calls;
+};
+
+static int count_sink(void *ctx, const uint8_t *p, size_t n)
+{
+    struct counted *c = ctx;
+
+    c->calls++;
+    return buf_append(&c->b, p, n);
+}
+
+/* A CEB-shaped message of n records, each a few leaves with ASCII and CJK text. */
+static void ceb_like(struct buf *x, int n, const char *sep)
+{
+    char rec[512];
+
+    buf_reset(x);
+    CHECK(buf_append_str(x, "<ceb:CEB311Message xmlns:ceb=\"http://www.chinaport.gov.cn/ceb\" "
+                            "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+                            "guid=\"g\" version=\"1.0\">\n<ceb:Order>") == PS_OK,
+          "message start");
+    for (int i = 0; i < n; i++) {
+        snprintf(rec, sizeof(rec),
+                 "<ceb:OrderList><ceb:gnum>%d</ceb:gnum><ceb:itemNo>SKU-%06d</ceb:itemNo>"
+                 "<ceb:itemName>婴儿奶粉 900g 第%d件</ceb:itemName><ceb:qty>1</ceb:qty>"
+                 "<ceb:price>199.00</ceb:price></ceb:OrderList>%s",
+                 i + 1, i, i + 1, sep);
+        if (buf_append_str(x, rec) != PS_OK)
+            break;
+    }
+    CHECK(buf_append_str(x, "</ceb:Order>\n</ceb:CEB311Message>\n") == PS_OK, "message end");
+}
+
+/* Output that is the input's own bytes goes out as spans: check the bytes and the pieces. */
+static void test_spans(void)
+{
+    struct counted c;
+    struct c14n_info info;
+    struct buf x;
+    char long_text[6000];
+
+    same("<r><a>x&amp;y\r\nz&#xD;w&gt;v</a><b>p]q]]r</b>\r\n<c>a\rb</c></r>",
+         "<r><a>x&amp;y\nz&#xD;w&gt;v</a><b>p]q]]r</b>\n<c>a\nb</c></r>",
+         "spans interrupted by references, CR and ]");
+    same("<r><a >x</a ><b\n>y</b\t><c/><d></d><e>t</e\r\n></r>",
+         "<r><a>x</a><b>y</b><c></c><d></d><e>t</e></r>", "white space before '>' in tags");
+    same("<r><a>abc&lt;def\r\nghi</a>tail\n<b>mixed中文&gt;文字</b>end</r>", NULL,
+         "text split across spans, mixed content");
+    same("<r><![CDATA[a]b]]c&<>\r\nd]]><a><![CDATA[]]></a></r>", NULL, "CDATA pieces and spans");
+    same("<r>\n<a>\n<b>x</b>\n</a>\n<a><b>y</b><c>z</c></a>\n</r>", NULL,
+         "leaves and containers with line ends between");
+    same("<r><abcdefghijklmno>1</abcdefghijklmno><abcdefghijklmnop>2</abcdefghijklmnop>"
+         "<abcdefghijklmnopq>3</abcdefghijklmnopq><p:abcdefghijklm xmlns:p=\"urn:p\">4"
+         "</p:abcdefghijklm><abcdefghijklmn.:x xmlns:abcdefghijklmn.=\"urn:q\">5"
+         "</abcdefghijklmn.:x></r>",
+         NULL, "names of 15, 16, 17 bytes; a colon late in a 16-byte step");
+    same("<r><a-b.c_d9>1</a-b.c_d9><_x>2</_x><Zz>3</Zz></r>", NULL, "name characters");
+    same("<r><a>1</a><bb>2</bb><a>3</a></r>", NULL, "short document: names near the end");
+    same("<r xmlns:p=\"urn:a\"><p:a>1</p:a><p:b xmlns:p=\"urn:b\"><p:c>2</p:c></p:b><p:d>3</p:d>"
+         "</r>",
+         NULL, "a prefix redeclared and back in scope");
+    NOT_TAKEN("<r><p:a xmlns:p=\"urn:a\"><p:b>1</p:b></p:a><p:c>2</p:c></r>",
+              "a prefix used after its declaration went out of scope");
+    NOT_TAKEN("<r xmlns:p=\"urn:a\"><p:a>1</p:a><q:b>2</q:b></r>", "a second, unbound prefix");
+    NOT_TAKEN("<r><a>x</ab></r>", "leaf: a longer end tag");
+    NOT_TAKEN("<r><ab>x</a></r>", "leaf: a shorter end tag");
+    NOT_TAKEN("<r><a>x</a", "leaf: end tag cut off");
+    NOT_TAKEN("<r><a>x</a><b>y</b></r", "root end tag cut off");
+    NOT_TAKEN("<r><a:b:c>x</a:b:c></r>", "two colons");
+    NOT_TAKEN("<r xmlns:a=\"urn:a\"><a:>x</a:></r>", "a colon ending the name");
+    NOT_TAKEN("<r xmlns:a=\"urn:a\"><a:1>x</a:1></r>", "a digit after the colon");
+    NOT_TAKEN("<r><1a>x</1a></r>", "a digit first");
+    NOT_TAKEN("<r><abcdefghijklmnopq\x80>x</abcdefghijklmnopq\x80></r>", "a non-ASCII name byte");
+    NOT_TAKEN("<r><a>x\x01y</a></r>", "a control character inside a leaf");
+    NOT_TAKEN("<r><a>x]]>y</a></r>", "]]> inside a leaf");
+    NOT_TAKEN("<r><a>\xe5\xa9</a></r>", "UTF-8 cut short by '<'");
+    NOT_TAKEN("<r><xmlfoo>x</xmlfoo></r>", "reserved name on a plain tag");
+
+    /* a Signature element under a plain tag sets the flag only in the XMLDSig namespace */
+    {
+        static const char *const doc[] = {
+            "<r xmlns:ds=\"urn:x\"><ds:Signature>1</ds:Signature></r>",
+            "<r xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:Signature>1</ds:Signature>"
+            "</r>",
+            "<r xmlns:ds=\"urn:x\"><ds:a>0</ds:a><a "
+            "xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\">"
+            "<ds:Signature>1</ds:Signature></a></r>",
+        };
+
+        for (size_t i = 0; i < sizeof(doc) / sizeof(doc[0]); i++) {
+            buf_init(&c.b, 1 << 20);
+            CHECK(c14n_document((const uint8_t *)doc[i], strlen(doc[i]), 64, count_sink, &c,
+                                &info) == PS_OK &&
+                      info.dsig_signature == (i > 0),
+                  "dsig Signature flag, document %zu", i);
+            buf_free(&c.b);
+        }
+    }
+
+    /* longer than the 4 KiB buffer; after the root start tag all one verbatim span */
+    buf_init(&x, 1 << 20);
+    ceb_like(&x, 120, "\n");
+    same((const char *)x.data, NULL, "CEB-shaped message over 4 KiB");
+    buf_init(&c.b, 1 << 20);
+    c.calls = 0;
+    CHECK(c14n_document(x.data, x.len, 64, count_sink, &c, &info) == PS_OK && c.calls <= 2,
+          "CEB-shaped message: its canonical form in %zu sink calls", c.calls);
+    buf_free(&c.b);
+    ceb_like(&x, 120, "\r\n");
+    same((const char *)x.data, NULL, "CEB-shaped message with CR LF, over 4 KiB");
+
+    /* one text of 6000 bytes: a span longer than the buffer, between copied pieces */
+    memset(long_text, 'a', sizeof(long_text));
+    memcpy(long_text, "<r a=\"1\">", 9);
+    memcpy(long_text + 3000, "&amp;", 5);
+    memcpy(long_text + sizeof(long_text) - 5, "</r>", 5);
+    same(long_text, NULL, "long text with a reference in the middle");
+    buf_free(&x);
+}
+
 static int same_bytes(const struct buf *a, const struct buf *b)
 {
     return a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
@@ -227,6 +350,7 @@ int main(void)
     ceb_library_init();
     test_same();
     test_not_taken();
+    test_spans();
     test_ceb();
     return unit_done();
 }
