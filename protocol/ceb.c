@@ -450,7 +450,9 @@ out:
 #endif
 #endif
 #ifndef POOL_MAX
-#define POOL_MAX 64
+/* as many as a worker has in flight under load (-c 8 -m 64 puts 256 on each of 2 workers);
+ * a pooled doc holds about 6 KiB */
+#define POOL_MAX 256
 #endif
 #define POOL_KEEP (64 * 1024) /* a doc whose buffers grew past this is freed, not kept */
 
