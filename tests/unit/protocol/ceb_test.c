@@ -237,11 +237,86 @@ static void test_hostile(void)
     }
 }
 
+/*
+ * Freed docs are reused (protocol/ceb.c keeps a pool per thread, outside sanitizer builds):
+ * nothing of a document may leak into the next. Each message is signed first with a fresh
+ * doc (all kept alive), then again, in reverse order, with the docs the first pass freed.
+ */
+static void test_reuse(void)
+{
+    static const struct {
+        const char *profile, *xml;
+        int libxml2_only;
+    } m[] = {
+        {"ceb-sm2",
+         "<ceb:CEB311Message xmlns:ceb=\"http://www.chinaport.gov.cn/ceb\" "
+         "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" guid=\"g\">"
+         "<ceb:Order><ceb:x>订单</ceb:x></ceb:Order></ceb:CEB311Message>",
+         0},
+        {"xmldsig-ecdsa-sha256", "<a><b>no namespaces at all</b></a>\n", 0},
+        {"xmldsig-rsa-sha256",
+         "<r xmlns=\"urn:x:d\" xmlns:p=\"urn:x:p\" xmlns:q=\"urn:x:q\"><p:a q:t=\"1\"/></r>", 0},
+        {"ceb-2022",
+         "<ceb:CEB621Message xmlns:ceb=\"http://www.chinaport.gov.cn/ceb\" guid=\"x\">"
+         "<ceb:Inventory>清单</ceb:Inventory></ceb:CEB621Message>",
+         1},
+        {"ceb-rsa-sha1",
+         "<ceb:CEB511Message xmlns:ceb=\"http://www.chinaport.gov.cn/ceb\"><w>1</w>"
+         "</ceb:CEB511Message>",
+         0},
+    };
+    enum { N = sizeof(m) / sizeof(m[0]) };
+    static const uint8_t cert[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+    uint8_t fake[64] = {9, 8, 7};
+    struct ceb_doc *d[N];
+    struct buf first[N], si, out;
+    char err[256];
+
+    buf_init(&si, 65536);
+    buf_init(&out, 1 << 20);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int k = 0; k < N; k++) {
+            int i = pass ? N - 1 - k : k;
+            struct ceb_limits l = lim;
+            int ok;
+
+            l.libxml2_only = m[i].libxml2_only;
+            d[i] = NULL;
+            ok = ceb_parse((const uint8_t *)m[i].xml, strlen(m[i].xml),
+                           ceb_profile_by_name(m[i].profile), &l, &d[i], err,
+                           sizeof(err)) == PS_OK &&
+                 ceb_prepare(d[i], "0a1b", cert, sizeof(cert), &si) == PS_OK &&
+                 ceb_finish(d[i], fake, sizeof(fake), &out) == PS_OK;
+            if (pass == 0) {
+                buf_init(&first[i], 1 << 20);
+                CHECK(ok && buf_append(&first[i], out.data, out.len) == PS_OK &&
+                          buf_append(&first[i], si.data, si.len) == PS_OK,
+                      "%s: signed with a fresh doc (%s)", m[i].profile, ok ? "" : err);
+            } else {
+                CHECK(ok && out.len + si.len == first[i].len &&
+                          memcmp(first[i].data, out.data, out.len) == 0 &&
+                          memcmp(first[i].data + out.len, si.data, si.len) == 0,
+                      "%s: signed again with a reused doc, the same SignedInfo and message",
+                      m[i].profile);
+                buf_free(&first[i]);
+            }
+            if (pass)
+                ceb_free(d[i]);
+        }
+        if (pass == 0)
+            for (int i = 0; i < N; i++)
+                ceb_free(d[i]);
+    }
+    buf_free(&si);
+    buf_free(&out);
+}
+
 int main(void)
 {
     ceb_library_init();
     test_vector();
     test_contexts();
     test_hostile();
+    test_reuse();
     return unit_done();
 }
