@@ -130,7 +130,9 @@ static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t 
     uint8_t padlen = (uint8_t)(pad ? pad - 1 : 0);
 
     (void)s;
+    /* room for the whole frame first, so that a failure leaves nothing half-written */
     if (length > buf_unread(&st->resp) || pad > sizeof(zeros) ||
+        buf_reserve(&c->out, 9 + pad + length) != PS_OK ||
         buf_append(&c->out, framehd, 9) != PS_OK ||
         (pad && buf_append(&c->out, &padlen, 1) != PS_OK) ||
         buf_append(&c->out, buf_rptr(&st->resp), length) != PS_OK ||
@@ -576,6 +578,7 @@ static void admit(struct stream *st)
     if (st->content_length > 0) {
         size_t want = (size_t)st->content_length;
 
+        /* want <= max_body (a larger content-length was refused above): no underflow */
         if ((r->route->flags & ROUTE_BODY_GROWS) && r->max_body - want >= BODY_GROWTH)
             want += BODY_GROWTH;
         if (buf_reserve(&r->body, want < BODY_PRESIZE ? want : BODY_PRESIZE) != PS_OK) {

@@ -311,13 +311,15 @@ static void ceb_forget_root(struct ceb_doc *d)
     d->has_xsi = 0;
 }
 
+#define NAMES_MAX (64 * 1024) /* the root's name and declarations (SignedInfo takes 64 KiB) */
+
 /* Keep a name in d->names; its offset in *at. */
 static int keep_name(struct ceb_doc *d, const char *s, size_t n, size_t *at)
 {
     *at = d->names.len;
-    return buf_append(&d->names, s, n) == PS_OK && buf_append(&d->names, "", 1) == PS_OK
-               ? PS_OK
-               : PS_E_NOMEM;
+    int r = buf_append(&d->names, s, n);
+
+    return r == PS_OK ? buf_append(&d->names, "", 1) : r; /* PS_E_LIMIT past NAMES_MAX */
 }
 
 static const char *name_at(const struct ceb_doc *d, size_t at)
@@ -335,9 +337,11 @@ static int keep_ns(struct ceb_doc *d, const char *pfx, size_t pl, const char *hr
     if (pl == 0 && hl == 0)
         return PS_OK; /* xmlns="" is not rendered */
     d->has_xsi |= pl == 3 && memcmp(pfx, "xsi", 3) == 0;
-    if (keep_name(d, pfx, pl, &d->ns[d->nns].prefix) != PS_OK ||
-        keep_name(d, href, hl, &d->ns[d->nns].href) != PS_OK)
-        return PS_E_NOMEM;
+    int r;
+
+    if ((r = keep_name(d, pfx, pl, &d->ns[d->nns].prefix)) != PS_OK ||
+        (r = keep_name(d, href, hl, &d->ns[d->nns].href)) != PS_OK)
+        return r;
     d->nns++;
     return PS_OK;
 }
@@ -418,20 +422,19 @@ static int parse_libxml2(struct ceb_doc *d, const struct ceb_limits *lim, char *
              "namespace URI?)");
         goto out;
     }
-    if (keep_name(d, (const char *)root->name, strlen((const char *)root->name), &d->root_name) !=
-        PS_OK)
-        goto nomem;
-    for (xmlNsPtr x = root->nsDef; x; x = x->next) {
+    r = keep_name(d, (const char *)root->name, strlen((const char *)root->name), &d->root_name);
+    for (xmlNsPtr x = root->nsDef; x && r == PS_OK; x = x->next) {
         const char *pfx = x->prefix ? (const char *)x->prefix : "";
         const char *href = x->href ? (const char *)x->href : "";
 
-        if (keep_ns(d, pfx, strlen(pfx), href, strlen(href)) != PS_OK)
-            goto nomem;
+        r = keep_ns(d, pfx, strlen(pfx), href, strlen(href));
     }
-    r = PS_OK;
-    goto out;
-nomem:
-    fail(err, errlen, "out of memory");
+    if (r == PS_E_LIMIT)
+        fail(err, errlen, "the root's name and namespace declarations are longer than 64 KiB");
+    else if (r != PS_OK)
+        fail(err, errlen, "out of memory");
+    if (r != PS_OK)
+        r = PS_E_INVAL;
 out:
     xmlFreeDoc(doc);
     return r;
@@ -451,10 +454,10 @@ out:
 #endif
 #ifndef POOL_MAX
 /* as many as a worker has in flight under load (-c 8 -m 64 puts 256 on each of 2 workers);
- * a pooled doc holds about 6 KiB */
+ * a pooled doc holds about 6 KiB, never more than twice POOL_KEEP */
 #define POOL_MAX 256
 #endif
-#define POOL_KEEP (64 * 1024) /* a doc whose buffers grew past this is freed, not kept */
+#define POOL_KEEP (16 * 1024) /* a doc whose buffers grew past this is freed, not kept */
 
 static __thread struct ceb_doc *pool;
 static __thread int pool_n;
@@ -474,7 +477,7 @@ static struct ceb_doc *doc_new(void)
     }
     if ((d = calloc(1, sizeof(*d))) == NULL)
         return NULL;
-    buf_init(&d->names, 65536);
+    buf_init(&d->names, NAMES_MAX);
     buf_init(&d->parts, 65536 + 8192);
     return d;
 }

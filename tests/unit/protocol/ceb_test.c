@@ -224,6 +224,23 @@ static void test_hostile(void)
     snprintf(deep + o, sizeof(deep) - o, "</r>");
     FAILS("xmldsig-rsa-sha256", deep, "nested deeper", "nesting deeper than the limit");
     {
+        /* namespace URIs SignedInfo would have to repeat, over 64 KiB together: a 400 */
+        size_t n = 3 * 30000 + 200, k = 0;
+        char *big = malloc(n);
+
+        k += (size_t)snprintf(big + k, n - k, "<r");
+        for (int i = 0; i < 3; i++) {
+            k += (size_t)snprintf(big + k, n - k, " xmlns:p%d=\"urn:x:", i);
+            memset(big + k, 'a' + i, 29990);
+            k += 29990;
+            k += (size_t)snprintf(big + k, n - k, "\"");
+        }
+        snprintf(big + k, n - k, ">x</r>");
+        FAILS("xmldsig-ecdsa-sha256", big, "longer than 64 KiB",
+              "root namespace declarations over 64 KiB");
+        free(big);
+    }
+    {
         struct ceb_limits small = {16, 64};
         struct ceb_doc *d = NULL;
         char err[256] = "";
