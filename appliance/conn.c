@@ -125,18 +125,13 @@ static int send_data_cb(nghttp2_session *s, nghttp2_frame *frame, const uint8_t 
 {
     struct stream *st = src->ptr;
     struct conn *c = ud;
-    static const uint8_t zeros[256];
-    size_t pad = frame->data.padlen;
-    uint8_t padlen = (uint8_t)(pad ? pad - 1 : 0);
 
     (void)s;
-    /* room for the whole frame first, so that a failure leaves nothing half-written */
-    if (length > buf_unread(&st->resp) || pad > sizeof(zeros) ||
-        buf_reserve(&c->out, 9 + pad + length) != PS_OK ||
-        buf_append(&c->out, framehd, 9) != PS_OK ||
-        (pad && buf_append(&c->out, &padlen, 1) != PS_OK) ||
-        buf_append(&c->out, buf_rptr(&st->resp), length) != PS_OK ||
-        (pad > 1 && buf_append(&c->out, zeros, pad - 1) != PS_OK))
+    /* no padding (no select_padding callback); room for the whole frame first, so that a
+     * failure leaves nothing half-written */
+    if (frame->data.padlen || length > buf_unread(&st->resp) ||
+        buf_reserve(&c->out, 9 + length) != PS_OK || buf_append(&c->out, framehd, 9) != PS_OK ||
+        buf_append(&c->out, buf_rptr(&st->resp), length) != PS_OK)
         return NGHTTP2_ERR_CALLBACK_FAILURE; /* c->out is far larger than a frame: a bug */
     buf_consume(&st->resp, length);
     /* nghttp2 would go on to the next frame within the same mem_send: stop at the

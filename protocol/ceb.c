@@ -316,9 +316,10 @@ static void ceb_forget_root(struct ceb_doc *d)
 /* Keep a name in d->names; its offset in *at. */
 static int keep_name(struct ceb_doc *d, const char *s, size_t n, size_t *at)
 {
-    *at = d->names.len;
-    int r = buf_append(&d->names, s, n);
+    int r;
 
+    *at = d->names.len;
+    r = buf_append(&d->names, s, n);
     return r == PS_OK ? buf_append(&d->names, "", 1) : r; /* PS_E_LIMIT past NAMES_MAX */
 }
 
