@@ -34,8 +34,9 @@
 struct aeo_peer {
     int64_t next_pull, next_digest;
     unsigned failures;
-    uint64_t told; /* our last seq this partner was notified of */
-    int resync;    /* a full re-sync is due */
+    uint64_t logged; /* the last logged failure's reason (courier_failure_logged) */
+    uint64_t told;   /* our last seq this partner was notified of */
+    int resync;      /* a full re-sync is due */
 };
 
 struct aeo_pull {
@@ -72,6 +73,7 @@ void aeo_pull_free(struct aeo_pull *p)
     free(p);
 }
 
+/* A failed pull or re-sync: back off, and log it unless what is NULL (logged by the caller). */
 static void failed(struct aeo_pull *p, size_t i, const char *what, const char *why)
 {
     struct aeo_peer *e = &p->peer[i];
@@ -79,7 +81,7 @@ static void failed(struct aeo_pull *p, size_t i, const char *what, const char *w
 
     e->failures++;
     e->next_pull = p->c->now_ms + courier_backoff_ms(e->failures, 1000, cap);
-    if (e->failures == 1 || e->failures % 10 == 0)
+    if (courier_failure_logged(e->failures, why, &e->logged) && what != NULL)
         log_warnx("aeo %s from %s: %s (%u attempts)", what, p->c->cfg->partners[i].id, why,
                   e->failures);
 }
@@ -159,7 +161,7 @@ static int pull(struct aeo_pull *p, size_t i)
         if (aeostore_ingest(p->s, pt->id, pt->aeo_origin, c->partners.store[i], r.body.data,
                             r.body.len, c->now_ms / 1000, &in, why, sizeof(why)) != PS_OK) {
             log_warnx("aeo batch from %s refused, nothing applied: %s", pt->id, why);
-            failed(p, i, "pull", why);
+            failed(p, i, NULL, why);
             courier_resp_free(&r);
             return -1;
         }

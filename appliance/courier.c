@@ -271,6 +271,19 @@ int64_t courier_backoff_ms(unsigned failures, int64_t base_ms, int64_t cap_ms)
     return d / 2 + (d / 2) * r / 65535;
 }
 
+int courier_failure_logged(unsigned failures, const char *why, uint64_t *last)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a; 0 means "nothing logged yet" */
+
+    for (const char *s = why; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    h |= 1;
+    if (failures > 1 && failures % 10 != 0 && h == *last)
+        return 0;
+    *last = h;
+    return 1;
+}
+
 /* ---- the keyholder, synchronously ---- */
 
 struct kh_wait {

@@ -110,6 +110,11 @@ int courier_ledger_append_many(struct courier *c, const char *const *leaf, size_
                                int64_t *index) PS_WUR;
 /* Exponential backoff with jitter: base * 2^(failures-1), at most cap, times 0.5..1.0. */
 int64_t courier_backoff_ms(unsigned failures, int64_t base_ms, int64_t cap_ms);
+/* Whether a repeated failure toward a partner is worth a log line: the first, every tenth,
+ * and any whose reason differs from the last one logged (a partner refusing connections that
+ * comes back with a certificate from the wrong CA says so at once). *last keeps the reason's
+ * hash between calls (the first failure is always logged, so it needs no reset). */
+int courier_failure_logged(unsigned failures, const char *why, uint64_t *last);
 
 /* The tasks (p2p_courier.c, aeo_pull.c). Each returns the milliseconds until it wants to run
  * again (a wake runs every task at once anyway). */

@@ -37,6 +37,7 @@ struct p2p_courier {
     struct p2pstore *s;
     int64_t next_ms[CFG_MAX_PARTNERS]; /* partner's next attempt after failures */
     unsigned failures[CFG_MAX_PARTNERS];
+    uint64_t logged[CFG_MAX_PARTNERS];      /* courier_failure_logged */
     unsigned char single[CFG_MAX_PARTNERS]; /* partner takes no batches: one POST per message */
     int64_t next_expire;
 };
@@ -418,7 +419,7 @@ static int deliver_batch(struct p2p_courier *p, size_t i)
         p->next_ms[i] = c->now_ms + courier_backoff_ms(++p->failures[i], BACKOFF_BASE, BACKOFF_CAP);
         for (size_t k = 0; k < n; k++)
             if (it[k].outcome == O_RETRY) {
-                if (p->failures[i] == 1 || p->failures[i] % 10 == 0)
+                if (courier_failure_logged(p->failures[i], it[k].why, &p->logged[i]))
                     log_warnx("p2p to %s: partner unavailable (%s); %u attempts so far",
                               it[k].m.peer, it[k].why, p->failures[i]);
                 break;
