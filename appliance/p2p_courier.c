@@ -30,6 +30,7 @@
 #define ROUND_MAX      1024 /* messages per partner per round, so that others get their turn */
 #define BATCH          32   /* messages claimed, signed, posted and recorded together */
 #define POST_MAX       (2 * 1024 * 1024) /* envelopes in one POST /v1/p2p/inbound/batch */
+#define SINGLE_MS      (15 * 60 * 1000)  /* one message per request this long, then try batches */
 #define P2P_JWS_ALGS_C (JWS_ES256 | JWS_EDDSA | JWS_RS256)
 
 struct p2p_courier {
@@ -37,8 +38,10 @@ struct p2p_courier {
     struct p2pstore *s;
     int64_t next_ms[CFG_MAX_PARTNERS]; /* partner's next attempt after failures */
     unsigned failures[CFG_MAX_PARTNERS];
-    uint64_t logged[CFG_MAX_PARTNERS];      /* courier_failure_logged */
-    unsigned char single[CFG_MAX_PARTNERS]; /* partner takes no batches: one POST per message */
+    uint64_t logged[CFG_MAX_PARTNERS]; /* courier_failure_logged */
+    /* the partner took no batch: one POST per message until then (0: batches). A partner that
+     * was away may come back upgraded or reconfigured, so being away ends it too. */
+    int64_t single_until[CFG_MAX_PARTNERS];
     int64_t next_expire;
 };
 
@@ -256,9 +259,10 @@ static int post_one_batch(struct p2p_courier *p, size_t i, struct item *it, size
         char why[300];
 
         courier_resp_why(&r, why, sizeof(why));
-        log_info("p2p to %s: the partner takes no batches (%ld: %s); one message per request",
-                 it[0].m.peer, r.status, why);
-        p->single[i] = 1;
+        log_info("p2p to %s: the partner takes no batches (%ld: %s); one message per request"
+                 " for %d minutes",
+                 it[0].m.peer, r.status, why, SINGLE_MS / 60000);
+        p->single_until[i] = p->c->now_ms + SINGLE_MS;
         rc = 1;
     } else if (r.status == 200) {
         json_t *j = json_loadb((const char *)r.body.data, r.body.len, 0, NULL);
@@ -305,7 +309,7 @@ static int post_batch(struct p2p_courier *p, size_t i, struct item *it, size_t n
     int away = 0;
     size_t k = 0;
 
-    while (k < n && !p->single[i] && !away) {
+    while (k < n && p->c->now_ms >= p->single_until[i] && !away) {
         size_t m = 0, bytes = 0;
 
         while (k + m < n && it[k + m].outcome != O_RETRY &&
@@ -315,7 +319,7 @@ static int post_batch(struct p2p_courier *p, size_t i, struct item *it, size_t n
             break; /* it[k] was not signed: it and the rest wait */
         if (post_one_batch(p, i, it + k, m, &away) < 0)
             away = 1;
-        else if (!p->single[i])
+        else if (p->c->now_ms >= p->single_until[i])
             k += m;
     }
     for (; k < n; k++) {
@@ -417,6 +421,7 @@ static int deliver_batch(struct p2p_courier *p, size_t i)
     away = post_batch(p, i, it, n);
     if (away) {
         p->next_ms[i] = c->now_ms + courier_backoff_ms(++p->failures[i], BACKOFF_BASE, BACKOFF_CAP);
+        p->single_until[i] = 0;
         for (size_t k = 0; k < n; k++)
             if (it[k].outcome == O_RETRY) {
                 if (courier_failure_logged(p->failures[i], it[k].why, &p->logged[i]))

@@ -152,3 +152,16 @@ check "hk's courier still delivers all three" wait_until 60 acked 8
 check "after falling back to one message per request" \
     grep -q 'p2p to sz: the partner takes no batches (413' "$TMP/hk/portseald.log"
 check "sz holds all eight in order" test "$(texts)" = "c1 c2 c3 c4 c5 c6 c7 c8"
+# sz is restarted without the limit (an upgrade, say): hk finds it away, and tries batches again
+# when it is back, instead of one message per request until hk's own restart
+away_lines() { grep -c 'p2p to sz: partner unavailable' "$TMP/hk/portseald.log"; }
+AWAY=$(away_lines)
+"$DEMO" stop "$TMP/sz" >/dev/null 2>&1
+sed -i '/^route_limit p2p_inbound_batch /d' "$TMP/sz/portseald.conf"
+for n in 9 10 11; do outbox "c$n"; done
+check "(hk finds sz away)" wait_until 20 sh -c "test \$(grep -c 'p2p to sz: partner unavailable' '$TMP/hk/portseald.log') -gt $AWAY"
+"$DEMO" start "$TMP/sz" >/dev/null 2>&1
+check "sz is back, without the limit" wait_until 10 curl -sf --cacert "$SZ_CA" "$SZ_URL/healthz" -o /dev/null
+check "hk's courier delivers the three queued meanwhile" wait_until 60 acked 11
+check "in one batch request again" grep -q 'p2p inbound batch from hk: 3 envelopes, 3 stored' "$TMP/sz/portseald.log"
+check "sz holds all eleven in order" test "$(texts)" = "c1 c2 c3 c4 c5 c6 c7 c8 c9 c10 c11"
