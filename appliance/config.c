@@ -38,6 +38,7 @@ const char *const config_directives[] = {"listen",
                                          "max_connections",
                                          "idle_timeout",
                                          "handshake_timeout",
+                                         "tls_ticket_lifetime",
                                          "keyholder_timeout",
                                          "max_header_size",
                                          "header_timeout",
@@ -90,6 +91,7 @@ static void cfg_defaults(struct config *cfg)
     cfg->max_connections = 4096;
     cfg->idle_timeout = 120;
     cfg->handshake_timeout = 10;
+    cfg->tls_ticket_lifetime = 3600;
     cfg->keyholder_timeout = 30;
     cfg->max_header_size = 16384;
     cfg->header_timeout = 10;
@@ -631,6 +633,7 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         NUM("max_connections", 1, 1000000, max_connections, NUM_UINT),
         NUM("idle_timeout", 1, 86400, idle_timeout, NUM_UINT),
         NUM("handshake_timeout", 1, 3600, handshake_timeout, NUM_UINT),
+        NUM("tls_ticket_lifetime", 0, 86400, tls_ticket_lifetime, NUM_UINT),
         NUM("keyholder_timeout", 1, 3600, keyholder_timeout, NUM_UINT),
         NUM("max_header_size", 1024, 1 << 20, max_header_size, NUM_UINT),
         NUM("header_timeout", 1, 3600, header_timeout, NUM_UINT),

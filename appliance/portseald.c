@@ -35,6 +35,7 @@
 #include "config.h"
 #include "courier.h"
 #include "log.h"
+#include "privsep.h"
 #include "worker.h"
 
 #define MAX_WORKERS 64
@@ -265,6 +266,7 @@ static int start_keyholder(char *err, size_t errlen)
         close_siblings(-1);
         close_if(&P.wake[0]);
         close_if(&P.wake[1]);
+        tls_tickets_forget();
         prctl(PR_SET_NAME, "ps-keyholder", 0, 0, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
         keyholder_main(&P.cfg, kh_fds, n, ready[1], ctl[1]);
@@ -318,6 +320,7 @@ static void start_worker(int i)
     }
     if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, ctl) != 0)
         fatal("socketpair");
+    tls_tickets_advance(); /* the worker starts from the current key, not an older one */
     if ((pid = fork()) < 0)
         fatal("fork");
     if (pid == 0) {
@@ -367,6 +370,7 @@ static void start_courier(void)
         for (int j = 0; j < P.cfg.workers; j++)
             close_if(&P.workers[j].lfd);
         close_if(&P.wake[1]);
+        tls_tickets_forget();
         prctl(PR_SET_NAME, "ps-courier", 0, 0, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
         _exit(courier_main(&P.cfg, ctl[1], kh_fd, P.wake[0]));
@@ -547,7 +551,8 @@ static int reload(char *note, size_t notelen)
         P.cfg.listen_host = NULL;
     }
     config_free(&P.cfg);
-    P.cfg = nc; /* children forked from now on get it */
+    P.cfg = nc;                                 /* children forked from now on get it */
+    tls_tickets_new(P.cfg.tls_ticket_lifetime); /* no ticket outlives a reload (a new CRL) */
     log_set_json(strcmp(P.cfg.log_format, "json") == 0);
     log_info("reload: configuration read again; restarting the keyholder and the workers");
     for (int i = 0; i < P.cfg.workers; i++)
@@ -641,6 +646,8 @@ int main(int argc, char **argv)
     if (config_usable(&P.cfg, err, sizeof(err)) != PS_OK)
         fatalx("%s", err);
     log_set_json(strcmp(P.cfg.log_format, "json") == 0); /* inherited by the children */
+    privsep_nodump();                                    /* before the secret below exists */
+    tls_tickets_new(P.cfg.tls_ticket_lifetime);          /* shared by the workers, through fork */
     if (test_only) {
         char keys[64] = "";
 

@@ -19,7 +19,7 @@
 
 #include "log.h"
 
-void privsep_harden(void)
+void privsep_nodump(void)
 {
     struct rlimit rl = {0, 0};
 
@@ -27,6 +27,11 @@ void privsep_harden(void)
         log_warn("setrlimit(RLIMIT_CORE)");
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
         log_warn("PR_SET_DUMPABLE");
+}
+
+void privsep_harden(void)
+{
+    privsep_nodump();
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         log_warn("PR_SET_NO_NEW_PRIVS");
 }

@@ -8,6 +8,8 @@
 
 /* No core dumps, not dumpable (no ptrace by the same user), no_new_privs. */
 void privsep_harden(void);
+/* The first two only (the parent: it holds the TLS ticket secret the workers inherit). */
+void privsep_nodump(void);
 /* Signals of a child process: SIGTERM/SIGINT call on_term; SIGPIPE and SIGHUP ignored. */
 void privsep_child_signals(void (*on_term)(int));
 /* If running as root: drop to user (NULL: nobody): its uid/gid, no supplementary groups. */

@@ -5,8 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "../protocol/buf.h"
@@ -57,6 +61,179 @@ static void ssl_err(char *err, size_t errlen, const char *what, const char *file
     ERR_error_string_n(e, es, sizeof(es));
     snprintf(err, errlen, "%s %s: %s", what, file ? file : "", es);
     ERR_clear_error();
+}
+
+/* ---- session tickets, one key set for all workers ---- */
+
+struct ticket_keys {
+    unsigned char name[16], aes[32], mac[32];
+};
+
+static struct {
+    int seeded;
+    unsigned epoch_s;         /* seconds per key epoch (tls_ticket_lifetime) */
+    int64_t epoch;            /* the epoch of secret */
+    unsigned char secret[32]; /* epoch's secret; the next is SHA-256(label || secret) */
+    struct ticket_keys cur, prev;
+    int have_prev;
+} T;
+static int64_t (*ticket_clock)(void);
+
+static int64_t ticket_now(void)
+{
+    return ticket_clock ? ticket_clock() : (int64_t)time(NULL);
+}
+
+static void ticket_derive(struct ticket_keys *k)
+{
+    static const char *const label[3] = {"portseal ticket name", "portseal ticket aes",
+                                         "portseal ticket mac"};
+    unsigned char *out[3] = {k->name, k->aes, k->mac}, h[32];
+    size_t len[3] = {sizeof(k->name), sizeof(k->aes), sizeof(k->mac)}, hl;
+
+    for (int i = 0; i < 3; i++) {
+        if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, T.secret, sizeof(T.secret),
+                      (const unsigned char *)label[i], strlen(label[i]), h, sizeof(h), &hl) == NULL)
+            abort(); /* nothing to fall back on: a fixed key would be worse */
+        memcpy(out[i], h, len[i]);
+    }
+    OPENSSL_cleanse(h, sizeof(h));
+}
+
+void tls_tickets_new(unsigned lifetime)
+{
+    OPENSSL_cleanse(&T, sizeof(T));
+    if (RAND_bytes(T.secret, sizeof(T.secret)) != 1)
+        abort();
+    T.epoch_s = lifetime ? lifetime : 1;
+    T.epoch = ticket_now() / T.epoch_s;
+    ticket_derive(&T.cur);
+    T.seeded = 1;
+}
+
+void tls_tickets_advance(void)
+{
+    static const char label[] = "portseal ticket ratchet";
+    int64_t want;
+
+    if (!T.seeded)
+        return;
+    want = ticket_now() / T.epoch_s;
+    while (T.epoch < want) {
+        EVP_MD_CTX *mc = EVP_MD_CTX_new();
+        unsigned int hl = 0;
+
+        if (mc == NULL || EVP_DigestInit_ex(mc, EVP_sha256(), NULL) != 1 ||
+            EVP_DigestUpdate(mc, label, sizeof(label) - 1) != 1 ||
+            EVP_DigestUpdate(mc, T.secret, sizeof(T.secret)) != 1 ||
+            EVP_DigestFinal_ex(mc, T.secret, &hl) != 1)
+            abort();
+        EVP_MD_CTX_free(mc);
+        T.prev = T.cur;
+        T.have_prev = 1;
+        T.epoch++;
+        ticket_derive(&T.cur);
+    }
+}
+
+void tls_tickets_forget(void)
+{
+    OPENSSL_cleanse(&T, sizeof(T));
+}
+
+void tls_tickets_set_clock(int64_t (*now)(void))
+{
+    ticket_clock = now;
+}
+
+static int ticket_key_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx,
+                         EVP_MAC_CTX *hctx, int enc)
+{
+    const struct ticket_keys *k = &T.cur;
+    OSSL_PARAM params[3];
+    int rc = 1;
+
+    (void)ssl;
+    tls_tickets_advance();
+    if (enc) {
+        memcpy(name, k->name, sizeof(k->name));
+        if (RAND_bytes(iv, 16) != 1)
+            return -1;
+    } else if (CRYPTO_memcmp(name, T.cur.name, sizeof(T.cur.name)) != 0) {
+        if (!T.have_prev || CRYPTO_memcmp(name, T.prev.name, sizeof(T.prev.name)) != 0)
+            return 0; /* an older key, or another appliance's: a full handshake */
+        k = &T.prev;
+        rc = 2; /* good, and the client gets a ticket under the current key */
+    }
+    params[0] =
+        OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)k->mac, sizeof(k->mac));
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[2] = OSSL_PARAM_construct_end();
+    if (EVP_MAC_CTX_set_params(hctx, params) != 1)
+        return -1;
+    if (enc ? EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1
+            : EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1)
+        return -1;
+    return rc;
+}
+
+/* A ticket records whether the session's client certificate was verified under client_ca.
+ * Only those sessions resume: a partner's certificate is identified with its whole chain
+ * (partner_identify), which a resumed session no longer has. */
+static int ticket_gen_cb(SSL *ssl, void *arg)
+{
+    unsigned char ok =
+        SSL_get0_peer_certificate(ssl) != NULL && SSL_get_verify_result(ssl) == X509_V_OK;
+
+    (void)arg;
+    return SSL_SESSION_set1_ticket_appdata(SSL_get0_session(ssl), &ok, 1);
+}
+
+static SSL_TICKET_RETURN ticket_dec_cb(SSL *ssl, SSL_SESSION *ss, const unsigned char *keyname,
+                                       size_t keyname_len, SSL_TICKET_STATUS status, void *arg)
+{
+    void *data = NULL;
+    size_t len = 0;
+    time_t now = (time_t)ticket_now();
+    X509 *peer;
+
+    (void)ssl;
+    (void)keyname;
+    (void)keyname_len;
+    (void)arg;
+    switch (status) {
+    case SSL_TICKET_SUCCESS:
+    case SSL_TICKET_SUCCESS_RENEW:
+        /* a client certificate that expired since: a full handshake, which then says so */
+        if (SSL_SESSION_get0_ticket_appdata(ss, &data, &len) != 1 || len != 1 ||
+            *(unsigned char *)data != 1 || (peer = SSL_SESSION_get0_peer(ss)) == NULL ||
+            X509_cmp_time(X509_get0_notAfter(peer), &now) <= 0)
+            return SSL_TICKET_RETURN_IGNORE_RENEW;
+        /* always a new ticket: TLS 1.3 clients use each one once (RFC 8446 C.4), and a
+         * server that resumes without renewing sends none */
+        return SSL_TICKET_RETURN_USE_RENEW;
+    case SSL_TICKET_EMPTY:
+    case SSL_TICKET_NO_DECRYPT: return SSL_TICKET_RETURN_IGNORE_RENEW;
+    default: return SSL_TICKET_RETURN_ABORT;
+    }
+}
+
+int tls_tickets_install(SSL_CTX *ctx, unsigned lifetime)
+{
+    /* no server-side session cache: it would hold a session per handshake (a flood's too),
+     * and each worker its own */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (lifetime == 0) {
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+        return SSL_CTX_set_num_tickets(ctx, 0) == 1 ? PS_OK : PS_E_CONFIG;
+    }
+    if (!T.seeded || T.epoch_s != lifetime)
+        tls_tickets_new(lifetime);
+    SSL_CTX_set_timeout(ctx, (long)lifetime);
+    if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_key_cb) != 1 ||
+        SSL_CTX_set_session_ticket_cb(ctx, ticket_gen_cb, ticket_dec_cb, NULL) != 1)
+        return PS_E_CONFIG;
+    return PS_OK;
 }
 
 SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen)
@@ -117,6 +294,10 @@ SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen)
     SSL_CTX_set_verify_depth(ctx, 4);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"portseal", 8);
+    if (tls_tickets_install(ctx, cfg->tls_ticket_lifetime) != PS_OK) {
+        ssl_err(err, errlen, "session tickets", NULL);
+        goto fail;
+    }
     return ctx;
 fail:
     SSL_CTX_free(ctx);

@@ -10,6 +10,7 @@
 #define PS_TLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/ssl.h>
 
@@ -18,6 +19,28 @@
 
 /* New server context; NULL with a reason in err. SSL_CTX_free it. */
 SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen);
+/*
+ * Session resumption (tls_ticket_lifetime). A client that reconnects with a ticket skips the
+ * certificate exchange and its verification, whichever worker it reaches: the parent makes one
+ * secret (tls_tickets_new, at start and at each reload, so a reload, which may bring a new CRL,
+ * ends every ticket) and the workers inherit it through fork. Keys change every lifetime
+ * seconds by a one-way step (SHA-256), so a worker's memory holds the current and the previous
+ * key and nothing from which older ones follow; a ticket is accepted under either, and not
+ * when its session is older than lifetime. Only sessions whose client certificate was verified
+ * under client_ca resume, and not once that certificate has expired. Stateless: no server
+ * session cache. Single-threaded use (workers, the parent).
+ */
+void tls_tickets_new(unsigned lifetime);
+/* Step the keys to the current time (the parent, before it forks a worker). */
+void tls_tickets_advance(void);
+/* Wipe them (children that serve no TLS: the keyholder, the courier). */
+void tls_tickets_forget(void);
+/* On ctx: tickets under those keys (seeding them first if this process has none), or, for
+ * lifetime 0, no resumption at all. tls_server_ctx calls it. */
+int tls_tickets_install(SSL_CTX *ctx, unsigned lifetime);
+/* Tests: the clock the key epochs follow (NULL: time()). */
+void tls_tickets_set_clock(int64_t (*now)(void));
+
 /* PS_OK if the PEM chain in cert_file and the key in key_file load and belong together (the
  * courier's partner_cert and partner_key); else a reason in err. */
 int tls_pair_check(const char *cert_file, const char *key_file, char *err, size_t errlen);

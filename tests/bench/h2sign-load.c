@@ -139,6 +139,8 @@ static struct {
     double duration;            /* -d, 0 when -n is used */
     int idle_n;
     double hold;
+    unsigned long long per_conn; /* --per-conn, 0: keep connections */
+    int resume;                  /* --resume */
     unsigned char *body;
     size_t body_len;
     int send_body;
@@ -154,6 +156,8 @@ static struct {
 
     /* runtime */
     SSL_CTX *ctx;
+    SSL_SESSION *session; /* the newest, for --resume */
+    unsigned long long conns_opened, conns_resumed;
     struct addrinfo *ai;
     int epfd;
     nghttp2_session_callbacks *cbs;
@@ -210,11 +214,16 @@ static void usage(FILE *f)
         "  --method M         POST or GET (default POST with --data-file, else GET)\n"
         "  --data-file FILE   request body, sent as content-type: application/json\n"
         "  --header 'n: v'    extra request header (repeatable, max %d)\n"
+        "  --per-conn N       close a connection after N requests and open a new one\n"
+        "                     (clients that reconnect; default: keep connections)\n"
+        "  --resume           with --per-conn: offer the newest TLS session, so that new\n"
+        "                     connections resume instead of making a full handshake\n"
         "  --idle N           open N connections, one GET of PATH on each, then idle\n"
         "  --hold SECONDS     how long to keep the idle connections open\n"
         "  -h, --help         this help\n"
         "\n"
         "Load output:  requests=N ok=N failed=N seconds=F rps=F p50_us=N p99_us=N max_us=N\n"
+        "              connections=N resumed=N\n"
         "              (rps counts successful (2xx) responses; latencies cover every\n"
         "              complete response, from submit to END_STREAM)\n"
         "Idle output:  idle_connections=N, then idle_held=N after the hold period\n"
@@ -569,7 +578,7 @@ static int parse_args(int argc, char **argv)
 {
     enum {
         O_URL = 1000, O_CACERT, O_CERT, O_KEY, O_METHOD, O_DATA, O_HEADER,
-        O_IDLE, O_HOLD
+        O_IDLE, O_HOLD, O_PER_CONN, O_RESUME
     };
     static const struct option longopts[] = {
         { "url", required_argument, NULL, O_URL },
@@ -581,6 +590,8 @@ static int parse_args(int argc, char **argv)
         { "header", required_argument, NULL, O_HEADER },
         { "idle", required_argument, NULL, O_IDLE },
         { "hold", required_argument, NULL, O_HOLD },
+        { "per-conn", required_argument, NULL, O_PER_CONN },
+        { "resume", no_argument, NULL, O_RESUME },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
@@ -636,6 +647,15 @@ static int parse_args(int argc, char **argv)
                 return -1;
             }
             have_hold = 1;
+            break;
+        case O_PER_CONN:
+            if (parse_ull(optarg, 1, 1000000000000ULL, &g.per_conn) != 0) {
+                fprintf(stderr, PROG ": bad --per-conn value '%s'\n", optarg);
+                return -1;
+            }
+            break;
+        case O_RESUME:
+            g.resume = 1;
             break;
         case 'c':
             if (parse_long(optarg, 1, MAX_CONNS, &lv) != 0) {
@@ -1447,11 +1467,30 @@ static int conn_fill(struct conn *c)
     limit = g.max_streams;
     if (remote_max < limit)
         limit = remote_max;
-    while (c->inflight < limit && can_issue()) {
+    while (c->inflight < limit && can_issue() &&
+           (g.per_conn == 0 || c->submitted < g.per_conn)) {
         if (submit_one(c, 0) != 0)
             return -1;
     }
     return 0;
+}
+
+/* --per-conn: its requests are done; keep its newest session (--resume), close it cleanly
+ * (a session freed without close_notify is not resumable) and open the next one. */
+static void conn_recycle(struct conn *c)
+{
+    if (g.resume) {
+        SSL_SESSION *s = SSL_get1_session(c->ssl);
+
+        if (s != NULL) {
+            SSL_SESSION_free(g.session);
+            g.session = s;
+        }
+    }
+    (void)SSL_shutdown(c->ssl);
+    conn_close(c, NULL);
+    if (can_issue() && !g_interrupted)
+        (void)conn_start(c);
 }
 
 /* Drive an open connection after readiness. */
@@ -1475,6 +1514,10 @@ static void conn_io(struct conn *c)
     }
     if (c->close_req) {
         conn_close(c, c->err[0] != '\0' ? c->err : "closed");
+        return;
+    }
+    if (g.per_conn && c->submitted >= g.per_conn && c->inflight == 0 && c->woff == c->wlen) {
+        conn_recycle(c);
         return;
     }
     if (c->goaway && c->inflight == 0) {
@@ -1534,6 +1577,8 @@ static void conn_established(struct conn *c)
     c->st = C_OPEN;
     c->was_open = 1;
     g.connecting--;
+    g.conns_opened++;
+    g.conns_resumed += SSL_session_reused(c->ssl) == 1;
     g.t_progress = now_ns();
     if (g.mode == MODE_IDLE) {
         if (submit_one(c, 1) != 0) {
@@ -1584,6 +1629,10 @@ static void conn_tls_begin(struct conn *c)
         return;
     }
     SSL_set_connect_state(c->ssl);
+    if (g.resume && g.session != NULL && SSL_set_session(c->ssl, g.session) != 1) {
+        conn_fail(c, "SSL_set_session failed");
+        return;
+    }
     if (!g.host_is_ip && SSL_set_tlsext_host_name(c->ssl, g.host) != 1) {
         conn_fail(c, "cannot set SNI");
         return;
@@ -1841,11 +1890,13 @@ static int run_load(void)
     if (g.nlat > 0)
         qsort(g.lat, g.nlat, sizeof(g.lat[0]), cmp_u32);
     printf("requests=%llu ok=%llu failed=%llu seconds=%.3f rps=%.1f "
-           "p50_us=%" PRIu32 " p99_us=%" PRIu32 " max_us=%" PRIu32 "\n",
+           "p50_us=%" PRIu32 " p99_us=%" PRIu32 " max_us=%" PRIu32
+           " connections=%llu resumed=%llu\n",
            g.ok + g.failed, g.ok, g.failed, secs,
            secs > 0.0 ? (double)g.ok / secs : 0.0,
            percentile(50.0), percentile(99.0),
-           g.nlat > 0 ? g.lat[g.nlat - 1] : 0);
+           g.nlat > 0 ? g.lat[g.nlat - 1] : 0, g.conns_opened, g.conns_resumed);
+    SSL_SESSION_free(g.session);
     if (fflush(stdout) != 0)
         return 2;
     return (g.failed == 0 && g.ok > 0) ? 0 : 1;

@@ -30,6 +30,12 @@ check "sg's partner certificate is partner sg at cn (after the reload)" \
 check "and it is nobody's tenant or officer" test "$(jget "j.get('tenant')") $(jget "j.get('officer')")" = "None None"
 check "cn's partner certificate is partner cn at sg" \
     partner_is "$SG_URL" "$SG_CA" "$TMP/cn/pki/partner.pem" "$TMP/cn/pki/partner.key" cn
+# a partner's certificate is identified with its whole chain, which a resumed TLS session no
+# longer carries: its sessions do not resume, and every reconnection is still partner sg
+/usr/bin/python3 "$(dirname "$0")/tls_resume.py" "$CN_URL" "$CN_CA" "$TMP/sg/pki/partner.pem" \
+    "$TMP/sg/pki/partner.key" 3 >"$TMP/resume" 2>&1
+check "sg's reconnections to cn are full handshakes (no resumption)" grep -qx 'reused 0 of 3' "$TMP/resume"
+check "and each is partner sg (200)" test "$(grep -c '^new 200 - sg$' "$TMP/resume")" = 4
 
 whoami "$CN_URL" "$CN_CA" "$CN_OFFICER_CERT" "$CN_OFFICER_KEY"
 check "cn's officer certificate is officer officer-1" test "$(jget "j.get('officer')")" = officer-1

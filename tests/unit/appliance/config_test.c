@@ -126,6 +126,7 @@ static const char full[] = "# a full configuration\n"
                            "max_connections 999\n"
                            "idle_timeout 300\n"
                            "handshake_timeout 7\n"
+                           "tls_ticket_lifetime 600\n"
                            "keyholder_timeout 9\n"
                            "max_header_size 8192\n"
                            "header_timeout 3\n"
@@ -204,7 +205,7 @@ static void test_full(void)
           "pkcs11_env (repeatable, kept in order)");
     CHECK(c.max_body == 2048 && c.max_hashes == 5000 && c.max_streams == 50 &&
               c.max_connections == 999 && c.idle_timeout == 300 && c.handshake_timeout == 7 &&
-              c.keyholder_timeout == 9,
+              c.keyholder_timeout == 9 && c.tls_ticket_lifetime == 600,
           "numeric limits");
     CHECK(c.max_header_size == 8192 && c.header_timeout == 3 && c.body_timeout == 4 &&
               c.send_timeout == 5 && c.request_rate == 0 && c.request_burst == 6 &&
@@ -319,6 +320,7 @@ static void test_defaults(void)
     CHECK(c.max_connections == 4096, "default max_connections 4096");
     CHECK(c.idle_timeout == 120, "default idle_timeout 120");
     CHECK(c.handshake_timeout == 10, "default handshake_timeout 10");
+    CHECK(c.tls_ticket_lifetime == 3600, "default tls_ticket_lifetime 3600");
     CHECK(c.keyholder_timeout == 30, "default keyholder_timeout 30");
     CHECK(c.tsa_accuracy_ms == 1000, "default tsa_accuracy_ms 1000");
     CHECK(c.pid_file == NULL && c.crl == NULL && c.n_env == 0 && c.verify_ca == NULL &&
@@ -748,6 +750,7 @@ static void test_example(void)
             ex.max_body == def.max_body && ex.max_hashes == def.max_hashes &&
             ex.max_streams == def.max_streams && ex.max_connections == def.max_connections &&
             ex.idle_timeout == def.idle_timeout && ex.handshake_timeout == def.handshake_timeout &&
+            ex.tls_ticket_lifetime == def.tls_ticket_lifetime &&
             ex.keyholder_timeout == def.keyholder_timeout &&
             ex.tsa_accuracy_ms == def.tsa_accuracy_ms &&
             ex.max_header_size == def.max_header_size && ex.header_timeout == def.header_timeout &&
@@ -798,6 +801,7 @@ static const struct {
     NUMF("max_connections", max_connections, F_UINT),
     NUMF("idle_timeout", idle_timeout, F_UINT),
     NUMF("handshake_timeout", handshake_timeout, F_UINT),
+    NUMF("tls_ticket_lifetime", tls_ticket_lifetime, F_UINT),
     NUMF("keyholder_timeout", keyholder_timeout, F_UINT),
     NUMF("max_header_size", max_header_size, F_UINT),
     NUMF("header_timeout", header_timeout, F_UINT),
