@@ -736,6 +736,9 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         if (parse_uint(w[1], nums[i].lo, nums[i].hi, &v) != PS_OK)
             return cfg_err(err, errlen, line, "%s must be a number from %lld to %lld", d,
                            nums[i].lo, nums[i].hi);
+        if (strcmp(d, "tls_ticket_lifetime") == 0 && v > 0 && v < 60)
+            return cfg_err(err, errlen, line,
+                           "tls_ticket_lifetime is 0 (no resumption) or 60 to 86400 seconds");
         if (nums[i].kind == NUM_INT)
             *(int *)((char *)cfg + nums[i].off) = (int)v;
         else if (nums[i].kind == NUM_UINT)

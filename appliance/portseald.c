@@ -28,6 +28,8 @@
 
 #include "../certs/keyreg.h"
 #include "../certs/partner.h"
+#include <openssl/rand.h>
+
 #include "../certs/tls.h"
 #include "../certs/trust.h"
 #include "../hsm/keyholder.h"
@@ -102,6 +104,45 @@ static int config_usable(const struct config *cfg, char *err, size_t errlen)
         tls_pair_check(cfg->partner_cert, cfg->partner_key, err, errlen) != PS_OK)
         return PS_E_CONFIG;
     return PS_OK;
+}
+
+/*
+ * TLS session ticket keys (certs/tls.h): a new random secret at start and reload (fresh), and
+ * whenever tls_ticket_lifetime seconds of CLOCK_BOOTTIME have passed, sent to every running
+ * worker over its control socket; a worker forked later inherits the current and previous keys.
+ * Nothing older is kept anywhere, so a worker's memory read later gives at most two lifetimes of
+ * tickets, and none from before.
+ */
+static void tickets_turn(int fresh)
+{
+    static int64_t epoch = -1;
+    unsigned char msg[1 + TLS_TICKET_SECRET];
+    struct timespec ts;
+    int64_t e;
+
+    if (fresh) {
+        tls_tickets_forget();
+        epoch = -1;
+    }
+    if (P.cfg.tls_ticket_lifetime == 0)
+        return;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    e = (int64_t)ts.tv_sec / P.cfg.tls_ticket_lifetime;
+    if (e == epoch)
+        return;
+    msg[0] = 'T';
+    if (RAND_bytes(msg + 1, TLS_TICKET_SECRET) != 1 || tls_tickets_rotate(msg + 1) != PS_OK) {
+        log_warnx("TLS session tickets: no new key (RAND or HMAC failed); trying again");
+        OPENSSL_cleanse(msg, sizeof(msg));
+        return;
+    }
+    epoch = e;
+    for (int i = 0; !fresh && i < P.cfg.workers; i++)
+        if (P.workers[i].pid > 0 && P.workers[i].ctl >= 0 &&
+            send(P.workers[i].ctl, msg, sizeof(msg), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+                (ssize_t)sizeof(msg))
+            log_warn("worker %d: cannot pass the new TLS ticket key", i);
+    OPENSSL_cleanse(msg, sizeof(msg));
 }
 
 /*
@@ -320,7 +361,6 @@ static void start_worker(int i)
     }
     if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, ctl) != 0)
         fatal("socketpair");
-    tls_tickets_advance(); /* the worker starts from the current key, not an older one */
     if ((pid = fork()) < 0)
         fatal("fork");
     if (pid == 0) {
@@ -551,8 +591,8 @@ static int reload(char *note, size_t notelen)
         P.cfg.listen_host = NULL;
     }
     config_free(&P.cfg);
-    P.cfg = nc;                                 /* children forked from now on get it */
-    tls_tickets_new(P.cfg.tls_ticket_lifetime); /* no ticket outlives a reload (a new CRL) */
+    P.cfg = nc;      /* children forked from now on get it */
+    tickets_turn(1); /* no ticket outlives a reload (it may bring a new CRL) */
     log_set_json(strcmp(P.cfg.log_format, "json") == 0);
     log_info("reload: configuration read again; restarting the keyholder and the workers");
     for (int i = 0; i < P.cfg.workers; i++)
@@ -646,8 +686,7 @@ int main(int argc, char **argv)
     if (config_usable(&P.cfg, err, sizeof(err)) != PS_OK)
         fatalx("%s", err);
     log_set_json(strcmp(P.cfg.log_format, "json") == 0); /* inherited by the children */
-    privsep_nodump();                                    /* before the secret below exists */
-    tls_tickets_new(P.cfg.tls_ticket_lifetime);          /* shared by the workers, through fork */
+    privsep_nodump(); /* the TLS ticket keys (tickets_turn) are secrets */
     if (test_only) {
         char keys[64] = "";
 
@@ -679,6 +718,7 @@ int main(int argc, char **argv)
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 
+    tickets_turn(1); /* the workers get the keys through fork */
     P.kh.ctl = P.courier.ctl = P.courier.kh_end = -1;
     for (int i = 0; i < MAX_WORKERS; i++) {
         P.workers[i].ctl = P.workers[i].kh_end = -1;
@@ -728,6 +768,7 @@ int main(int argc, char **argv)
             P.got_hup = 0;
             (void)reload(note, sizeof(note));
         }
+        tickets_turn(0);
         restart_due();
     }
     log_info("stopping");

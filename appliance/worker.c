@@ -54,11 +54,12 @@ static void kh_watch(struct worker *w, int op)
         log_warn("epoll_ctl keyholder");
 }
 
-/* A message from the parent: a new keyholder socket (SCM_RIGHTS). */
+/* A message from the parent: a new keyholder socket (SCM_RIGHTS), or a new TLS ticket key. */
 static int on_ctl(struct worker *w)
 {
-    char byte, cbuf[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {&byte, 1};
+    unsigned char m[1 + TLS_TICKET_SECRET];
+    char cbuf[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {m, sizeof(m)};
     struct msghdr msg = {0};
     struct cmsghdr *cm;
     ssize_t n;
@@ -76,7 +77,11 @@ static int on_ctl(struct worker *w)
     for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
         if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
             memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-    if (byte == 'K' && fd >= 0) {
+    if (m[0] == 'T' && n == (ssize_t)sizeof(m)) {
+        if (tls_tickets_rotate(m + 1) != PS_OK)
+            log_warnx("TLS session tickets: the new key could not be set");
+        OPENSSL_cleanse(m, sizeof(m));
+    } else if (m[0] == 'K' && fd >= 0) {
         if (kh_client_fd(w->kh) >= 0)
             epoll_ctl(w->ep, EPOLL_CTL_DEL, kh_client_fd(w->kh), NULL);
         kh_client_set_fd(w->kh, fd);

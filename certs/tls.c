@@ -69,71 +69,72 @@ struct ticket_keys {
     unsigned char name[16], aes[32], mac[32];
 };
 
-static struct {
-    int seeded;
-    unsigned epoch_s;         /* seconds per key epoch (tls_ticket_lifetime) */
-    int64_t epoch;            /* the epoch of secret */
-    unsigned char secret[32]; /* epoch's secret; the next is SHA-256(label || secret) */
-    struct ticket_keys cur, prev;
-    int have_prev;
-} T;
-static int64_t (*ticket_clock)(void);
+/* What a ticket carries besides the session (its app data): when the client last made a full
+ * handshake (CLOCK_BOOTTIME seconds: the same for every process of the machine, never stepped)
+ * and the earliest notAfter of its verified chain (wall clock). */
+struct ticket_auth {
+    unsigned char version; /* 1; 0: the session may not resume */
+    unsigned char auth_time[8], not_after[8];
+};
 
-static int64_t ticket_now(void)
+static struct {
+    struct ticket_keys cur, prev;
+    int have_cur, have_prev;
+} T;
+static int64_t clock_offset; /* tests */
+
+static int64_t boot_now(void)
 {
-    return ticket_clock ? ticket_clock() : (int64_t)time(NULL);
+    struct timespec ts;
+
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (int64_t)ts.tv_sec + clock_offset;
 }
 
-static void ticket_derive(struct ticket_keys *k)
+static int64_t wall_now(void)
+{
+    return (int64_t)time(NULL) + clock_offset;
+}
+
+static void put64(unsigned char b[8], int64_t v)
+{
+    for (int i = 7; i >= 0; i--, v = (int64_t)((uint64_t)v >> 8))
+        b[i] = (unsigned char)v;
+}
+
+static int64_t get64(const unsigned char b[8])
+{
+    uint64_t v = 0;
+
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | b[i];
+    return (int64_t)v;
+}
+
+int tls_tickets_rotate(const unsigned char secret[TLS_TICKET_SECRET])
 {
     static const char *const label[3] = {"portseal ticket name", "portseal ticket aes",
                                          "portseal ticket mac"};
-    unsigned char *out[3] = {k->name, k->aes, k->mac}, h[32];
-    size_t len[3] = {sizeof(k->name), sizeof(k->aes), sizeof(k->mac)}, hl;
+    struct ticket_keys k;
+    unsigned char *out[3] = {k.name, k.aes, k.mac}, h[32];
+    size_t len[3] = {sizeof(k.name), sizeof(k.aes), sizeof(k.mac)}, hl;
+    int ok = 1;
 
-    for (int i = 0; i < 3; i++) {
-        if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, T.secret, sizeof(T.secret),
-                      (const unsigned char *)label[i], strlen(label[i]), h, sizeof(h), &hl) == NULL)
-            abort(); /* nothing to fall back on: a fixed key would be worse */
+    for (int i = 0; i < 3 && ok; i++) {
+        ok =
+            EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, secret, TLS_TICKET_SECRET,
+                      (const unsigned char *)label[i], strlen(label[i]), h, sizeof(h), &hl) != NULL;
         memcpy(out[i], h, len[i]);
     }
-    OPENSSL_cleanse(h, sizeof(h));
-}
-
-void tls_tickets_new(unsigned lifetime)
-{
-    OPENSSL_cleanse(&T, sizeof(T));
-    if (RAND_bytes(T.secret, sizeof(T.secret)) != 1)
-        abort();
-    T.epoch_s = lifetime ? lifetime : 1;
-    T.epoch = ticket_now() / T.epoch_s;
-    ticket_derive(&T.cur);
-    T.seeded = 1;
-}
-
-void tls_tickets_advance(void)
-{
-    static const char label[] = "portseal ticket ratchet";
-    int64_t want;
-
-    if (!T.seeded)
-        return;
-    want = ticket_now() / T.epoch_s;
-    while (T.epoch < want) {
-        EVP_MD_CTX *mc = EVP_MD_CTX_new();
-        unsigned int hl = 0;
-
-        if (mc == NULL || EVP_DigestInit_ex(mc, EVP_sha256(), NULL) != 1 ||
-            EVP_DigestUpdate(mc, label, sizeof(label) - 1) != 1 ||
-            EVP_DigestUpdate(mc, T.secret, sizeof(T.secret)) != 1 ||
-            EVP_DigestFinal_ex(mc, T.secret, &hl) != 1)
-            abort();
-        EVP_MD_CTX_free(mc);
+    if (ok) {
         T.prev = T.cur;
-        T.have_prev = 1;
-        T.epoch++;
-        ticket_derive(&T.cur);
+        T.have_prev = T.have_cur;
+        T.cur = k;
+        T.have_cur = 1;
     }
+    OPENSSL_cleanse(h, sizeof(h));
+    OPENSSL_cleanse(&k, sizeof(k));
+    return ok ? PS_OK : PS_E_CRYPTO;
 }
 
 void tls_tickets_forget(void)
@@ -141,9 +142,9 @@ void tls_tickets_forget(void)
     OPENSSL_cleanse(&T, sizeof(T));
 }
 
-void tls_tickets_set_clock(int64_t (*now)(void))
+void tls_tickets_set_clock_offset(int64_t seconds)
 {
-    ticket_clock = now;
+    clock_offset = seconds;
 }
 
 static int ticket_key_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx,
@@ -151,19 +152,18 @@ static int ticket_key_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EV
 {
     const struct ticket_keys *k = &T.cur;
     OSSL_PARAM params[3];
-    int rc = 1;
 
     (void)ssl;
-    tls_tickets_advance();
+    if (!T.have_cur)
+        return 0; /* no keys (yet): no ticket, or a full handshake */
     if (enc) {
         memcpy(name, k->name, sizeof(k->name));
         if (RAND_bytes(iv, 16) != 1)
-            return -1;
+            return 0; /* no ticket this time */
     } else if (CRYPTO_memcmp(name, T.cur.name, sizeof(T.cur.name)) != 0) {
         if (!T.have_prev || CRYPTO_memcmp(name, T.prev.name, sizeof(T.prev.name)) != 0)
             return 0; /* an older key, or another appliance's: a full handshake */
         k = &T.prev;
-        rc = 2; /* good, and the client gets a ticket under the current key */
     }
     params[0] =
         OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, (void *)k->mac, sizeof(k->mac));
@@ -174,48 +174,85 @@ static int ticket_key_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EV
     if (enc ? EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1
             : EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1)
         return -1;
-    return rc;
+    return 1; /* the decrypt callback below renews every ticket anyway */
 }
 
-/* A ticket records whether the session's client certificate was verified under client_ca.
- * Only those sessions resume: a partner's certificate is identified with its whole chain
- * (partner_identify), which a resumed session no longer has. */
+/* The earliest notAfter of the chain verified in this handshake; 0 if it cannot be read. */
+static int64_t chain_not_after(SSL *ssl)
+{
+    STACK_OF(X509) *chain = SSL_get0_verified_chain(ssl);
+    int64_t min = 0;
+
+    for (int i = 0; chain && i < sk_X509_num(chain); i++) {
+        struct tm tm;
+        int64_t t;
+
+        if (ASN1_TIME_to_tm(X509_get0_notAfter(sk_X509_value(chain, i)), &tm) != 1)
+            return 0;
+        t = (int64_t)timegm(&tm);
+        if (min == 0 || t < min)
+            min = t;
+    }
+    return min;
+}
+
+/*
+ * A ticket records whether the session's client certificate was verified under client_ca, when
+ * that full handshake was and when its chain expires. Only such sessions resume: a partner's
+ * certificate is identified with its whole chain (partner_identify), which a resumed session
+ * no longer has. A resumed session's new ticket keeps what the first one said (TLS 1.3
+ * restarts a session's own timeout with each ticket; this does not).
+ */
 static int ticket_gen_cb(SSL *ssl, void *arg)
 {
-    unsigned char ok =
-        SSL_get0_peer_certificate(ssl) != NULL && SSL_get_verify_result(ssl) == X509_V_OK;
+    SSL_SESSION *sess = SSL_get0_session(ssl);
+    struct ticket_auth a;
+    void *old = NULL;
+    size_t len = 0;
 
     (void)arg;
-    return SSL_SESSION_set1_ticket_appdata(SSL_get0_session(ssl), &ok, 1);
+    if (SSL_session_reused(ssl) && SSL_SESSION_get0_ticket_appdata(sess, &old, &len) == 1 &&
+        len == sizeof(a))
+        return 1;
+    memset(&a, 0, sizeof(a));
+    if (!SSL_session_reused(ssl) && SSL_get0_peer_certificate(ssl) != NULL &&
+        SSL_get_verify_result(ssl) == X509_V_OK) {
+        int64_t na = chain_not_after(ssl);
+
+        a.version = na > 0;
+        put64(a.auth_time, boot_now());
+        put64(a.not_after, na);
+    }
+    return SSL_SESSION_set1_ticket_appdata(sess, &a, sizeof(a));
 }
 
 static SSL_TICKET_RETURN ticket_dec_cb(SSL *ssl, SSL_SESSION *ss, const unsigned char *keyname,
                                        size_t keyname_len, SSL_TICKET_STATUS status, void *arg)
 {
+    int64_t lifetime = (int64_t)(uintptr_t)arg;
+    struct ticket_auth a;
     void *data = NULL;
     size_t len = 0;
-    time_t now = (time_t)ticket_now();
-    X509 *peer;
 
     (void)ssl;
     (void)keyname;
     (void)keyname_len;
-    (void)arg;
-    switch (status) {
-    case SSL_TICKET_SUCCESS:
-    case SSL_TICKET_SUCCESS_RENEW:
-        /* a client certificate that expired since: a full handshake, which then says so */
-        if (SSL_SESSION_get0_ticket_appdata(ss, &data, &len) != 1 || len != 1 ||
-            *(unsigned char *)data != 1 || (peer = SSL_SESSION_get0_peer(ss)) == NULL ||
-            X509_cmp_time(X509_get0_notAfter(peer), &now) <= 0)
-            return SSL_TICKET_RETURN_IGNORE_RENEW;
-        /* always a new ticket: TLS 1.3 clients use each one once (RFC 8446 C.4), and a
-         * server that resumes without renewing sends none */
-        return SSL_TICKET_RETURN_USE_RENEW;
-    case SSL_TICKET_EMPTY:
-    case SSL_TICKET_NO_DECRYPT: return SSL_TICKET_RETURN_IGNORE_RENEW;
-    default: return SSL_TICKET_RETURN_ABORT;
-    }
+    if (status != SSL_TICKET_SUCCESS && status != SSL_TICKET_SUCCESS_RENEW)
+        return status == SSL_TICKET_EMPTY || status == SSL_TICKET_NO_DECRYPT
+                   ? SSL_TICKET_RETURN_IGNORE_RENEW
+                   : SSL_TICKET_RETURN_ABORT;
+    if (SSL_SESSION_get0_ticket_appdata(ss, &data, &len) != 1 || len != sizeof(a))
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    memcpy(&a, data, sizeof(a));
+    /* not verified; a full handshake longer ago than the lifetime (the CRL and the chain are
+     * checked again then); a chain that has expired since: a full handshake, which then
+     * refuses it with its reason */
+    if (a.version != 1 || boot_now() - get64(a.auth_time) > lifetime ||
+        wall_now() >= get64(a.not_after))
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    /* always a new ticket: TLS 1.3 clients use each one once (RFC 8446 C.4), and a server
+     * that resumes without renewing sends none */
+    return SSL_TICKET_RETURN_USE_RENEW;
 }
 
 int tls_tickets_install(SSL_CTX *ctx, unsigned lifetime)
@@ -227,11 +264,10 @@ int tls_tickets_install(SSL_CTX *ctx, unsigned lifetime)
         SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
         return SSL_CTX_set_num_tickets(ctx, 0) == 1 ? PS_OK : PS_E_CONFIG;
     }
-    if (!T.seeded || T.epoch_s != lifetime)
-        tls_tickets_new(lifetime);
     SSL_CTX_set_timeout(ctx, (long)lifetime);
     if (SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_key_cb) != 1 ||
-        SSL_CTX_set_session_ticket_cb(ctx, ticket_gen_cb, ticket_dec_cb, NULL) != 1)
+        SSL_CTX_set_session_ticket_cb(ctx, ticket_gen_cb, ticket_dec_cb,
+                                      (void *)(uintptr_t)lifetime) != 1)
         return PS_E_CONFIG;
     return PS_OK;
 }

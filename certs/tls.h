@@ -21,25 +21,24 @@
 SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen);
 /*
  * Session resumption (tls_ticket_lifetime). A client that reconnects with a ticket skips the
- * certificate exchange and its verification, whichever worker it reaches: the parent makes one
- * secret (tls_tickets_new, at start and at each reload, so a reload, which may bring a new CRL,
- * ends every ticket) and the workers inherit it through fork. Keys change every lifetime
- * seconds by a one-way step (SHA-256), so a worker's memory holds the current and the previous
- * key and nothing from which older ones follow; a ticket is accepted under either, and not
- * when its session is older than lifetime. Only sessions whose client certificate was verified
- * under client_ca resume, and not once that certificate has expired. Stateless: no server
- * session cache. Single-threaded use (workers, the parent).
+ * certificate exchange and its verification, whichever worker it reaches. The parent makes a
+ * random secret at start, at each reload (which may bring a new CRL: every ticket ends) and
+ * every lifetime seconds, and hands it to the workers (portseald.c); a process holds the
+ * current and the previous key, nothing else, and accepts tickets under either. Only sessions
+ * whose client certificate was verified under client_ca resume; not when that full handshake
+ * is older than lifetime (however often the ticket was renewed) nor once a certificate of its
+ * chain has expired. Stateless: no server session cache. Single-threaded use.
  */
-void tls_tickets_new(unsigned lifetime);
-/* Step the keys to the current time (the parent, before it forks a worker). */
-void tls_tickets_advance(void);
-/* Wipe them (children that serve no TLS: the keyholder, the courier). */
+#define TLS_TICKET_SECRET 32
+/* A new current key from secret (the old one stays as the previous); PS_OK or an error. */
+int tls_tickets_rotate(const unsigned char secret[TLS_TICKET_SECRET]) PS_WUR;
+/* Wipe both keys: no tickets issued or accepted until the next rotate. */
 void tls_tickets_forget(void);
-/* On ctx: tickets under those keys (seeding them first if this process has none), or, for
- * lifetime 0, no resumption at all. tls_server_ctx calls it. */
-int tls_tickets_install(SSL_CTX *ctx, unsigned lifetime);
-/* Tests: the clock the key epochs follow (NULL: time()). */
-void tls_tickets_set_clock(int64_t (*now)(void));
+/* On ctx: tickets under those keys, or for lifetime 0 no resumption at all. tls_server_ctx
+ * calls it. */
+int tls_tickets_install(SSL_CTX *ctx, unsigned lifetime) PS_WUR;
+/* Tests: seconds added to the clocks the ticket checks read. */
+void tls_tickets_set_clock_offset(int64_t seconds);
 
 /* PS_OK if the PEM chain in cert_file and the key in key_file load and belong together (the
  * courier's partner_cert and partner_key); else a reason in err. */

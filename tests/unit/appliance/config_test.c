@@ -417,6 +417,9 @@ static void test_errors(void)
     CHECK(fails_at("max_connections 1000001", NULL), "max_connections 1000001");
     CHECK(fails_at("idle_timeout 86401", NULL), "idle_timeout 86401");
     CHECK(fails_at("handshake_timeout 0", NULL), "handshake_timeout 0");
+    CHECK(fails_at("tls_ticket_lifetime 59", "60 to 86400"), "tls_ticket_lifetime 59 (0 or 60+)");
+    CHECK(fails_at("tls_ticket_lifetime 1", "no resumption"), "tls_ticket_lifetime 1");
+    CHECK(fails_at("tls_ticket_lifetime 86401", NULL), "tls_ticket_lifetime 86401");
     CHECK(fails_at("keyholder_timeout 3601", NULL), "keyholder_timeout 3601");
     CHECK(fails_at("user", NULL), "user without a value");
     CHECK(fails_at("state_dir /a /b", NULL), "state_dir with two values");

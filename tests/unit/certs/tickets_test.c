@@ -1,7 +1,8 @@
 /*
  * tickets_test.c - session resumption (certs/tls.c, tls_tickets_*): real TLS handshakes over
  * socket pairs. Two server contexts in one process play two workers (they share the keys, as
- * forked workers do); a test clock moves the key epochs.
+ * the workers do); tls_tickets_rotate plays the parent's new key every lifetime, and a clock
+ * offset the passing of time for the checks a ticket carries.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -10,20 +11,24 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "../../../certs/tls.h"
 #include "../unit.h"
 #include "testpki.h"
 
-static int64_t offset;
-static int64_t test_clock(void)
-{
-    return (int64_t)time(NULL) + offset;
-}
-
 static EVP_PKEY *ca_key, *srv_key, *cli_key;
-static X509 *ca, *srv_cert, *cli_cert, *outsider;
+static X509 *ca, *srv_cert, *cli_cert, *outsider, *short_ca, *short_leaf;
+
+/* what the parent does every lifetime (and, after tls_tickets_forget, at a reload) */
+static void new_key(void)
+{
+    unsigned char secret[TLS_TICKET_SECRET];
+
+    RAND_bytes(secret, sizeof(secret));
+    CHECK(tls_tickets_rotate(secret) == PS_OK, "(a new ticket key)");
+}
 
 static int accept_all(int ok, X509_STORE_CTX *x)
 {
@@ -39,6 +44,7 @@ static SSL_CTX *server(unsigned lifetime)
     SSL_CTX_use_certificate(ctx, srv_cert);
     SSL_CTX_use_PrivateKey(ctx, srv_key);
     X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca);
+    X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), short_ca);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_all);
     SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"portseal", 8);
     CHECK(tls_tickets_install(ctx, lifetime) == PS_OK, "tls_tickets_install(%u)", lifetime);
@@ -49,7 +55,11 @@ static SSL_CTX *client(X509 *cert, int tls12)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 
-    if (cert) {
+    if (cert == short_leaf) {
+        SSL_CTX_use_certificate(ctx, cert);
+        SSL_CTX_use_PrivateKey(ctx, cli_key);
+        SSL_CTX_add1_chain_cert(ctx, short_ca);
+    } else if (cert) {
         SSL_CTX_use_certificate(ctx, cert);
         SSL_CTX_use_PrivateKey(ctx, cli_key);
     }
@@ -140,20 +150,22 @@ static void test_workers(void)
 
     /* (a TLS 1.3 client uses a ticket once: each resumption offers the newest session) */
     CHECK(s != NULL && SSL_SESSION_has_ticket(s), "worker 1 gives the client a ticket");
+    CHECK(SSL_SESSION_get_ticket_lifetime_hint(s) == 3600, "valid for the lifetime (%lu s)",
+          SSL_SESSION_get_ticket_lifetime_hint(s));
     CHECK(resumes(w2, cc, s, &s), "worker 2 resumes it: the workers share the keys (TLS 1.3)");
     CHECK(resumes(w1, cc, s, &s), "and worker 1 the ticket worker 2 gave");
     CHECK(resumes(w2, c12, s12, NULL), "a TLS 1.2 ticket resumes on the other worker too");
 
-    offset = 3600;
-    CHECK(resumes(w2, cc, a, &renewed), "an hour later (the next key): still resumed");
+    new_key();
+    CHECK(resumes(w2, cc, a, &renewed), "after the next key: a ticket of the previous resumes");
     CHECK(renewed && SSL_SESSION_has_ticket(renewed), "with a new ticket under the new key");
-    offset = 7200;
+    new_key();
     CHECK(!resumes(w1, cc, b, NULL), "two keys later, a ticket of the first key is refused");
     CHECK(resumes(w1, cc, renewed, &renewed), "one of the second key is not");
-    offset = 0;
 
-    tls_tickets_new(3600); /* what a reload does */
-    CHECK(!resumes(w1, cc, s, NULL), "after new keys (a reload), no old ticket resumes");
+    tls_tickets_forget(); /* what a reload does, then a new key */
+    new_key();
+    CHECK(!resumes(w1, cc, s, NULL), "after a reload, no old ticket resumes");
     SSL_SESSION_free(s);
     SSL_SESSION_free(a);
     SSL_SESSION_free(b);
@@ -163,6 +175,26 @@ static void test_workers(void)
     SSL_CTX_free(w2);
     SSL_CTX_free(cc);
     SSL_CTX_free(c12);
+}
+
+/* A full handshake is needed every lifetime, however often the ticket was renewed (TLS 1.3
+ * restarts a session's own timeout with each new ticket). */
+static void test_age(void)
+{
+    SSL_CTX *w = server(600), *cc = client(cli_cert, 0);
+    SSL_SESSION *s = fresh(w, cc);
+
+    tls_tickets_set_clock_offset(300);
+    CHECK(resumes(w, cc, s, &s), "5 minutes after the full handshake: resumed (lifetime 10)");
+    tls_tickets_set_clock_offset(590);
+    CHECK(resumes(w, cc, s, &s), "9:50 after it, with a ticket renewed at 5:00: resumed");
+    tls_tickets_set_clock_offset(610);
+    CHECK(!resumes(w, cc, s, &s), "10:10 after it: a full handshake, though the ticket is new");
+    CHECK(resumes(w, cc, s, &s), "whose ticket then resumes again");
+    tls_tickets_set_clock_offset(0);
+    SSL_SESSION_free(s);
+    SSL_CTX_free(w);
+    SSL_CTX_free(cc);
 }
 
 static void test_who_resumes(void)
@@ -186,18 +218,25 @@ static void test_who_resumes(void)
     CHECK(reused == 0, "its session does not resume (its chain would be gone)");
     SSL_SESSION_free(s);
 
-    s = fresh(w, cc);
-    offset = 2 * 86400; /* the client certificate is valid for a day */
     SSL_CTX_free(w);
-    w = server(4 * 86400); /* new keys with 4-day epochs: the same one at +2 days */
-    SSL_SESSION_free(s);
+    w = server(86400);
     s = fresh(w, cc);
-    offset = 0;
-    CHECK(resumes(w, cc, s, NULL), "(control: 4-day keys resume now)");
-    offset = 2 * 86400;
+    tls_tickets_set_clock_offset(2 * 86400); /* the client certificate is valid for a day */
     SSL_SESSION_free(connect_once(w, cc, s, &reused, &peer_ok));
     CHECK(reused == 0, "a ticket whose certificate has expired since does not resume");
-    offset = 0;
+    tls_tickets_set_clock_offset(0);
+    SSL_SESSION_free(s);
+    {
+        SSL_CTX *cs = client(short_leaf, 0);
+
+        s = fresh(w, cs);
+        CHECK(resumes(w, cs, s, &s), "(control: a leaf under a CA valid 2 hours resumes)");
+        tls_tickets_set_clock_offset(3 * 3600);
+        SSL_SESSION_free(connect_once(w, cs, s, &reused, &peer_ok));
+        CHECK(reused == 0, "not once its CA has expired (the leaf has not)");
+        tls_tickets_set_clock_offset(0);
+        SSL_CTX_free(cs);
+    }
     SSL_SESSION_free(s);
     SSL_CTX_free(w);
     SSL_CTX_free(none);
@@ -222,7 +261,6 @@ static void test_off(void)
 
 int main(void)
 {
-    tls_tickets_set_clock(test_clock);
     ca_key = pki_key("P-256");
     srv_key = pki_key("P-256");
     cli_key = pki_key("P-256");
@@ -233,14 +271,33 @@ int main(void)
         pki_cert("platform.test", cli_key, ca, ca_key, 0, "digitalSignature", "clientAuth", 3);
     outsider =
         pki_cert("partner.test", cli_key, NULL, cli_key, 0, "digitalSignature", "clientAuth", 4);
-    tls_tickets_new(3600);
+    short_ca =
+        pki_cert("short CA", ca_key, NULL, ca_key, 1, "critical,keyCertSign,cRLSign", NULL, 5);
+    X509_gmtime_adj(X509_getm_notAfter(short_ca), 7200);
+    X509_sign(short_ca, ca_key, EVP_sha256());
+    short_leaf = pki_cert("platform-b.test", cli_key, short_ca, ca_key, 0, "digitalSignature",
+                          "clientAuth", 6);
+    {
+        SSL_CTX *w = server(3600), *cc = client(cli_cert, 0);
+        SSL_SESSION *s = fresh(w, cc);
+
+        CHECK(s != NULL && !resumes(w, cc, s, NULL),
+              "before any key: connections work, nothing resumes");
+        SSL_SESSION_free(s);
+        SSL_CTX_free(w);
+        SSL_CTX_free(cc);
+    }
+    new_key();
     test_workers();
+    test_age();
     test_who_resumes();
     test_off();
     X509_free(ca);
     X509_free(srv_cert);
     X509_free(cli_cert);
     X509_free(outsider);
+    X509_free(short_ca);
+    X509_free(short_leaf);
     EVP_PKEY_free(ca_key);
     EVP_PKEY_free(srv_key);
     EVP_PKEY_free(cli_key);
