@@ -36,6 +36,7 @@ const char *const config_directives[] = {"listen",
                                          "max_hashes",
                                          "max_streams",
                                          "max_connections",
+                                         "max_connections_per_address",
                                          "idle_timeout",
                                          "handshake_timeout",
                                          "tls_ticket_lifetime",
@@ -89,6 +90,7 @@ static void cfg_defaults(struct config *cfg)
     cfg->max_hashes = 1000;
     cfg->max_streams = 100;
     cfg->max_connections = 4096;
+    cfg->max_connections_per_address = 256;
     cfg->idle_timeout = 120;
     cfg->handshake_timeout = 10;
     cfg->tls_ticket_lifetime = 3600;
@@ -631,6 +633,7 @@ static int parse_line(struct config *cfg, char **w, int n, int line, char *err, 
         NUM("max_hashes", 1, 10000, max_hashes, NUM_SIZE),
         NUM("max_streams", 1, 1000, max_streams, NUM_UINT),
         NUM("max_connections", 1, 1000000, max_connections, NUM_UINT),
+        NUM("max_connections_per_address", 0, 1000000, max_connections_per_address, NUM_UINT),
         NUM("idle_timeout", 1, 86400, idle_timeout, NUM_UINT),
         NUM("handshake_timeout", 1, 3600, handshake_timeout, NUM_UINT),
         NUM("tls_ticket_lifetime", 0, 86400, tls_ticket_lifetime, NUM_UINT),

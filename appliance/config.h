@@ -89,14 +89,15 @@ struct config {
     char *pkcs11_env[CFG_MAX_ENV];
     size_t n_env;
     int keyholder_threads;
-    size_t max_body;              /* request body limit, bytes */
-    size_t max_hashes;            /* /v1/sign/hash batch limit */
-    unsigned max_streams;         /* concurrent HTTP/2 streams per connection */
-    unsigned max_connections;     /* per worker */
-    unsigned idle_timeout;        /* seconds without a request before a connection closes */
-    unsigned handshake_timeout;   /* seconds for TLS handshake and the first request */
-    unsigned tls_ticket_lifetime; /* seconds a session ticket resumes; 0 = no resumption */
-    unsigned keyholder_timeout;   /* seconds a request may wait for the keyholder */
+    size_t max_body;                      /* request body limit, bytes */
+    size_t max_hashes;                    /* /v1/sign/hash batch limit */
+    unsigned max_streams;                 /* concurrent HTTP/2 streams per connection */
+    unsigned max_connections;             /* per worker */
+    unsigned max_connections_per_address; /* per worker and client address; 0 = no cap */
+    unsigned idle_timeout;                /* seconds without a request before a connection closes */
+    unsigned handshake_timeout;           /* seconds for TLS handshake and the first request */
+    unsigned tls_ticket_lifetime;         /* seconds a session ticket resumes; 0 = no resumption */
+    unsigned keyholder_timeout;           /* seconds a request may wait for the keyholder */
     /* limits against hostile clients (docs/hardening.md) */
     unsigned max_header_size;     /* request header block, RFC 9113 accounting, bytes */
     unsigned header_timeout;      /* seconds from a request's start to its complete headers */

@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "../certs/tls.h"
+#include "addrtab.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "router.h"
@@ -1034,6 +1035,15 @@ void conn_on_event(struct conn *c, unsigned events)
         conn_flush(c);
 }
 
+/* Close an idle connection to make room: GOAWAY (NO_ERROR) if it speaks HTTP/2. */
+static void conn_drop(struct conn *victim)
+{
+    if (victim->state == CS_H2)
+        nghttp2_session_terminate_session(victim->h2, NGHTTP2_NO_ERROR);
+    conn_flush(victim);
+    conn_close(victim);
+}
+
 /*
  * At the connection cap, make room by closing the connection that has been idle longest (no
  * request open: still in the TLS handshake, or between requests). A flood of idle or
@@ -1049,10 +1059,7 @@ static int conn_evict(struct worker *w)
     if (victim == NULL)
         return -1;
     w->m.conns_evicted++;
-    if (victim->state == CS_H2)
-        nghttp2_session_terminate_session(victim->h2, NGHTTP2_NO_ERROR);
-    conn_flush(victim);
-    conn_close(victim);
+    conn_drop(victim);
     return 0;
 }
 
@@ -1088,6 +1095,29 @@ static int conn_admit_address(struct worker *w, const char *peer)
     return 0;
 }
 
+/*
+ * max_connections_per_address: an address at its cap makes room by closing its own connection
+ * idle longest, like the worker's cap does for everybody; if all of them have a request open,
+ * the new one is refused. 1 when the new connection may stay.
+ */
+static int conn_admit_count(struct worker *w, const char *peer)
+{
+    unsigned cap = w->cfg->max_connections_per_address;
+    struct conn *victim = NULL;
+
+    if (cap == 0 || addrtab_count(w->addrs, peer) < cap)
+        return 1;
+    for (struct conn *c = w->conns; c; c = c->next)
+        if (c->nstreams == 0 && strcmp(c->peer, peer) == 0 &&
+            (victim == NULL || c->last_active < victim->last_active))
+            victim = c;
+    if (victim == NULL)
+        return 0;
+    w->m.conns_evicted++;
+    conn_drop(victim);
+    return 1;
+}
+
 void conn_new(struct worker *w, int fd)
 {
     struct conn *c;
@@ -1099,7 +1129,8 @@ void conn_new(struct worker *w, int fd)
         close(fd);
         return;
     }
-    if ((w->nconns >= w->conn_cap && conn_evict(w) != 0) || (c = calloc(1, sizeof(*c))) == NULL) {
+    if (!conn_admit_count(w, peer) || (w->nconns >= w->conn_cap && conn_evict(w) != 0) ||
+        (c = calloc(1, sizeof(*c))) == NULL) {
         w->m.conns_refused++;
         close(fd);
         return;
@@ -1137,6 +1168,7 @@ void conn_new(struct worker *w, int fd)
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
+    (void)addrtab_add(w->addrs, c->peer); /* sized for conn_cap + 1 addresses: it fits */
     w->m.conns_accepted++;
 }
 
@@ -1173,6 +1205,7 @@ static void conn_close(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     c->w->nconns--;
+    addrtab_remove(c->w->addrs, c->peer);
     /* Later events of this epoll batch, or the flush queue, may still point at c. */
     c->prev = NULL;
     c->next = c->w->graveyard;

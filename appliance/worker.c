@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../certs/tls.h"
+#include "addrtab.h"
 #include "../protocol/ceb.h"
 #include "../certs/trust.h"
 #include "conn.h"
@@ -237,7 +238,8 @@ int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd
     w.lfd = lfd;
     w.ctl = ctl_fd;
     w.conn_cap = conn_cap(cfg);
-    if ((w.rl = rl_table_new(4096)) == NULL || (w.conn_rl = rl_table_new(4096)) == NULL)
+    if ((w.rl = rl_table_new(4096)) == NULL || (w.conn_rl = rl_table_new(4096)) == NULL ||
+        (w.addrs = addrtab_new(w.conn_cap + 1)) == NULL)
         fatal("rate limit table");
     if ((w.ssl = tls_server_ctx(cfg, err, sizeof(err))) == NULL)
         fatalx("%s", err);
@@ -273,6 +275,7 @@ int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd
     kh_client_free(w.kh);
     rl_table_free(w.rl);
     rl_table_free(w.conn_rl);
+    addrtab_free(w.addrs);
     keyreg_free(&w.reg);
     X509_STORE_free(w.doc_trust);
     SSL_CTX_free(w.ssl);

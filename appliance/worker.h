@@ -20,6 +20,7 @@
 
 struct conn;
 struct rl_table;
+struct addrtab;
 
 struct worker_metrics {
     unsigned long long requests[METRIC_ROUTES]
@@ -46,6 +47,7 @@ struct worker {
     unsigned conn_cap;        /* max_connections, lowered to fit RLIMIT_NOFILE */
     struct rl_table *rl;      /* request_rate buckets per client */
     struct rl_table *conn_rl; /* connection_rate buckets per address */
+    struct addrtab *addrs;    /* open connections per address (max_connections_per_address) */
     struct worker_metrics m;
     struct proxy_keys *proxies;
     X509_STORE *doc_trust; /* anchors for /v1/verify/cms (verify_ca or client_ca, with crl) */

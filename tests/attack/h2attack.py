@@ -668,6 +668,39 @@ def attack_idle_conns(deadline):
     return cut, tries, "idle connections closed (all but the %d the workers may hold)" % O.conn_cap
 
 
+def attack_one_address(deadline):
+    """Idle TLS connections (preface, then nothing) from one address, opened below
+    connection_rate: each worker keeps at most max_connections_per_address of them, pushing out
+    that address's oldest, and nobody else's."""
+    socks, tries = [], 0
+    while until(deadline):
+        try:
+            s = tls_context().wrap_socket(tcp_connect(src=O.src), server_hostname=O.host)
+            s.sendall(PREFACE + frame(SETTINGS, 0, 0))
+            socks.append(s)
+            tries += 1
+        except OSError:
+            pass
+        time.sleep(1.0 / O.one_address_rate)
+    time.sleep(0.5)
+    cut = 0
+    for s in socks:
+        try:
+            s.setblocking(False)
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    cut += 1
+                    break
+        except (BlockingIOError, ssl.SSLWantReadError):
+            pass
+        except (OSError, ssl.SSLError):
+            cut += 1
+        s.close()
+    return cut, tries, "connections of one address closed (all but the %d the workers may hold)" \
+        % O.address_cap
+
+
 def attack_no_client_cert(deadline):
     cut = tries = 0
     while until(deadline):
@@ -789,6 +822,7 @@ ATTACKS = {
     "slow_body": attack_slow_body,
     "oversized_body": attack_oversized_body,
     "idle_conns": attack_idle_conns,
+    "one_address": attack_one_address,
     "no_client_cert": attack_no_client_cert,
     "handshake_flood": attack_handshake_flood,
     "request_flood": attack_request_flood,
@@ -859,6 +893,8 @@ def run_scenario(name, baseline):
     need = max(1, int(tries * O.min_cut))
     if name == "idle_conns":  # the workers may keep conn_cap of them
         need = max(1, tries - O.conn_cap - 50)
+    if name == "one_address":  # and address_cap of one address's
+        need = max(1, tries - O.address_cap - 5)
     report(name, tries > 0 and cut >= need,
            "attacker cut off in %d of %d tries (need %d): %s" % (cut, tries, need, note))
     per = h.get("per_sec") or [0]
@@ -891,6 +927,10 @@ def main():
     ap.add_argument("--idle-conns", type=int, default=2000)
     ap.add_argument("--conn-cap", type=int, default=600,
                     help="max_connections times workers of the instance")
+    ap.add_argument("--address-cap", type=int, default=512,
+                    help="max_connections_per_address times the workers")
+    ap.add_argument("--one-address-rate", type=float, default=25,
+                    help="one_address: connections per second (below connection_rate)")
     ap.add_argument("--header-timeout", type=float, default=3)
     ap.add_argument("--body-timeout", type=float, default=3)
     ap.add_argument("--send-timeout", type=float, default=3)

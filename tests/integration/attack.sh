@@ -11,6 +11,7 @@
 
 SECS=${ATTACK_SECONDS:-4}
 MAXCONN=150
+PERADDR=20
 WORKERS=2
 start_instance "$TMP/a"
 "$DEMO" stop "$TMP/a" >/dev/null 2>&1
@@ -25,6 +26,7 @@ send_timeout 3
 request_rate 300
 request_burst 600
 connection_rate 20
+max_connections_per_address $PERADDR
 ${ATTACK_EXTRA_CONF:-}
 CONF
 start_instance "$TMP/a"
@@ -36,7 +38,7 @@ RSS_BOUND=150 LAT_BOUND=5 GAP_BOUND=3
 /usr/bin/python3 "$REPO/tests/attack/h2attack.py" --url "$URL" --ca "$CA_FILE" \
     --cert "$CLIENT_CERT" --key "$CLIENT_KEY" --attack-cert "$CLIENT2_CERT" \
     --attack-key "$CLIENT2_KEY" --pid "$PID" --seconds "$SECS" --rate "${ATTACK_RATE:-50}" \
-    --conn-cap $((MAXCONN * WORKERS)) --header-timeout 3 --body-timeout 3 --send-timeout 3 \
+    --conn-cap $((MAXCONN * WORKERS)) --address-cap $((PERADDR * WORKERS)) --header-timeout 3 --body-timeout 3 --send-timeout 3 \
     --handshake-timeout 3 --max-rss-growth "$RSS_BOUND" --max-latency "$LAT_BOUND" \
     --max-gap "$GAP_BOUND" ${ATTACK_SCENARIOS:-}
 

@@ -124,6 +124,7 @@ static const char full[] = "# a full configuration\n"
                            "max_hashes 5000\n"
                            "max_streams 50\n"
                            "max_connections 999\n"
+                           "max_connections_per_address 17\n"
                            "idle_timeout 300\n"
                            "handshake_timeout 7\n"
                            "tls_ticket_lifetime 600\n"
@@ -205,7 +206,8 @@ static void test_full(void)
           "pkcs11_env (repeatable, kept in order)");
     CHECK(c.max_body == 2048 && c.max_hashes == 5000 && c.max_streams == 50 &&
               c.max_connections == 999 && c.idle_timeout == 300 && c.handshake_timeout == 7 &&
-              c.keyholder_timeout == 9 && c.tls_ticket_lifetime == 600,
+              c.keyholder_timeout == 9 && c.tls_ticket_lifetime == 600 &&
+              c.max_connections_per_address == 17,
           "numeric limits");
     CHECK(c.max_header_size == 8192 && c.header_timeout == 3 && c.body_timeout == 4 &&
               c.send_timeout == 5 && c.request_rate == 0 && c.request_burst == 6 &&
@@ -321,6 +323,7 @@ static void test_defaults(void)
     CHECK(c.idle_timeout == 120, "default idle_timeout 120");
     CHECK(c.handshake_timeout == 10, "default handshake_timeout 10");
     CHECK(c.tls_ticket_lifetime == 3600, "default tls_ticket_lifetime 3600");
+    CHECK(c.max_connections_per_address == 256, "default max_connections_per_address 256");
     CHECK(c.keyholder_timeout == 30, "default keyholder_timeout 30");
     CHECK(c.tsa_accuracy_ms == 1000, "default tsa_accuracy_ms 1000");
     CHECK(c.pid_file == NULL && c.crl == NULL && c.n_env == 0 && c.verify_ca == NULL &&
@@ -754,6 +757,7 @@ static void test_example(void)
             ex.max_streams == def.max_streams && ex.max_connections == def.max_connections &&
             ex.idle_timeout == def.idle_timeout && ex.handshake_timeout == def.handshake_timeout &&
             ex.tls_ticket_lifetime == def.tls_ticket_lifetime &&
+            ex.max_connections_per_address == def.max_connections_per_address &&
             ex.keyholder_timeout == def.keyholder_timeout &&
             ex.tsa_accuracy_ms == def.tsa_accuracy_ms &&
             ex.max_header_size == def.max_header_size && ex.header_timeout == def.header_timeout &&
@@ -802,6 +806,7 @@ static const struct {
     NUMF("max_hashes", max_hashes, F_SIZE),
     NUMF("max_streams", max_streams, F_UINT),
     NUMF("max_connections", max_connections, F_UINT),
+    NUMF("max_connections_per_address", max_connections_per_address, F_UINT),
     NUMF("idle_timeout", idle_timeout, F_UINT),
     NUMF("handshake_timeout", handshake_timeout, F_UINT),
     NUMF("tls_ticket_lifetime", tls_ticket_lifetime, F_UINT),
