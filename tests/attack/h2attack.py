@@ -628,6 +628,25 @@ def attack_oversized_body(deadline):
     return cut, tries, "413 (or closed) for bodies over max_body"
 
 
+def count_closed(socks):
+    """How many of socks the server has closed (EOF or reset); closes them all."""
+    cut = 0
+    for s in socks:
+        try:
+            s.setblocking(False)
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    cut += 1
+                    break
+        except (BlockingIOError, ssl.SSLWantReadError):
+            pass
+        except (OSError, ssl.SSLError):
+            cut += 1
+        s.close()
+    return cut
+
+
 def attack_idle_conns(deadline):
     """Thousands of connections that do nothing: half never start TLS, half stop after the
     HTTP/2 preface. The server may hold max_connections per worker; beyond, it must push the
@@ -651,20 +670,7 @@ def attack_idle_conns(deadline):
             time.sleep(0.05)
     while until(deadline):
         time.sleep(0.2)
-    cut = 0
-    for s in socks:
-        try:
-            s.setblocking(False)
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    cut += 1
-                    break
-        except (BlockingIOError, ssl.SSLWantReadError):
-            pass
-        except (OSError, ssl.SSLError):
-            cut += 1
-        s.close()
+    cut = count_closed(socks)
     return cut, tries, "idle connections closed (all but the %d the workers may hold)" % O.conn_cap
 
 
@@ -683,20 +689,7 @@ def attack_one_address(deadline):
             pass
         time.sleep(1.0 / O.one_address_rate)
     time.sleep(0.5)
-    cut = 0
-    for s in socks:
-        try:
-            s.setblocking(False)
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    cut += 1
-                    break
-        except (BlockingIOError, ssl.SSLWantReadError):
-            pass
-        except (OSError, ssl.SSLError):
-            cut += 1
-        s.close()
+    cut = count_closed(socks)
     return cut, tries, "connections of one address closed (all but the %d the workers may hold)" \
         % O.address_cap
 
