@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 struct addr_slot {
     char key[ADDRTAB_KEY]; /* "" when empty */
@@ -16,12 +17,13 @@ struct addr_slot {
 
 struct addrtab {
     size_t mask, used, max;
+    uint64_t seed; /* random: addresses chosen to collide cannot be worked out offline */
     struct addr_slot *slots;
 };
 
-static size_t hash(const char *s)
+static size_t hash(const struct addrtab *t, const char *s)
 {
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
+    uint64_t h = 1469598103934665603u ^ t->seed; /* FNV-1a from a random start */
 
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211u;
@@ -33,8 +35,12 @@ struct addrtab *addrtab_new(size_t max_addrs)
     struct addrtab *t = calloc(1, sizeof(*t));
     size_t n = 8;
 
-    if (t == NULL)
+    if (t == NULL || max_addrs > SIZE_MAX / 4 / sizeof(*t->slots)) {
+        free(t);
         return NULL;
+    }
+    if (getrandom(&t->seed, sizeof(t->seed), 0) != (ssize_t)sizeof(t->seed))
+        t->seed = (uint64_t)(uintptr_t)t; /* no randomness: still a working table */
     while (n < 2 * max_addrs)
         n *= 2;
     if ((t->slots = calloc(n, sizeof(*t->slots))) == NULL) {
@@ -57,7 +63,7 @@ void addrtab_free(struct addrtab *t)
 /* The slot of key, or the empty slot where it would go. */
 static size_t find(const struct addrtab *t, const char *key)
 {
-    size_t i = hash(key) & t->mask;
+    size_t i = hash(t, key) & t->mask;
 
     while (t->slots[i].key[0] != '\0' && strcmp(t->slots[i].key, key) != 0)
         i = (i + 1) & t->mask;
@@ -79,6 +85,8 @@ unsigned addrtab_count(const struct addrtab *t, const char *addr)
     char key[ADDRTAB_KEY];
     size_t i;
 
+    if (t == NULL)
+        return 0;
     cut_key(key, addr);
     i = find(t, key);
     return t->slots[i].key[0] ? t->slots[i].count : 0;
@@ -89,6 +97,8 @@ unsigned addrtab_add(struct addrtab *t, const char *addr)
     char key[ADDRTAB_KEY];
     size_t i;
 
+    if (t == NULL)
+        return 1;
     cut_key(key, addr);
     i = find(t, key);
     if (t->slots[i].key[0] == '\0') {
@@ -106,6 +116,8 @@ void addrtab_remove(struct addrtab *t, const char *addr)
     char key[ADDRTAB_KEY];
     size_t i, j;
 
+    if (t == NULL)
+        return;
     cut_key(key, addr);
     i = find(t, key);
     if (t->slots[i].key[0] == '\0' || --t->slots[i].count > 0)
@@ -114,7 +126,7 @@ void addrtab_remove(struct addrtab *t, const char *addr)
     t->slots[i].key[0] = '\0';
     t->used--;
     for (j = (i + 1) & t->mask; t->slots[j].key[0] != '\0'; j = (j + 1) & t->mask) {
-        size_t home = hash(t->slots[j].key) & t->mask;
+        size_t home = hash(t, t->slots[j].key) & t->mask;
 
         if (((j - home) & t->mask) < ((j - i) & t->mask))
             continue; /* its home lies after the hole: it stays */

@@ -15,6 +15,7 @@ struct addrtab;
 /* A table for up to max_addrs addresses at once; NULL if out of memory. */
 struct addrtab *addrtab_new(size_t max_addrs);
 void addrtab_free(struct addrtab *t);
+/* (A NULL table counts nothing: every add succeeds, every count is 0.) */
 /* Connections of addr now (0 for an address without an entry). */
 unsigned addrtab_count(const struct addrtab *t, const char *addr);
 /* One more connection of addr: its new count, or 0 when the table holds max_addrs other

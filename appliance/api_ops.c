@@ -117,8 +117,20 @@ static int worker_metrics_text(struct worker *w, struct buf *b)
     r |= worker_metric(b, w, "portseal_connections_accepted_total", "counter",
                        "Client connections this worker accepted.", m->conns_accepted);
     r |= worker_metric(b, w, "portseal_connections_refused_total", "counter",
-                       "Client connections refused (connection_rate) or evicted (max_connections).",
+                       "New connections closed at once: at max_connections or "
+                       "max_connections_per_address with every candidate busy.",
                        m->conns_refused);
+    r |= worker_metric(b, w, "portseal_connections_rate_limited_total", "counter",
+                       "New connections closed at once by connection_rate.", m->conns_rate_limited);
+    r |=
+        family(b, "portseal_connections_evicted_total", "counter",
+               "Idle connections closed to make room for a new one, by the cap that was reached.") |
+        buf_printf(b,
+                   "portseal_connections_evicted_total{worker=\"%d\",reason=\"max_connections\"} "
+                   "%llu\n"
+                   "portseal_connections_evicted_total{worker=\"%d\",reason=\"max_connections_per_"
+                   "address\"} %llu\n",
+                   w->id, m->conns_evicted, w->id, m->conns_address_evicted);
     r |= worker_metric(b, w, "portseal_tls_handshake_failures_total", "counter",
                        "TLS handshakes that failed or timed out.", m->tls_failures);
     r |= worker_metric(b, w, "portseal_http1_refused_total", "counter",

@@ -1045,22 +1045,21 @@ static void conn_drop(struct conn *victim)
 }
 
 /*
- * At the connection cap, make room by closing the connection that has been idle longest (no
- * request open: still in the TLS handshake, or between requests). A flood of idle or
- * half-open connections then pushes out its own members, not clients that are signing.
+ * The connection idle longest (of peer, or of anybody for NULL), to be closed to make room: no
+ * request open (still in the TLS handshake, or between requests) and nothing left to send (a
+ * stream closes once its last bytes are queued, before they reach a slow reader). A flood of
+ * idle or half-open connections then pushes out its own members, not clients that are signing.
  */
-static int conn_evict(struct worker *w)
+static struct conn *conn_idlest(struct worker *w, const char *peer)
 {
     struct conn *victim = NULL;
 
     for (struct conn *c = w->conns; c; c = c->next)
-        if (c->nstreams == 0 && (victim == NULL || c->last_active < victim->last_active))
+        if (c->nstreams == 0 && buf_unread(&c->out) == 0 && tls_unsent(c->ssl) == 0 &&
+            (peer == NULL || strcmp(c->peer, peer) == 0) &&
+            (victim == NULL || c->last_active < victim->last_active))
             victim = c;
-    if (victim == NULL)
-        return -1;
-    w->m.conns_evicted++;
-    conn_drop(victim);
-    return 0;
+    return victim;
 }
 
 static void peer_address(int fd, char *out, size_t outlen)
@@ -1095,44 +1094,45 @@ static int conn_admit_address(struct worker *w, const char *peer)
     return 0;
 }
 
-/*
- * max_connections_per_address: an address at its cap makes room by closing its own connection
- * idle longest, like the worker's cap does for everybody; if all of them have a request open,
- * the new one is refused. 1 when the new connection may stay.
- */
-static int conn_admit_count(struct worker *w, const char *peer)
+/* The new connection closes and counts as refused. */
+static void conn_refuse(struct worker *w, struct conn *c, int fd)
 {
-    unsigned cap = w->cfg->max_connections_per_address;
-    struct conn *victim = NULL;
-
-    if (cap == 0 || addrtab_count(w->addrs, peer) < cap)
-        return 1;
-    for (struct conn *c = w->conns; c; c = c->next)
-        if (c->nstreams == 0 && strcmp(c->peer, peer) == 0 &&
-            (victim == NULL || c->last_active < victim->last_active))
-            victim = c;
-    if (victim == NULL)
-        return 0;
-    w->m.conns_evicted++;
-    conn_drop(victim);
-    return 1;
+    if (c) {
+        SSL_free(c->ssl);
+        free(c);
+    }
+    close(fd);
+    w->m.conns_refused++;
 }
 
+/*
+ * Room for a new connection: at its address's cap (max_connections_per_address) that address's
+ * connection idle longest goes, nobody else's; at the worker's cap (max_connections) anybody's.
+ * The victim is chosen first and closed only once the new connection stands, so that a failure
+ * in between costs nobody a connection.
+ */
 void conn_new(struct worker *w, int fd)
 {
-    struct conn *c;
+    unsigned cap = w->cfg->max_connections_per_address;
+    struct conn *c = NULL, *victim = NULL;
     struct epoll_event ev;
     char peer[INET6_ADDRSTRLEN];
+    int by_address = 0;
 
     peer_address(fd, peer, sizeof(peer));
     if (!conn_admit_address(w, peer)) {
         close(fd);
         return;
     }
-    if (!conn_admit_count(w, peer) || (w->nconns >= w->conn_cap && conn_evict(w) != 0) ||
+    if (cap > 0 && addrtab_count(w->addrs, peer) >= cap) {
+        victim = conn_idlest(w, peer);
+        by_address = 1;
+    } else if (w->nconns >= w->conn_cap) {
+        victim = conn_idlest(w, NULL);
+    }
+    if (((by_address || w->nconns >= w->conn_cap) && victim == NULL) ||
         (c = calloc(1, sizeof(*c))) == NULL) {
-        w->m.conns_refused++;
-        close(fd);
+        conn_refuse(w, c, fd);
         return;
     }
     {
@@ -1147,18 +1147,26 @@ void conn_new(struct worker *w, int fd)
     memcpy(c->peer, peer, sizeof(peer));
     buf_init(&c->out, OUT_MAX);
     if ((c->ssl = SSL_new(w->ssl)) == NULL || tls_attach_socket(c->ssl, fd) != PS_OK) {
-        SSL_free(c->ssl);
-        free(c);
-        close(fd);
+        conn_refuse(w, c, fd);
         return;
     }
     SSL_set_accept_state(c->ssl);
     ev.events = EPOLLIN;
     ev.data.ptr = c;
     if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        SSL_free(c->ssl);
-        free(c);
-        close(fd);
+        conn_refuse(w, c, fd);
+        return;
+    }
+    if (victim) {
+        if (by_address)
+            w->m.conns_address_evicted++;
+        else
+            w->m.conns_evicted++;
+        conn_drop(victim);
+    }
+    if (addrtab_add(w->addrs, peer) == 0) { /* cannot happen: sized for conn_cap + 1 */
+        epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL);
+        conn_refuse(w, c, fd);
         return;
     }
     c->last_active = mono_now();
@@ -1168,7 +1176,6 @@ void conn_new(struct worker *w, int fd)
         w->conns->prev = c;
     w->conns = c;
     w->nconns++;
-    (void)addrtab_add(w->addrs, c->peer); /* sized for conn_cap + 1 addresses: it fits */
     w->m.conns_accepted++;
 }
 

@@ -238,9 +238,10 @@ int worker_main(const struct config *cfg, int id, int lfd, int ctl_fd, int kh_fd
     w.lfd = lfd;
     w.ctl = ctl_fd;
     w.conn_cap = conn_cap(cfg);
-    if ((w.rl = rl_table_new(4096)) == NULL || (w.conn_rl = rl_table_new(4096)) == NULL ||
-        (w.addrs = addrtab_new(w.conn_cap + 1)) == NULL)
+    if ((w.rl = rl_table_new(4096)) == NULL || (w.conn_rl = rl_table_new(4096)) == NULL)
         fatal("rate limit table");
+    if (cfg->max_connections_per_address > 0 && (w.addrs = addrtab_new(w.conn_cap + 1)) == NULL)
+        fatal("connections per address table");
     if ((w.ssl = tls_server_ctx(cfg, err, sizeof(err))) == NULL)
         fatalx("%s", err);
     if (keyreg_load(cfg, &w.reg, err, sizeof(err)) != PS_OK)

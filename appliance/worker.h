@@ -30,6 +30,7 @@ struct worker_metrics {
     unsigned long long signatures, conns_accepted, conns_refused, tls_failures, http1_refused;
     /* defences (docs/hardening.md) */
     unsigned long long conns_evicted, rate_limited, h2_abuse, timeouts, conns_rate_limited;
+    unsigned long long conns_address_evicted; /* at max_connections_per_address */
 };
 
 struct worker {

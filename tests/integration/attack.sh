@@ -38,7 +38,7 @@ RSS_BOUND=150 LAT_BOUND=5 GAP_BOUND=3
 /usr/bin/python3 "$REPO/tests/attack/h2attack.py" --url "$URL" --ca "$CA_FILE" \
     --cert "$CLIENT_CERT" --key "$CLIENT_KEY" --attack-cert "$CLIENT2_CERT" \
     --attack-key "$CLIENT2_KEY" --pid "$PID" --seconds "$SECS" --rate "${ATTACK_RATE:-50}" \
-    --conn-cap $((MAXCONN * WORKERS)) --address-cap $((PERADDR * WORKERS)) --header-timeout 3 --body-timeout 3 --send-timeout 3 \
+    --conn-cap $((MAXCONN * WORKERS)) --address-cap $((PERADDR * WORKERS)) --idle-timeout 10 --header-timeout 3 --body-timeout 3 --send-timeout 3 \
     --handshake-timeout 3 --max-rss-growth "$RSS_BOUND" --max-latency "$LAT_BOUND" \
     --max-gap "$GAP_BOUND" ${ATTACK_SCENARIOS:-}
 

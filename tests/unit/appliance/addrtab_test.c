@@ -29,6 +29,9 @@ static void test_basic(void)
     CHECK(addrtab_add(t, "") == 1 && addrtab_count(t, "?") == 1, "an empty address counts as ?");
     addrtab_free(t);
     addrtab_free(NULL);
+    CHECK(addrtab_add(NULL, "::1") == 1 && addrtab_count(NULL, "::1") == 0,
+          "no table (the cap is off): every add passes, nothing is counted");
+    addrtab_remove(NULL, "::1");
 }
 
 /* Random adds and removes over 300 addresses in a table for 256: the table always agrees with
