@@ -51,7 +51,7 @@ struct conn {
     double last_active;   /* accept, or the last request's start or end: idle time, eviction */
     struct rl_bucket ctl; /* control frames (SETTINGS, PING, WINDOW_UPDATE, ...) */
     char rl_key[160];     /* the client, for request_rate: "cn:CN" or "ip:ADDRESS" */
-    char peer[INET6_ADDRSTRLEN];
+    char peer[CONN_PEER_MAX];
     int epollout;
     struct buf out;
     unsigned nstreams;
@@ -1062,21 +1062,39 @@ static struct conn *conn_idlest(struct worker *w, const char *peer)
     return victim;
 }
 
+void conn_peer_key(const struct sockaddr_storage *ss, char *out, size_t outlen)
+{
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+    struct in6_addr net;
+    int ok = 0;
+
+    if (ss->ss_family == AF_INET) {
+        ok = inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out,
+                       (socklen_t)outlen) != NULL;
+    } else if (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(a6)) {
+        ok = inet_ntop(AF_INET, &a6->s6_addr[12], out, (socklen_t)outlen) != NULL;
+    } else if (ss->ss_family == AF_INET6) {
+        net = *a6;
+        memset(&net.s6_addr[8], 0, 8);
+        if (inet_ntop(AF_INET6, &net, out, (socklen_t)outlen) != NULL &&
+            strlen(out) + 4 <= outlen) {
+            memcpy(out + strlen(out), "/64", 4);
+            ok = 1;
+        }
+    }
+    if (!ok)
+        snprintf(out, outlen, "?");
+}
+
 static void peer_address(int fd, char *out, size_t outlen)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    const void *a = NULL;
 
-    snprintf(out, outlen, "?");
     if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
-        return;
-    if (ss.ss_family == AF_INET)
-        a = &((struct sockaddr_in *)&ss)->sin_addr;
-    else if (ss.ss_family == AF_INET6)
-        a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-    if (a == NULL || inet_ntop(ss.ss_family, a, out, (socklen_t)outlen) == NULL)
         snprintf(out, outlen, "?");
+    else
+        conn_peer_key(&ss, out, outlen);
 }
 
 /* connection_rate: too many new connections from one address are closed before any TLS work. */
@@ -1116,7 +1134,7 @@ void conn_new(struct worker *w, int fd)
     unsigned cap = w->cfg->max_connections_per_address;
     struct conn *c = NULL, *victim = NULL;
     struct epoll_event ev;
-    char peer[INET6_ADDRSTRLEN];
+    char peer[CONN_PEER_MAX];
     int by_address = 0;
 
     peer_address(fd, peer, sizeof(peer));

@@ -15,6 +15,17 @@ struct ev_item {
 
 /* Accept one connection on fd (already accepted); takes ownership. */
 void conn_new(struct worker *w, int fd);
+
+struct sockaddr_storage;
+/*
+ * The client a connection counts as, for connection_rate, max_connections_per_address and the
+ * request_rate of clients without a certificate: an IPv4 address ("192.0.2.7", also when it
+ * comes IPv4-mapped), or an IPv6 address's /64 ("2001:db8:1:2::/64": a single IPv6 client
+ * usually holds a whole /64, so counting its addresses one by one would count nothing); "?"
+ * for anything else. out holds at least CONN_PEER_MAX bytes.
+ */
+#define CONN_PEER_MAX 48
+void conn_peer_key(const struct sockaddr_storage *ss, char *out, size_t outlen);
 void conn_on_event(struct conn *c, unsigned events);
 /* Close connections whose deadline passed. */
 void conn_sweep(struct worker *w, double now);
