@@ -133,6 +133,9 @@ static int worker_metrics_text(struct worker *w, struct buf *b)
                    w->id, m->conns_evicted, w->id, m->conns_address_evicted);
     r |= worker_metric(b, w, "portseal_tls_handshake_failures_total", "counter",
                        "TLS handshakes that failed or timed out.", m->tls_failures);
+    r |= worker_metric(b, w, "portseal_tls_resumed_total", "counter",
+                       "TLS handshakes that resumed a session (tls_ticket_lifetime).",
+                       m->tls_resumed);
     r |= worker_metric(b, w, "portseal_http1_refused_total", "counter",
                        "Connections without HTTP/2 (answered 505 and closed).", m->http1_refused);
     r |= worker_metric(b, w, "portseal_keyholder_pending", "gauge",

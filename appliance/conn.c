@@ -962,6 +962,7 @@ static void do_handshake(struct conn *c)
     ERR_clear_error();
     n = SSL_do_handshake(c->ssl);
     if (n == 1) {
+        c->w->m.tls_resumed += SSL_session_reused(c->ssl) == 1;
         if (tls_is_h2(c->ssl))
             start_h2(c);
         else

@@ -31,6 +31,7 @@ struct worker_metrics {
     /* defences (docs/hardening.md) */
     unsigned long long conns_evicted, rate_limited, h2_abuse, timeouts, conns_rate_limited;
     unsigned long long conns_address_evicted; /* at max_connections_per_address */
+    unsigned long long tls_resumed;           /* handshakes that resumed a session */
 };
 
 struct worker {

@@ -25,6 +25,11 @@ check "tenant 2's resumed connections are platform-b's" \
     test "$(grep -c '^reused 200 platform-b -$' "$TMP/t2")" = 3
 resume "$CLIENT_CERT" "$CLIENT_KEY" 4 tls1.2 >"$TMP/t12" 2>&1
 check "TLS 1.2: 4 of 4 resume too" grep -qx 'reused 4 of 4' "$TMP/t12"
+as_tenant1
+api GET /metrics
+RESUMED=$(sed -n 's/^portseal_tls_resumed_total{worker="[0-9]*"} \([0-9]*\)$/\1/p' "$TMP/body")
+check "the answering worker counts its resumed handshakes in /metrics ($RESUMED of the 15)" \
+    test "${RESUMED:-0}" -ge 1 -a "${RESUMED:-0}" -le 15
 
 # (s_client with TLS 1.2, whose ticket comes within the handshake: a saved session always has
 # one, however slowly a loaded machine sends a TLS 1.3 ticket after it)
