@@ -6,6 +6,7 @@
 #include "addrtab.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -70,14 +71,11 @@ static size_t find(const struct addrtab *t, const char *key)
     return i;
 }
 
-static void cut_key(char out[ADDRTAB_KEY], const char *addr)
+/* addr as a key (cut to ADDRTAB_KEY - 1 bytes; "" is "?"), and the slot it has or would get */
+static size_t slot_of(const struct addrtab *t, const char *addr, char key[ADDRTAB_KEY])
 {
-    size_t n = strnlen(addr, ADDRTAB_KEY - 1);
-
-    memcpy(out, addr, n);
-    out[n] = '\0';
-    if (n == 0)
-        strcpy(out, "?");
+    snprintf(key, ADDRTAB_KEY, "%.*s", ADDRTAB_KEY - 1, addr[0] ? addr : "?");
+    return find(t, key);
 }
 
 unsigned addrtab_count(const struct addrtab *t, const char *addr)
@@ -87,8 +85,7 @@ unsigned addrtab_count(const struct addrtab *t, const char *addr)
 
     if (t == NULL)
         return 0;
-    cut_key(key, addr);
-    i = find(t, key);
+    i = slot_of(t, addr, key);
     return t->slots[i].key[0] ? t->slots[i].count : 0;
 }
 
@@ -99,8 +96,7 @@ unsigned addrtab_add(struct addrtab *t, const char *addr)
 
     if (t == NULL)
         return 1;
-    cut_key(key, addr);
-    i = find(t, key);
+    i = slot_of(t, addr, key);
     if (t->slots[i].key[0] == '\0') {
         if (t->used >= t->max)
             return 0;
@@ -118,8 +114,7 @@ void addrtab_remove(struct addrtab *t, const char *addr)
 
     if (t == NULL)
         return;
-    cut_key(key, addr);
-    i = find(t, key);
+    i = slot_of(t, addr, key);
     if (t->slots[i].key[0] == '\0' || --t->slots[i].count > 0)
         return;
     /* empty slot i, then move back every later entry of the run whose home is not in (i, j] */
