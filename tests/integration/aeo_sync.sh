@@ -167,12 +167,13 @@ check "none of it was applied: cn's copy of sg is unchanged" test "$(cn_copy)" =
 check "and cn still answers for sg's operators" status_is cn AEOSG2019123456KA valid
 serve "$(fake_sign sgx $((LAST + 1)) $((LAST + 2)))"
 check "(control: a good batch under sg's root is applied)" wait_until 20 sh -c "test \"\$(sqlite3 '$TMP/cn/state/aeo/register.db' \"select count(*) from partner_records where origin = 'SG'\")\" = 4"
+mark=$(wc -l <"$TMP/cn/portseald.log")
 kill "$FAKE_PID" 2>/dev/null
 wait "$FAKE_PID" 2>/dev/null
 # sg is down first: the puller logs that, then its next failure has another reason, which must
 # be logged at once and not only at the next tenth attempt (courier_test checks the counting)
-mark=$(wc -l <"$TMP/cn/portseald.log")
-pulls_failed() { tail -n +"$((mark + 1))" "$TMP/cn/portseald.log" | grep "aeo pull from sg: " | grep "${1:-.}"; }
+# (a pull, or a full re-sync when one is due: both count the same failures)
+pulls_failed() { tail -n +"$((mark + 1))" "$TMP/cn/portseald.log" | grep "aeo \(pull\|re-sync\) from sg: " | grep "${1:-.}"; }
 check "(sg down: cn logs its first failed pull)" wait_until 20 pulls_failed
 start_fake "$TMP/cn/pki"
 check "a partner URL answered with a certificate not under sg's root fails the handshake" \
